@@ -1,0 +1,309 @@
+"""Writes on improvement actions: the PDCA stage rules live here and only here.
+
+The web UI, the API, webhooks, the review board and the seed all move an
+action through `move_action`, so a rule is checked the same way everywhere.
+A refused move raises a ValidationError naming the fields at fault and writes
+nothing (everything runs in one transaction, checks before writes).
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from improvement.models import Action, Check, Stage, StageTransition, Verdict
+from teams.models import Membership, Team
+from teams.services import ensure_same_team
+
+# Which stage may follow which. Backward moves (re-plan, observe longer) need a note.
+MOVES = {
+    Stage.PLAN: {Stage.DO, Stage.ABANDONED},
+    Stage.DO: {Stage.CHECK, Stage.PLAN, Stage.ABANDONED},
+    Stage.CHECK: {Stage.ACT, Stage.DO, Stage.ABANDONED},
+    Stage.ACT: {Stage.DONE, Stage.ABANDONED},
+    Stage.DONE: set(),
+    Stage.ABANDONED: set(),
+}
+BACKWARD = {(Stage.DO, Stage.PLAN), (Stage.CHECK, Stage.DO)}
+
+ACTION_FIELDS = {
+    "title",
+    "problem_statement",
+    "hypothesis",
+    "kind",
+    "origin",
+    "owner",
+    "due_date",
+    "target_kind",
+    "target_service",
+    "target_problem",
+    "target_factor_category",
+    "target_metric",
+    "target_direction",
+    "check_window_days",
+    "external_ticket",
+    "source",
+    "external_id",
+}
+# The target is what the Check measures: it is fixed once the action leaves Plan.
+PLAN_ONLY_FIELDS = {
+    "target_kind",
+    "target_service",
+    "target_problem",
+    "target_factor_category",
+    "target_metric",
+    "target_direction",
+    "check_window_days",
+}
+TARGET_FIELD = {
+    Action.TargetKind.SERVICE: "target_service",
+    Action.TargetKind.PROBLEM: "target_problem",
+    Action.TargetKind.FACTOR_CATEGORY: "target_factor_category",
+    Action.TargetKind.METRIC: "target_metric",
+}
+LINKS = ("incidents", "postmortems", "problems", "changes")
+
+
+def _validate_fields(team: Team, action: Action) -> None:
+    ensure_same_team(team, target_service=action.target_service, target_problem=action.target_problem)
+    if action.owner_id and not (
+        action.owner.is_superuser
+        or Membership.objects.filter(
+            team=team, user_id=action.owner_id, role__in=[Membership.Role.MEMBER, Membership.Role.LEAD]
+        ).exists()
+    ):
+        raise ValidationError({"owner": _("The owner must be a member or lead of the team.")})
+    action.full_clean(exclude=["stage_entered_at"])
+
+
+def _set_links(action: Action, links: dict) -> None:
+    for name, objects in links.items():
+        if name not in LINKS:
+            raise ValidationError({name: _("Unknown link.")})
+        ensure_same_team(action.team, **{f"{name}[{i}]": obj for i, obj in enumerate(objects)})
+        getattr(action, name).set(objects)
+
+
+@transaction.atomic
+def create_action(*, team: Team, by=None, at=None, links: dict | None = None, **fields) -> Action:
+    """Open a new PDCA cycle in Plan, with its first StageTransition row."""
+    unknown = set(fields) - ACTION_FIELDS
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    at = at or timezone.now()
+    action = Action(team=team, created_by=by, stage=Stage.PLAN, stage_entered_at=at, **fields)
+    _validate_fields(team, action)
+    action.save()
+    _set_links(action, links or {})
+    StageTransition.objects.create(team=team, action=action, from_stage="", to_stage=Stage.PLAN, at=at, by=by)
+    return action
+
+
+@transaction.atomic
+def update_action(*, action: Action, links: dict | None = None, **fields) -> Action:
+    """Edit an action; the target and observation window can change only in Plan."""
+    action = Action.objects.select_for_update().get(pk=action.pk)
+    unknown = set(fields) - ACTION_FIELDS
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    if not action.is_open:
+        raise ValidationError({"stage": _("A finished action can no longer be edited.")})
+    frozen = {
+        name: _("The target is fixed once the action has left Plan.")
+        for name in PLAN_ONLY_FIELDS & set(fields)
+        if action.stage != Stage.PLAN and getattr(action, name) != fields[name]
+    }
+    if frozen:
+        raise ValidationError(frozen)
+    for name, value in fields.items():
+        setattr(action, name, value)
+    _validate_fields(action.team, action)
+    action.save()
+    _set_links(action, links or {})
+    return action
+
+
+def plan_gaps(action: Action) -> dict[str, str]:
+    """What is still missing before the action may leave Plan (empty when ready)."""
+    gaps = {}
+    if not action.problem_statement.strip():
+        gaps["problem_statement"] = _("State the problem this action addresses.")
+    if not action.hypothesis.strip():
+        gaps["hypothesis"] = _("Write the hypothesis: what you expect to change, and why.")
+    if not action.owner_id:
+        gaps["owner"] = _("Name an owner.")
+    if not action.due_date:
+        gaps["due_date"] = _("Set a due date.")
+    if not action.target_kind:
+        gaps["target_kind"] = _("Choose a target: the incidents to prevent or the metric to move.")
+    else:
+        field = TARGET_FIELD[action.target_kind]
+        if not getattr(action, field if field.endswith(("category", "metric")) else f"{field}_id"):
+            gaps[field] = _("Say which one.")
+    if not action.target_direction:
+        gaps["target_direction"] = _("Say in which direction the target should move.")
+    return gaps
+
+
+def _check_gaps(action: Action, check: Check | None) -> dict[str, str]:
+    gaps = {}
+    if check is None or check.baseline_value is None:
+        gaps["baseline_value"] = _("Measure the baseline before leaving Check.")
+    if check is None or check.observed_value is None:
+        gaps["observed_value"] = _("Measure the observed value before leaving Check.")
+    if check is None or not check.verdict:
+        gaps["verdict"] = _("Give the verdict: effective, not effective or inconclusive.")
+    return gaps
+
+
+@transaction.atomic
+def move_action(
+    *,
+    action: Action,
+    to_stage: str,
+    by=None,
+    note: str = "",
+    from_stage: str | None = None,
+    decision: str = "",
+    reason: str = "",
+    verdict: str = "",
+    baseline_value: float | None = None,
+    observed_value: float | None = None,
+    via: str = "ui",
+    at=None,
+) -> Action:
+    """Move `action` to `to_stage` if the PDCA rules allow it, recording a StageTransition.
+
+    Leaving Plan needs a complete plan; leaving Do needs evidence the change was
+    made (a ticket, a linked change or a note); leaving Check needs baseline,
+    observed and a verdict (a computed verdict may be confirmed, or overridden
+    with a note); leaving Act is a decision: standardise (only if effective),
+    adjust (opens the next cycle, linked) or abandon (with a reason).
+    """
+    at = at or timezone.now()
+    action = Action.objects.select_for_update().get(pk=action.pk)
+    current = action.stage
+    if from_stage is not None and from_stage != current:
+        message = _("The action is in %(current)s now, not %(expected)s: reload and try again.") % {
+            "current": Stage(current).label,
+            "expected": Stage(from_stage).label if from_stage in Stage.values else from_stage,
+        }
+        raise ValidationError({"stage": ValidationError(message, code="conflict")})
+    if to_stage not in Stage.values:
+        raise ValidationError({"to_stage": _("Unknown stage “%(stage)s”.") % {"stage": to_stage}})
+    if to_stage not in MOVES[current]:
+        message = _("An action cannot move from %(current)s to %(target)s.") % {
+            "current": Stage(current).label,
+            "target": Stage(to_stage).label,
+        }
+        raise ValidationError({"to_stage": ValidationError(message, code="illegal_move")})
+    last = action.transitions.order_by("-at", "-id").values_list("at", flat=True).first()
+    if last and at < last:
+        raise ValidationError({"at": _("A move cannot be dated before the previous one.")})
+
+    errors: dict[str, str] = {}
+    check = Check.objects.filter(action=action).first()
+    if (current, to_stage) in BACKWARD and not note.strip():
+        errors["note"] = _("Say why the action goes back.")
+    if to_stage == Stage.ABANDONED:
+        reason = reason or note
+        if not reason.strip():
+            errors["reason"] = _("Say why the action is abandoned.")
+        decision = Action.Decision.ABANDON
+    elif current == Stage.PLAN:
+        errors.update(plan_gaps(action))
+    elif current == Stage.DO and to_stage == Stage.CHECK:
+        if not (action.external_ticket or action.changes.exists() or note.strip()):
+            errors["note"] = _("Show the change was made: link a ticket or a change, or describe what was done.")
+    elif current == Stage.CHECK and to_stage == Stage.ACT:
+        check = check or Check(team=action.team, action=action)
+        if baseline_value is not None:
+            check.baseline_value = baseline_value
+        if observed_value is not None:
+            check.observed_value = observed_value
+        if verdict:
+            if verdict not in Verdict.values:
+                errors["verdict"] = _("Unknown verdict “%(verdict)s”.") % {"verdict": verdict}
+            else:
+                check.verdict = verdict
+        elif not check.verdict and check.computed_verdict:
+            check.verdict = check.computed_verdict  # confirming the measured verdict
+        check.overridden = bool(check.computed_verdict and check.verdict and check.verdict != check.computed_verdict)
+        if check.overridden and not (note.strip() or check.note.strip()):
+            errors["note"] = _("Say why you override the measured verdict.")
+        errors.update({k: v for k, v in _check_gaps(action, check).items() if k not in errors})
+    elif current == Stage.ACT and to_stage == Stage.DONE:
+        if decision not in (Action.Decision.STANDARDISE, Action.Decision.ADJUST):
+            errors["decision"] = _("Decide: standardise, adjust (another cycle) or abandon.")
+        elif decision == Action.Decision.STANDARDISE and (check is None or check.verdict != Verdict.EFFECTIVE):
+            errors["decision"] = _("Only an action verified effective can be standardised: adjust or abandon it.")
+    if errors:
+        raise ValidationError(errors)
+
+    if current == Stage.CHECK and to_stage == Stage.ACT:
+        if check.overridden and note.strip():
+            check.note = note
+        check.decided_by = by
+        check.save()
+    action.stage = to_stage
+    action.stage_entered_at = at
+    if to_stage in (Stage.DONE, Stage.ABANDONED):
+        action.decision = decision
+        action.abandon_reason = reason if to_stage == Stage.ABANDONED else ""
+    action.save(update_fields=["stage", "stage_entered_at", "decision", "abandon_reason", "updated_at"])
+    StageTransition.objects.create(
+        team=action.team,
+        action=action,
+        from_stage=current,
+        to_stage=to_stage,
+        at=at,
+        by=by,
+        note=note or reason,
+        via=via,
+    )
+    if decision == Action.Decision.ADJUST:
+        open_next_cycle(action=action, by=by, at=at, origin=action.origin)
+    return action
+
+
+def open_next_cycle(*, action: Action, by=None, at=None, origin: str = "") -> Action:
+    """Start the next PDCA cycle of `action`: a new action in Plan, linked to this one."""
+    at = at or timezone.now()
+    fields = {name: getattr(action, name) for name in ACTION_FIELDS - {"source", "external_id", "due_date"}}
+    fields["origin"] = origin or action.origin
+    nxt = create_action(team=action.team, by=by, at=at, **fields)
+    nxt.previous_cycle = action
+    nxt.cycle = action.cycle + 1
+    nxt.save(update_fields=["previous_cycle", "cycle"])
+    _set_links(nxt, {name: list(getattr(action, name).all()) for name in LINKS})
+    return nxt
+
+
+@transaction.atomic
+def record_check(
+    *,
+    action: Action,
+    baseline_value: float,
+    observed_value: float,
+    verdict: str = "",
+    note: str = "",
+    by=None,
+    **measured,
+) -> Check:
+    """Record a measurement of an action in Check (by hand, or from the metrics module)."""
+    action = Action.objects.select_for_update().get(pk=action.pk)
+    if action.stage != Stage.CHECK:
+        raise ValidationError({"stage": _("An action is measured while it is in Check.")})
+    check, _created = Check.objects.get_or_create(action=action, defaults={"team": action.team})
+    check.baseline_value = baseline_value
+    check.observed_value = observed_value
+    for name, value in measured.items():
+        setattr(check, name, value)
+    if verdict:
+        check.verdict = verdict
+    if note:
+        check.note = note
+    check.measured_at = timezone.now()
+    check.full_clean()
+    check.save()
+    return check

@@ -1,0 +1,226 @@
+"""Writes on incidents, their timelines, postmortems and changes.
+
+Every caller (web form, API, webhook ingestion, seed) goes through these
+functions, so the rules hold the same everywhere. Each runs in one
+transaction and raises a ValidationError with field messages on bad input.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
+from teams.models import Team
+from teams.services import ensure_same_team
+
+INCIDENT_FIELDS = {
+    "service",
+    "problem",
+    "caused_by_change",
+    "title",
+    "summary",
+    "severity",
+    "status",
+    "started_at",
+    "detected_at",
+    "acknowledged_at",
+    "mitigated_at",
+    "resolved_at",
+    "source",
+    "external_id",
+    "url",
+}
+CHANGE_FIELDS = {
+    "service",
+    "title",
+    "kind",
+    "committed_at",
+    "deployed_at",
+    "failed",
+    "source",
+    "external_id",
+    "url",
+}
+POSTMORTEM_TEXT_FIELDS = {"summary", "impact", "what_went_well", "what_went_badly", "where_we_got_lucky"}
+
+
+def _apply(instance, fields: dict, allowed: set[str]) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    for name, value in fields.items():
+        setattr(instance, name, value)
+
+
+def _check_links(team: Team, instance) -> None:
+    ensure_same_team(
+        team,
+        **{
+            name: getattr(instance, name, None)
+            for name in ("service", "problem", "caused_by_change")
+            if hasattr(instance, name)
+        },
+    )
+
+
+@transaction.atomic
+def create_incident(*, team: Team, by=None, **fields) -> Incident:
+    """Log an incident; `detected_at` defaults to `started_at`."""
+    incident = Incident(team=team, created_by=by)
+    _apply(incident, fields, INCIDENT_FIELDS)
+    if incident.detected_at is None:
+        incident.detected_at = incident.started_at
+    _check_links(team, incident)
+    incident.full_clean()
+    incident.save()
+    return incident
+
+
+@transaction.atomic
+def update_incident(*, incident: Incident, by=None, **fields) -> Incident:
+    """Change an incident's fields; the timestamps must stay in order."""
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    previous_status = incident.status
+    _apply(incident, fields, INCIDENT_FIELDS)
+    _check_links(incident.team, incident)
+    incident.full_clean()
+    incident.save()
+    if incident.status != previous_status:
+        TimelineEvent.objects.create(
+            team=incident.team,
+            incident=incident,
+            occurred_at=timezone.now(),
+            kind=TimelineEvent.Kind.STATUS,
+            text=_("Status changed from %(old)s to %(new)s.") % {"old": previous_status, "new": incident.status},
+            author=by,
+        )
+    return incident
+
+
+@transaction.atomic
+def set_incident_status(*, incident: Incident, status: str, at=None, by=None) -> Incident:
+    """Move an incident to `status`, stamping the timestamp that status implies when it is unset."""
+    at = at or timezone.now()
+    fields: dict = {"status": status}
+    stamp = Incident.STATUS_REQUIRES.get(status)
+    if stamp and getattr(incident, stamp) is None:
+        fields[stamp] = at
+        if stamp == "resolved_at" and incident.mitigated_at is None:
+            fields["mitigated_at"] = at
+    return update_incident(incident=incident, by=by, **fields)
+
+
+@transaction.atomic
+def add_timeline_event(*, incident: Incident, text: str, occurred_at=None, kind=TimelineEvent.Kind.NOTE, by=None):
+    """Add an entry to an incident's timeline."""
+    event = TimelineEvent(
+        team=incident.team,
+        incident=incident,
+        text=text,
+        kind=kind,
+        author=by,
+        occurred_at=occurred_at or timezone.now(),
+    )
+    event.full_clean()
+    event.save()
+    return event
+
+
+@transaction.atomic
+def start_postmortem(*, incident: Incident, by=None) -> Postmortem:
+    """The incident's postmortem, created as a draft the first time."""
+    postmortem, _created = Postmortem.objects.get_or_create(
+        incident=incident, defaults={"team": incident.team, "author": by}
+    )
+    return postmortem
+
+
+@transaction.atomic
+def update_postmortem(*, postmortem: Postmortem, **fields) -> Postmortem:
+    """Edit the blameless sections; a published postmortem is frozen."""
+    postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
+    if postmortem.status == Postmortem.Status.PUBLISHED:
+        raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
+    _apply(postmortem, fields, POSTMORTEM_TEXT_FIELDS | {"author"})
+    postmortem.full_clean()
+    postmortem.save()
+    return postmortem
+
+
+@transaction.atomic
+def add_contributing_factor(*, postmortem: Postmortem, category: str, description: str) -> ContributingFactor:
+    """Record a contributing factor under one category of the fixed taxonomy."""
+    if postmortem.status == Postmortem.Status.PUBLISHED:
+        raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
+    factor = ContributingFactor(team=postmortem.team, postmortem=postmortem, category=category, description=description)
+    factor.full_clean()
+    factor.save()
+    return factor
+
+
+POSTMORTEM_MOVES = {
+    Postmortem.Status.DRAFT: {Postmortem.Status.IN_REVIEW},
+    Postmortem.Status.IN_REVIEW: {Postmortem.Status.DRAFT, Postmortem.Status.PUBLISHED},
+    Postmortem.Status.PUBLISHED: set(),
+}
+
+
+@transaction.atomic
+def move_postmortem(*, postmortem: Postmortem, to_status: str, at=None) -> Postmortem:
+    """draft → in_review → published; review needs a summary, an impact and a contributing factor."""
+    postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
+    if to_status not in POSTMORTEM_MOVES.get(postmortem.status, set()):
+        raise ValidationError(
+            {
+                "status": _("A postmortem cannot go from %(old)s to %(new)s.")
+                % {"old": postmortem.status, "new": to_status}
+            }
+        )
+    if to_status in (Postmortem.Status.IN_REVIEW, Postmortem.Status.PUBLISHED):
+        errors = {}
+        if not postmortem.summary.strip():
+            errors["summary"] = _("Write the summary first.")
+        if not postmortem.impact.strip():
+            errors["impact"] = _("Describe the impact first.")
+        if not postmortem.factors.exists():
+            errors["factors"] = _("Name at least one contributing factor.")
+        if errors:
+            raise ValidationError(errors)
+    postmortem.status = to_status
+    if to_status == Postmortem.Status.PUBLISHED:
+        postmortem.published_at = at or timezone.now()
+    postmortem.save(update_fields=["status", "published_at", "updated_at"])
+    return postmortem
+
+
+@transaction.atomic
+def create_change(*, team: Team, **fields) -> Change:
+    """Record a change or deployment."""
+    change = Change(team=team)
+    _apply(change, fields, CHANGE_FIELDS)
+    _check_links(team, change)
+    change.full_clean()
+    change.save()
+    return change
+
+
+@transaction.atomic
+def update_change(*, change: Change, **fields) -> Change:
+    """Edit a change record; deployment cannot precede the commit."""
+    change = Change.objects.select_for_update().get(pk=change.pk)
+    _apply(change, fields, CHANGE_FIELDS)
+    _check_links(change.team, change)
+    change.full_clean()
+    change.save()
+    return change
+
+
+@transaction.atomic
+def create_problem(*, team: Team, title: str, service=None, description: str = "") -> Problem:
+    """Open a problem: the recurring cause that several incidents share."""
+    problem = Problem(team=team, title=title, service=service, description=description)
+    _check_links(team, problem)
+    problem.full_clean()
+    problem.save()
+    return problem

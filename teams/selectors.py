@@ -1,0 +1,29 @@
+"""Reads scoped to what a user may see."""
+
+from django.db.models import QuerySet
+
+from teams.models import Membership, Team
+
+
+def teams_for_user(user) -> QuerySet[Team]:
+    """The teams `user` belongs to (all teams for a superuser)."""
+    if not user.is_authenticated:
+        return Team.objects.none()
+    if user.is_superuser:
+        return Team.objects.all()
+    return Team.objects.filter(memberships__user=user)
+
+
+def membership_for(user, team) -> Membership | None:
+    """The user's membership in `team`, or None when they do not belong to it."""
+    if not user.is_authenticated:
+        return None
+    return Membership.objects.filter(user=user, team=team).first()
+
+
+def has_role(user, team, role: str) -> bool:
+    """True when `user` holds at least `role` in `team` (superusers hold every role)."""
+    if user.is_authenticated and user.is_superuser:
+        return True
+    membership = membership_for(user, team)
+    return membership is not None and membership.allows(role)
