@@ -27,3 +27,14 @@ def has_role(user, team, role: str) -> bool:
         return True
     membership = membership_for(user, team)
     return membership is not None and membership.allows(role)
+
+
+def teams_for_request(request) -> QuerySet[Team]:
+    """Teams an API caller may see: an API token's one team, else the signed-in user's teams.
+
+    Token authentication sets `request.auth` to the token, which carries `team_id`.
+    """
+    token_team_id = getattr(getattr(request, "auth", None), "team_id", None)
+    if token_team_id is not None:
+        return Team.objects.filter(pk=token_team_id)
+    return teams_for_user(request.user)
