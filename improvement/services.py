@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from improvement import signals
 from improvement.models import Action, Check, Stage, StageTransition, Verdict
 from teams.models import Membership, Team
 from teams.services import ensure_same_team
@@ -251,7 +252,7 @@ def move_action(
         action.decision = decision
         action.abandon_reason = reason if to_stage == Stage.ABANDONED else ""
     action.save(update_fields=["stage", "stage_entered_at", "decision", "abandon_reason", "updated_at"])
-    StageTransition.objects.create(
+    transition = StageTransition.objects.create(
         team=action.team,
         action=action,
         from_stage=current,
@@ -263,6 +264,7 @@ def move_action(
     )
     if decision == Action.Decision.ADJUST:
         open_next_cycle(action=action, by=by, at=at, origin=action.origin)
+    transaction.on_commit(lambda: signals.action_moved.send(sender=Action, action=action, transition=transition))
     return action
 
 

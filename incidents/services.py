@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from incidents import signals
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Team
 from teams.services import ensure_same_team
@@ -74,6 +75,7 @@ def create_incident(*, team: Team, by=None, **fields) -> Incident:
     _check_links(team, incident)
     incident.full_clean()
     incident.save()
+    transaction.on_commit(lambda: signals.incident_logged.send(sender=Incident, incident=incident))
     return incident
 
 

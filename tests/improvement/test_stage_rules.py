@@ -286,3 +286,19 @@ def test_linking_another_teams_incident_is_refused_and_creates_nothing(team, mem
     with pytest.raises(ValidationError):
         services.create_action(team=team, title="Canary", owner=member, links={"incidents": [foreign]})
     assert not Action.objects.filter(team=team).exists()
+
+
+def test_a_move_announces_itself_after_commit(django_capture_on_commit_callbacks):
+    from improvement.signals import action_moved
+
+    received = []
+    action_moved.connect(lambda **kw: received.append(kw["transition"].to_stage), weak=False, dispatch_uid="t")
+    try:
+        action = ActionFactory()
+        with django_capture_on_commit_callbacks(execute=True):
+            services.move_action(action=action, to_stage=Stage.DO)
+        with django_capture_on_commit_callbacks(execute=True), pytest.raises(ValidationError):
+            services.move_action(action=action, to_stage=Stage.DONE)
+    finally:
+        action_moved.disconnect(dispatch_uid="t")
+    assert received == [Stage.DO]

@@ -1,0 +1,6 @@
+"""Domain events on incidents, fired after the transaction commits."""
+
+from django.dispatch import Signal
+
+# Sent after an incident was created (by any path: UI, API, webhook). kwargs: incident (Incident).
+incident_logged = Signal()
