@@ -196,14 +196,49 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
 
 # --- REST framework -----------------------------------------------------------
+# Owned by the API (issue 3): token or session auth, one error shape, per-token throttling.
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
+    "DEFAULT_SCHEMA_CLASS": "teams.api.schema.OpsKaizenAutoSchema",
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "teams.api.plumbing.StableOrderingFilter",
+    ],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "teams.api.auth.ApiTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["teams.api.auth.IsTeamCaller"],
+    "DEFAULT_PARSER_CLASSES": ["teams.api.plumbing.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PAGINATION_CLASS": "teams.api.plumbing.StablePagination",
+    "DEFAULT_THROTTLE_CLASSES": ["teams.api.auth.TokenRateThrottle"],
+    "EXCEPTION_HANDLER": "teams.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    "PAGE_SIZE": 50,
 }
+# Requests per token (or signed-in user) and period; empty disables throttling.
+API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/minute") or None
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpsKaizen API",
-    "DESCRIPTION": "Continuous improvement (PDCA) for IT operations teams.",
+    "DESCRIPTION": (BASE_DIR / "teams" / "api" / "API.md").read_text(encoding="utf-8"),
     "VERSION": "1.0.0",
+    "SCHEMA_PATH_PREFIX": "/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "IncidentStatusEnum": "incidents.models.Incident.Status",
+        "PostmortemStatusEnum": "incidents.models.Postmortem.Status",
+        "ProblemStatusEnum": "incidents.models.Problem.Status",
+        "ReviewSessionStatusEnum": "improvement.models.ReviewSession.Status",
+        "ChangeKindEnum": "incidents.models.Change.Kind",
+        "ActionKindEnum": "improvement.models.Action.Kind",
+        "RitualKindEnum": "improvement.models.Ritual.Kind",
+        "TimelineKindEnum": "incidents.models.TimelineEvent.Kind",
+        "StageEnum": "improvement.models.Stage",
+        "VerdictEnum": "improvement.models.Verdict",
+        "FactorCategoryEnum": "incidents.models.FactorCategory",
+    },
 }
 
 # --- Logging ------------------------------------------------------------------

@@ -6,7 +6,7 @@ transaction and raises a ValidationError with field messages on bad input.
 """
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -226,3 +226,55 @@ def create_problem(*, team: Team, title: str, service=None, description: str = "
     problem.full_clean()
     problem.save()
     return problem
+
+
+# --- Upserts by external reference (API by-ref endpoints and webhooks) -----------
+# The one place for the rule "the same source + external id is the same record":
+# a replayed webhook or a retried PUT updates instead of duplicating.
+
+
+def _upsert_by_ref(model, create, update, *, team: Team, source: str, external_id: str, fields: dict, **extra):
+    if not source or not external_id:
+        raise ValidationError({"external_id": _("A source and an external id are needed.")})
+    fields = {k: v for k, v in fields.items() if k not in ("source", "external_id")}
+    existing = model.objects.filter(team=team, source=source, external_id=external_id).first()
+    if existing is not None:
+        return update(existing, fields, **extra), False
+    try:
+        with transaction.atomic():
+            return create(team=team, source=source, external_id=external_id, **fields, **extra), True
+    except IntegrityError:
+        # Another request created it between our read and our write: update that one.
+        existing = model.objects.get(team=team, source=source, external_id=external_id)
+        return update(existing, fields, **extra), False
+
+
+@transaction.atomic
+def upsert_incident_by_ref(*, team: Team, source: str, external_id: str, by=None, **fields) -> tuple[Incident, bool]:
+    """Create or update the incident known to `source` as `external_id`; returns (incident, created)."""
+
+    def update(incident, changes, by=None):
+        return update_incident(incident=incident, by=by, **changes) if changes else incident
+
+    return _upsert_by_ref(
+        Incident,
+        create_incident,
+        update,
+        team=team,
+        source=source,
+        external_id=external_id,
+        fields=fields,
+        by=by,
+    )
+
+
+@transaction.atomic
+def upsert_change_by_ref(*, team: Team, source: str, external_id: str, **fields) -> tuple[Change, bool]:
+    """Create or update the change known to `source` as `external_id`; returns (change, created)."""
+
+    def update(change, changes):
+        return update_change(change=change, **changes) if changes else change
+
+    return _upsert_by_ref(
+        Change, create_change, update, team=team, source=source, external_id=external_id, fields=fields
+    )

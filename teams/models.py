@@ -1,10 +1,14 @@
 """Teams, who belongs to them, and the services they run."""
 
+import hashlib
+import secrets
+import uuid
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 
@@ -82,3 +86,183 @@ class Service(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# --- API access and integrations ---------------------------------------------
+# Tokens, incoming webhook sources, their delivery log, Idempotency-Key records
+# and outgoing webhook endpoints. Secrets of tokens are never stored: only a
+# lookup prefix and the SHA-256 of the key.
+
+
+def _new_webhook_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+class ApiToken(models.Model):
+    class Scope(models.TextChoices):
+        READ = "read", _("read")
+        READ_WRITE = "read_write", _("read and write")
+
+    KEY_PREFIX = "okz"
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(_("name"), max_length=100, help_text=_("What uses this token, e.g. “Jira automation”."))
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
+    key_hash = models.CharField(max_length=64, editable=False)
+    scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.READ)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @staticmethod
+    def hash_key(key: str) -> str:
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.READ_WRITE
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class Integration(models.Model):
+    """One incoming webhook source of a team, with its own signing secret and hook URL."""
+
+    class Source(models.TextChoices):
+        JIRA = "jira", "Jira"
+        GITHUB = "github", "GitHub"
+        PAGERDUTY = "pagerduty", "PagerDuty"
+        SERVICENOW = "servicenow", "ServiceNow"
+        GENERIC = "generic", _("generic JSON")
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="integrations")
+    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
+    public_id = models.UUIDField(_("hook id"), default=uuid.uuid4, unique=True, editable=False)
+    secret = models.CharField(_("signing secret"), max_length=200, default=_new_webhook_secret)
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__name", "source"]
+        constraints = [models.UniqueConstraint(fields=["team", "source"], name="integration_unique_team_source")]
+
+    def __str__(self) -> str:
+        return f"{self.team} · {self.get_source_display()}"
+
+
+class WebhookDelivery(models.Model):
+    """One delivery to a hook URL: accepted ones keep the raw body; refused ones only the reason."""
+
+    class Outcome(models.TextChoices):
+        PROCESSED = "processed", _("processed")
+        IGNORED = "ignored", _("ignored (event not used)")
+        DUPLICATE = "duplicate", _("duplicate (already processed)")
+        FAILED = "failed", _("failed (rejected by the domain rules)")
+        REFUSED = "refused", _("refused (signature, timestamp or format)")
+
+    # Outcomes of a delivery whose vendor id may not be taken again.
+    FIRST_OUTCOMES = (Outcome.PROCESSED, Outcome.IGNORED, Outcome.FAILED)
+
+    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    vendor_delivery_id = models.CharField(_("vendor delivery id"), max_length=200, blank=True)
+    event = models.CharField(_("event"), max_length=100, blank=True)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)
+    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
+    error = models.TextField(_("error"), blank=True)
+    result = models.JSONField(default=dict, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = _("webhook deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["integration", "vendor_delivery_id"],
+                condition=~Q(vendor_delivery_id="") & Q(outcome__in=["processed", "ignored", "failed"]),
+                name="webhook_delivery_unique_vendor_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.integration} {self.event} {self.outcome}"
+
+
+class IdempotencyKey(models.Model):
+    """The first successful response to a POST sent with an Idempotency-Key, replayed on a retry."""
+
+    owner = models.CharField(max_length=40, help_text=_("token:<id> or user:<id>"))
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of method, path and body"))
+    status_code = models.PositiveSmallIntegerField()
+    response_body = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_unique_owner_key")]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"
+
+
+class OutgoingWebhook(models.Model):
+    """A URL of the team's that receives signed events (action moved, review session opened)."""
+
+    class Event(models.TextChoices):
+        ACTION_MOVED = "action.moved", _("an action changed stage")
+        REVIEW_SESSION_OPENED = "review_session.opened", _("a review session was opened")
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="outgoing_webhooks")
+    url = models.URLField(_("URL"), max_length=500)
+    secret = models.CharField(_("signing secret"), max_length=200, default=_new_webhook_secret)
+    events = models.JSONField(_("events"), default=list, blank=True, help_text=_("Empty means every event."))
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__name", "url"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event: str) -> bool:
+        return not self.events or event in self.events
+
+
+class OutgoingDelivery(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", _("pending")
+        DELIVERED = "delivered", _("delivered")
+        FAILED = "failed", _("failed (gave up)")
+
+    endpoint = models.ForeignKey(OutgoingWebhook, on_delete=models.CASCADE, related_name="deliveries")
+    event = models.CharField(max_length=40)
+    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    payload = models.JSONField(default=dict)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = _("outgoing deliveries")
+
+    def __str__(self) -> str:
+        return f"{self.event} → {self.endpoint} ({self.status})"

@@ -1,11 +1,16 @@
 """Writes on teams and shared guards used by the other apps' services."""
 
+import datetime as dt
+import hmac
+import secrets
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from teams.models import Membership, Service, Team
+from teams.models import ApiToken, Integration, Membership, OutgoingWebhook, Service, Team
 
 
 def ensure_same_team(team: Team, **related) -> None:
@@ -47,3 +52,96 @@ def create_service(*, team: Team, name: str, slug: str = "", description: str = 
     service.full_clean()
     service.save()
     return service
+
+
+# --- API tokens, integrations, outgoing webhooks --------------------------------
+
+
+@transaction.atomic
+def update_service(*, service: Service, **fields) -> Service:
+    """Edit a service's name, description or tier."""
+    unknown = set(fields) - {"name", "slug", "description", "tier"}
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    for name, value in fields.items():
+        setattr(service, name, value)
+    service.full_clean()
+    service.save()
+    return service
+
+
+@transaction.atomic
+def create_api_token(*, team: Team, name: str, scope: str = ApiToken.Scope.READ, by=None) -> tuple[ApiToken, str]:
+    """Create a token for `team`; returns the token and its key, which is shown once and never stored."""
+    prefix = secrets.token_hex(4)
+    key = f"{ApiToken.KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    token = ApiToken(team=team, name=name, scope=scope, created_by=by, prefix=prefix, key_hash=ApiToken.hash_key(key))
+    token.full_clean()
+    token.save()
+    return token, key
+
+
+def authenticate_api_key(key: str) -> ApiToken | None:
+    """The active token whose key is `key` (compared in constant time), else None."""
+    parts = key.split("_")
+    if len(parts) != 3 or parts[0] != ApiToken.KEY_PREFIX or len(parts[1]) != 8:
+        return None
+    token = ApiToken.objects.select_related("team", "created_by").filter(prefix=parts[1]).first()
+    if token is None or not hmac.compare_digest(token.key_hash, ApiToken.hash_key(key)):
+        return None
+    if not token.is_active:
+        return None
+    now = timezone.now()
+    # One write a minute at most, not one per request.
+    if token.last_used_at is None or now - token.last_used_at > dt.timedelta(seconds=60):
+        ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
+        token.last_used_at = now
+    return token
+
+
+@transaction.atomic
+def revoke_api_token(*, token: ApiToken) -> ApiToken:
+    """Revoke a token for good (a revoked token is refused from its next request on)."""
+    if token.revoked_at is None:
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+    return token
+
+
+@transaction.atomic
+def create_integration(*, team: Team, source: str) -> Integration:
+    """Connect a webhook source to `team`: one integration per team and source."""
+    integration = Integration(team=team, source=source)
+    integration.full_clean()
+    integration.save()
+    return integration
+
+
+@transaction.atomic
+def rotate_integration_secret(*, integration: Integration) -> Integration:
+    """Give the integration a new signing secret; deliveries signed with the old one are refused."""
+    integration.secret = secrets.token_urlsafe(32)
+    integration.save(update_fields=["secret"])
+    return integration
+
+
+@transaction.atomic
+def set_integration_active(*, integration: Integration, active: bool) -> Integration:
+    integration.active = active
+    integration.save(update_fields=["active"])
+    return integration
+
+
+@transaction.atomic
+def create_outgoing_webhook(*, team: Team, url: str, events: list | None = None) -> OutgoingWebhook:
+    """Register a URL of the team's that will receive signed events."""
+    events = events or []
+    unknown = [event for event in events if event not in OutgoingWebhook.Event.values]
+    if unknown:
+        raise ValidationError({"events": _("Unknown event: %(events)s.") % {"events": ", ".join(unknown)}})
+    if not url.lower().startswith(("https://", "http://")):
+        raise ValidationError({"url": _("Use an http(s) URL.")})
+    endpoint = OutgoingWebhook(team=team, url=url, events=events)
+    endpoint.full_clean()
+    endpoint.save()
+    return endpoint

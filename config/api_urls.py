@@ -1,0 +1,21 @@
+"""The REST API's router: /api/v1/<resource>/ (see /api/docs/)."""
+
+from rest_framework.routers import DefaultRouter
+
+from improvement.api import ActionViewSet, ReviewSessionViewSet, RitualViewSet
+from incidents.api import ChangeViewSet, IncidentViewSet, PostmortemViewSet, ProblemViewSet
+from teams.api.resources import ServiceViewSet, TeamViewSet
+
+router = DefaultRouter()
+router.include_root_view = False
+router.register("teams", TeamViewSet, basename="team")
+router.register("services", ServiceViewSet, basename="service")
+router.register("incidents", IncidentViewSet, basename="incident")
+router.register("problems", ProblemViewSet, basename="problem")
+router.register("postmortems", PostmortemViewSet, basename="postmortem")
+router.register("changes", ChangeViewSet, basename="change")
+router.register("actions", ActionViewSet, basename="action")
+router.register("rituals", RitualViewSet, basename="ritual")
+router.register("review-sessions", ReviewSessionViewSet, basename="review-session")
+
+urlpatterns = router.urls

@@ -1,0 +1,51 @@
+"""FilterSets for actions, rituals and review sessions: shared by the API and the web UI."""
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from improvement.models import Action, ReviewSession, Ritual, Stage
+from incidents.filters import ServiceFilterField
+from teams.filters import TeamSlugFilter, TitleSearchFilter
+
+
+class ActionFilter(django_filters.FilterSet):
+    team = TeamSlugFilter()
+    service = ServiceFilterField(field_name="target_service", label=_("target service (id)"))
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
+    kind = django_filters.MultipleChoiceFilter(choices=Action.Kind.choices)
+    origin = django_filters.MultipleChoiceFilter(choices=Action.Origin.choices)
+    owner = django_filters.CharFilter(field_name="owner__username", label=_("owner (username)"))
+    source = django_filters.CharFilter()
+    external_id = django_filters.CharFilter()
+    due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
+    due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    q = TitleSearchFilter()
+
+    class Meta:
+        model = Action
+        fields = ["team", "service", "stage", "kind", "origin", "owner", "source", "external_id"]
+
+
+class RitualFilter(django_filters.FilterSet):
+    team = TeamSlugFilter()
+    kind = django_filters.MultipleChoiceFilter(choices=Ritual.Kind.choices)
+    active = django_filters.BooleanFilter()
+    q = TitleSearchFilter(field_name="name")
+
+    class Meta:
+        model = Ritual
+        fields = ["team", "kind", "active"]
+
+
+class ReviewSessionFilter(django_filters.FilterSet):
+    team = TeamSlugFilter()
+    ritual = django_filters.NumberFilter(field_name="ritual_id")
+    status = django_filters.MultipleChoiceFilter(choices=ReviewSession.Status.choices)
+    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurrence", lookup_expr="gte")
+    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurrence", lookup_expr="lt")
+
+    class Meta:
+        model = ReviewSession
+        fields = ["team", "ritual", "status"]

@@ -1,0 +1,357 @@
+"""REST endpoints for incidents (with timelines), problems, postmortems (with factors) and changes.
+
+Every write goes through incidents.services; the serializers only shape and type-check.
+"""
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, status
+from rest_framework.decorators import action
+
+from incidents import services
+from incidents.filters import ChangeFilter, IncidentFilter, PostmortemFilter, ProblemFilter
+from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
+from teams.api.base import IDEMPOTENCY_HEADER, ScopedRelatedField, ServiceBackedViewSet, TeamField
+from teams.models import Service
+
+REF_PARAMETERS = [
+    OpenApiParameter("source", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. jira, github, pagerduty"),
+    OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="the id in that tool"),
+]
+REF_PATH = r"by-ref/(?P<source>[A-Za-z0-9_.-]{1,40})/(?P<external_id>[^/]{1,200})"
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    kind = serializers.ChoiceField(choices=TimelineEvent.Kind.choices, required=False)
+    occurred_at = serializers.DateTimeField(required=False)
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "occurred_at", "kind", "text", "author", "created_at"]
+        read_only_fields = ["id", "author", "created_at"]
+
+
+class IncidentSerializer(serializers.ModelSerializer):
+    team = TeamField()
+    service = ScopedRelatedField(Service, required=False, allow_null=True)
+    problem = ScopedRelatedField(Problem, required=False, allow_null=True)
+    caused_by_change = ScopedRelatedField(Change, required=False, allow_null=True)
+    timeline = TimelineEventSerializer(many=True, read_only=True)
+    source = serializers.SlugField(max_length=40, required=False)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id",
+            "team",
+            "service",
+            "problem",
+            "caused_by_change",
+            "title",
+            "summary",
+            "severity",
+            "status",
+            "started_at",
+            "detected_at",
+            "acknowledged_at",
+            "mitigated_at",
+            "resolved_at",
+            "source",
+            "external_id",
+            "url",
+            "timeline",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "timeline", "created_at", "updated_at"]
+        extra_kwargs = {"detected_at": {"required": False}}
+
+
+class IncidentByRefSerializer(IncidentSerializer):
+    """The body of PUT by-ref: every field optional (an update changes only what is sent)."""
+
+    class Meta(IncidentSerializer.Meta):
+        read_only_fields = [*IncidentSerializer.Meta.read_only_fields, "source", "external_id"]
+
+
+def _incident_write(incident_or_none, data, team, by):
+    """Status changes stamp the timestamp they imply, as in the UI (set_incident_status)."""
+    new_status = data.get("status")
+    if incident_or_none is None:
+        return services.create_incident(team=team, by=by, **data)
+    stamp = Incident.STATUS_REQUIRES.get(new_status)
+    if new_status and stamp and data.get(stamp, getattr(incident_or_none, stamp)) is None:
+        data.pop("status")
+        with transaction.atomic():
+            incident = services.update_incident(incident=incident_or_none, by=by, **data) if data else incident_or_none
+            return services.set_incident_status(incident=incident, status=new_status, by=by)
+    return services.update_incident(incident=incident_or_none, by=by, **data)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Incidents", description="Filter by team, service, severity, status, dates, source."),
+    retrieve=extend_schema(summary="An incident with its timeline"),
+    create=extend_schema(summary="Log an incident", parameters=[IDEMPOTENCY_HEADER]),
+    partial_update=extend_schema(summary="Edit an incident (a status change stamps its timestamp)"),
+)
+class IncidentViewSet(ServiceBackedViewSet):
+    serializer_class = IncidentSerializer
+    filterset_class = IncidentFilter
+    ordering_fields = ["started_at", "detected_at", "severity", "created_at", "updated_at"]
+    http_method_names = ["get", "post", "patch", "put", "head", "options"]
+
+    def base_queryset(self):
+        return Incident.objects.select_related("team").prefetch_related("timeline__author")
+
+    def perform_service_create(self, data, team):
+        return _incident_write(None, data, team, self.actor())
+
+    def perform_service_update(self, obj, data):
+        return _incident_write(obj, data, obj.team, self.actor())
+
+    @extend_schema(
+        summary="Create or update an incident by its id in another tool",
+        request=IncidentByRefSerializer,
+        responses={200: IncidentSerializer, 201: IncidentSerializer},
+        parameters=REF_PARAMETERS,
+    )
+    @action(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=IncidentByRefSerializer)
+    def by_ref(self, request, source, external_id):
+        serializer = IncidentByRefSerializer(data=request.data, partial=True, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        team = self.team_from(data)
+        with transaction.atomic():
+            existing = Incident.objects.filter(team=team, source=source, external_id=external_id).first()
+            if existing is not None and "status" in data:
+                incident, created = _incident_write(existing, data, team, self.actor()), False
+            else:
+                incident, created = services.upsert_incident_by_ref(
+                    team=team, source=source, external_id=external_id, by=self.actor(), **data
+                )
+        self.serializer_class = IncidentSerializer
+        return self.respond(incident, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Add a timeline entry",
+        request=TimelineEventSerializer,
+        responses={201: TimelineEventSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"], serializer_class=TimelineEventSerializer)
+    def timeline(self, request, pk=None):
+        incident = self.get_object()
+        self.require_role(incident.team)
+
+        def perform():
+            serializer = TimelineEventSerializer(data=request.data, context=self.get_serializer_context())
+            serializer.is_valid(raise_exception=True)
+            event = services.add_timeline_event(incident=incident, by=self.actor(), **serializer.validated_data)
+            return self.plain(TimelineEventSerializer(event).data, status.HTTP_201_CREATED)
+
+        return self.idempotent(request, perform)
+
+
+class ProblemSerializer(serializers.ModelSerializer):
+    team = TeamField()
+    service = ScopedRelatedField(Service, required=False, allow_null=True)
+
+    class Meta:
+        model = Problem
+        fields = ["id", "team", "service", "title", "description", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "status", "created_at", "updated_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Problems (recurring causes)"),
+    retrieve=extend_schema(summary="A problem"),
+    create=extend_schema(summary="Open a problem", parameters=[IDEMPOTENCY_HEADER]),
+)
+class ProblemViewSet(ServiceBackedViewSet):
+    serializer_class = ProblemSerializer
+    filterset_class = ProblemFilter
+    ordering_fields = ["created_at", "updated_at", "title"]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def base_queryset(self):
+        return Problem.objects.select_related("team")
+
+    def perform_service_create(self, data, team):
+        return services.create_problem(team=team, **data)
+
+
+class ContributingFactorSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ContributingFactor
+        fields = ["id", "category", "description"]
+        read_only_fields = ["id"]
+
+
+class PostmortemSerializer(serializers.ModelSerializer):
+    team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    incident = ScopedRelatedField(Incident)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    factors = ContributingFactorSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Postmortem
+        fields = [
+            "id",
+            "team",
+            "incident",
+            "status",
+            "author",
+            "summary",
+            "impact",
+            "what_went_well",
+            "what_went_badly",
+            "where_we_got_lucky",
+            "factors",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "team", "status", "author", "factors", "published_at", "created_at", "updated_at"]
+
+
+class PostmortemMoveSerializer(serializers.Serializer):
+    to_status = serializers.ChoiceField(choices=Postmortem.Status.choices)
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Postmortems with their contributing factors"),
+    retrieve=extend_schema(summary="A postmortem"),
+    create=extend_schema(
+        summary="Start the postmortem of an incident (returns the existing one if any)",
+        parameters=[IDEMPOTENCY_HEADER],
+    ),
+    partial_update=extend_schema(summary="Edit the blameless sections (refused once published)"),
+)
+class PostmortemViewSet(ServiceBackedViewSet):
+    serializer_class = PostmortemSerializer
+    filterset_class = PostmortemFilter
+    ordering_fields = ["created_at", "updated_at", "published_at"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def base_queryset(self):
+        return Postmortem.objects.select_related("team", "author").prefetch_related("factors")
+
+    def perform_service_create(self, data, team):
+        incident = data.pop("incident")
+        self.require_role(incident.team)
+        postmortem = services.start_postmortem(incident=incident, by=self.actor())
+        if any(data.values()):
+            postmortem = services.update_postmortem(postmortem=postmortem, **data)
+        return postmortem
+
+    def team_from(self, data):
+        incident = data.get("incident")
+        return incident.team if incident is not None else super().team_from(data)
+
+    def perform_service_update(self, obj, data):
+        data.pop("incident", None)
+        return services.update_postmortem(postmortem=obj, **data)
+
+    @extend_schema(
+        summary="Add a contributing factor",
+        request=ContributingFactorSerializer,
+        responses={201: ContributingFactorSerializer},
+        parameters=[IDEMPOTENCY_HEADER],
+    )
+    @action(detail=True, methods=["post"], serializer_class=ContributingFactorSerializer)
+    def factors(self, request, pk=None):
+        postmortem = self.get_object()
+        self.require_role(postmortem.team)
+
+        def perform():
+            serializer = ContributingFactorSerializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            factor = services.add_contributing_factor(postmortem=postmortem, **serializer.validated_data)
+            return self.plain(ContributingFactorSerializer(factor).data, status.HTTP_201_CREATED)
+
+        return self.idempotent(request, perform)
+
+    @extend_schema(
+        summary="Move a postmortem: draft → in_review → published",
+        request=PostmortemMoveSerializer,
+        responses={200: PostmortemSerializer},
+    )
+    @action(detail=True, methods=["post"], serializer_class=PostmortemMoveSerializer)
+    def transition(self, request, pk=None):
+        postmortem = self.get_object()
+        self.require_role(postmortem.team)
+        serializer = PostmortemMoveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        postmortem = services.move_postmortem(postmortem=postmortem, to_status=serializer.validated_data["to_status"])
+        self.serializer_class = PostmortemSerializer
+        return self.respond(postmortem)
+
+
+class ChangeSerializer(serializers.ModelSerializer):
+    team = TeamField()
+    service = ScopedRelatedField(Service, required=False, allow_null=True)
+    source = serializers.SlugField(max_length=40, required=False)
+
+    class Meta:
+        model = Change
+        fields = [
+            "id",
+            "team",
+            "service",
+            "title",
+            "kind",
+            "committed_at",
+            "deployed_at",
+            "failed",
+            "source",
+            "external_id",
+            "url",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+
+class ChangeByRefSerializer(ChangeSerializer):
+    class Meta(ChangeSerializer.Meta):
+        read_only_fields = [*ChangeSerializer.Meta.read_only_fields, "source", "external_id"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Changes and deployments"),
+    retrieve=extend_schema(summary="A change"),
+    create=extend_schema(summary="Record a change", parameters=[IDEMPOTENCY_HEADER]),
+    partial_update=extend_schema(summary="Edit a change"),
+)
+class ChangeViewSet(ServiceBackedViewSet):
+    serializer_class = ChangeSerializer
+    filterset_class = ChangeFilter
+    ordering_fields = ["deployed_at", "committed_at", "created_at", "updated_at"]
+    http_method_names = ["get", "post", "patch", "put", "head", "options"]
+
+    def base_queryset(self):
+        return Change.objects.select_related("team")
+
+    def perform_service_create(self, data, team):
+        return services.create_change(team=team, **data)
+
+    def perform_service_update(self, obj, data):
+        return services.update_change(change=obj, **data)
+
+    @extend_schema(
+        summary="Create or update a change by its id in another tool",
+        request=ChangeByRefSerializer,
+        responses={200: ChangeSerializer, 201: ChangeSerializer},
+        parameters=REF_PARAMETERS,
+    )
+    @action(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=ChangeByRefSerializer)
+    def by_ref(self, request, source, external_id):
+        serializer = ChangeByRefSerializer(data=request.data, partial=True, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        team = self.team_from(data)
+        change, created = services.upsert_change_by_ref(team=team, source=source, external_id=external_id, **data)
+        self.serializer_class = ChangeSerializer
+        return self.respond(change, status.HTTP_201_CREATED if created else status.HTTP_200_OK)

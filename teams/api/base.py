@@ -1,0 +1,206 @@
+"""What every viewset of the API shares: parsing, pagination, ordering, team scoping, Idempotency-Key."""
+
+import datetime as dt
+import hashlib
+import json
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.response import Response
+
+from teams.api.auth import IsTeamCaller, may, token_of
+from teams.api.errors import Conflict, Unprocessable
+from teams.api.plumbing import check_body_size
+from teams.models import IdempotencyKey, Membership, Team
+from teams.selectors import teams_for_request
+
+IDEMPOTENCY_HEADER = OpenApiParameter(
+    "Idempotency-Key",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "Any unique string (a UUID). The same key with the same body replays the first response; "
+        "the same key with another body is refused with 422. Kept 24 hours."
+    ),
+)
+IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+
+
+class TeamScopedViewSet(viewsets.GenericViewSet):
+    """A viewset over rows that carry `team`: reads scoped to the caller's teams, writes checked by role."""
+
+    permission_classes = [IsTeamCaller]
+    write_role = Membership.Role.MEMBER
+    team_field = "team"
+
+    def initial(self, request, *args, **kwargs):
+        check_body_size(request)
+        super().initial(request, *args, **kwargs)
+
+    def visible_teams(self):
+        return teams_for_request(self.request)
+
+    def scope(self, queryset):
+        return queryset.filter(**{f"{self.team_field}__in": self.visible_teams()})
+
+    def actor(self):
+        """The user to record as author: the token's creator or the signed-in user."""
+        user = self.request.user
+        return user if user and user.is_authenticated else None
+
+    def require_role(self, team: Team, role: str | None = None) -> None:
+        if not may(self.request, team, role or self.write_role):
+            raise exceptions.PermissionDenied(_("Your role in this team does not allow this."))
+
+    def default_team(self) -> Team | None:
+        token = token_of(self.request)
+        if token is not None:
+            return token.team
+        teams = list(self.visible_teams()[:2])
+        return teams[0] if len(teams) == 1 else None
+
+    def team_from(self, data: dict) -> Team:
+        team = data.pop("team", None) or self.default_team()
+        if team is None:
+            raise exceptions.ValidationError({"team": [_("Say which team (its slug).")]})
+        self.require_role(team)
+        return team
+
+    # --- Idempotency-Key on POST -------------------------------------------------
+
+    def idempotent(self, request, perform):
+        """Run `perform()` (returning a Response) at most once per Idempotency-Key."""
+        key = request.headers.get("Idempotency-Key", "").strip()
+        if not key:
+            return perform()
+        if len(key) > 255:
+            raise exceptions.ValidationError({"Idempotency-Key": [_("At most 255 characters.")]})
+        token = token_of(request)
+        owner = f"token:{token.pk}" if token else f"user:{request.user.pk}"
+        body = json.dumps(request.data, sort_keys=True, default=str)
+        fingerprint = hashlib.sha256(f"{request.method}\n{request.path}\n{body}".encode()).hexdigest()
+        IdempotencyKey.objects.filter(owner=owner, key=key, created_at__lt=timezone.now() - IDEMPOTENCY_TTL).delete()
+        previous = IdempotencyKey.objects.filter(owner=owner, key=key).first()
+        if previous is not None:
+            return self._replay(previous, fingerprint)
+        try:
+            with transaction.atomic():
+                response = perform()
+                if 200 <= response.status_code < 300:
+                    IdempotencyKey.objects.create(
+                        owner=owner,
+                        key=key,
+                        fingerprint=fingerprint,
+                        status_code=response.status_code,
+                        response_body=json.loads(json.dumps(response.data, default=str)),
+                    )
+        except IntegrityError:
+            previous = IdempotencyKey.objects.filter(owner=owner, key=key).first()
+            if previous is None:
+                raise
+            return self._replay(previous, fingerprint)
+        return response
+
+    def _replay(self, previous: IdempotencyKey, fingerprint: str) -> Response:
+        if previous.fingerprint != fingerprint:
+            raise Unprocessable(
+                _("This Idempotency-Key was already used with another request body; use a new key."),
+                code="idempotency_key_reused",
+            )
+        return Response(previous.response_body, status=previous.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+def conflict(message: str) -> Conflict:
+    return Conflict(message)
+
+
+class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
+    """A primary key among the rows of the teams the caller may see (others "do not exist")."""
+
+    def __init__(self, model=None, team_field="team", **kwargs):
+        self.model, self.team_field = model, team_field
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", model.objects.none())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        if request is None:
+            return self.model.objects.none()
+        return self.model.objects.filter(**{f"{self.team_field}__in": teams_for_request(request)})
+
+
+class TeamField(serializers.SlugRelatedField):
+    """The team by slug, among the teams the caller may see; defaults to the token's team."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "slug")
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "Team slug; defaults to the token's team.")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", Team.objects.none())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        request = self.context.get("request")
+        return teams_for_request(request) if request is not None else Team.objects.none()
+
+
+class ServiceBackedViewSet(TeamScopedViewSet):
+    """List/retrieve from a scoped queryset; create/update through a service function.
+
+    Subclasses implement `perform_service_create(data, team)` and `perform_service_update(obj, data)`.
+    """
+
+    def get_queryset(self):
+        return self.scope(self.base_queryset())
+
+    def base_queryset(self):
+        raise NotImplementedError
+
+    def respond(self, obj, status_code=status.HTTP_200_OK):
+        obj = self.get_queryset().get(pk=obj.pk)
+        return Response(self.get_serializer(obj).data, status=status_code)
+
+    def plain(self, data, status_code=status.HTTP_200_OK):
+        return Response(data, status=status_code)
+
+    def list(self, request, *args, **kwargs):
+        queryset = self.filter_queryset(self.get_queryset())
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
+
+    def retrieve(self, request, *args, **kwargs):
+        return Response(self.get_serializer(self.get_object()).data)
+
+    def create(self, request, *args, **kwargs):
+        def perform():
+            serializer = self.get_serializer(data=request.data)
+            serializer.is_valid(raise_exception=True)
+            data = dict(serializer.validated_data)
+            team = self.team_from(data)
+            obj = self.perform_service_create(data, team)
+            return self.respond(obj, status.HTTP_201_CREATED)
+
+        return self.idempotent(request, perform)
+
+    def partial_update(self, request, *args, **kwargs):
+        obj = self.get_object()
+        self.require_role(obj.team)
+        serializer = self.get_serializer(obj, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        data.pop("team", None)
+        obj = self.perform_service_update(obj, data)
+        return self.respond(obj)
+
+    def perform_service_create(self, data, team):
+        raise NotImplementedError
+
+    def perform_service_update(self, obj, data):
+        raise NotImplementedError

@@ -1,0 +1,55 @@
+"""FilterSets for teams' rows: one per model, shared by the API and the web UI."""
+
+import django_filters
+from django.utils.translation import gettext_lazy as _
+
+from teams.models import Service, Team
+from teams.selectors import teams_for_request
+
+
+def visible_teams(request):
+    if request is None:
+        return Team.objects.none()
+    return teams_for_request(request)
+
+
+def visible_services(request):
+    return Service.objects.filter(team__in=visible_teams(request))
+
+
+class TeamSlugFilter(django_filters.ModelChoiceFilter):
+    """`?team=<slug>`, among the teams the caller may see."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("field_name", "team")
+        kwargs.setdefault("to_field_name", "slug")
+        kwargs.setdefault("queryset", visible_teams)
+        kwargs.setdefault("label", _("team (slug)"))
+        super().__init__(**kwargs)
+
+
+class TitleSearchFilter(django_filters.CharFilter):
+    """`?q=words`: the title contains the words (case-insensitive)."""
+
+    def __init__(self, field_name="title", **kwargs):
+        kwargs.setdefault("lookup_expr", "icontains")
+        kwargs.setdefault("label", _("search in titles"))
+        super().__init__(field_name=field_name, **kwargs)
+
+
+class ServiceFilter(django_filters.FilterSet):
+    team = TeamSlugFilter()
+    tier = django_filters.ChoiceFilter(choices=Service.Tier.choices)
+    q = TitleSearchFilter(field_name="name")
+
+    class Meta:
+        model = Service
+        fields = ["team", "tier", "q"]
+
+
+class TeamFilter(django_filters.FilterSet):
+    q = TitleSearchFilter(field_name="name")
+
+    class Meta:
+        model = Team
+        fields = ["q"]

@@ -1,0 +1,18 @@
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from teams.models import ApiToken, Integration
+
+
+class ApiTokenForm(forms.Form):
+    name = forms.CharField(label=_("name"), max_length=100)
+    scope = forms.ChoiceField(label=_("scope"), choices=ApiToken.Scope.choices, initial=ApiToken.Scope.READ)
+
+
+class IntegrationForm(forms.Form):
+    source = forms.ChoiceField(label=_("source"), choices=Integration.Source.choices)
+
+    def __init__(self, *args, team=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        taken = set(Integration.objects.filter(team=team).values_list("source", flat=True)) if team else set()
+        self.fields["source"].choices = [c for c in Integration.Source.choices if c[0] not in taken]

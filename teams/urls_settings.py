@@ -1,0 +1,11 @@
+from django.urls import path
+
+from teams import views_settings
+
+app_name = "team_settings"
+urlpatterns = [
+    path("tokens/", views_settings.tokens, name="tokens"),
+    path("tokens/<int:token_id>/revoke/", views_settings.revoke_token, name="revoke_token"),
+    path("integrations/", views_settings.integrations, name="integrations"),
+    path("integrations/<int:integration_id>/rotate/", views_settings.rotate_secret, name="rotate_secret"),
+]
