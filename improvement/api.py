@@ -39,6 +39,7 @@ class StageTransitionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = StageTransition
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["from_stage", "to_stage", "at", "by", "via", "note"]
         read_only_fields = fields
 
@@ -46,6 +47,7 @@ class StageTransitionSerializer(serializers.ModelSerializer):
 class CheckSerializer(serializers.ModelSerializer):
     class Meta:
         model = Check
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = [
             "metric",
             "baseline_value",
@@ -81,6 +83,7 @@ class ActionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Action
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = [
             "id",
             "team",
@@ -226,6 +229,7 @@ class RitualSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Ritual
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = [
             "id",
             "team",
@@ -283,6 +287,7 @@ class ReviewSessionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReviewSession
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = [
             "id",
             "team",

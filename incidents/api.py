@@ -19,7 +19,7 @@ REF_PARAMETERS = [
     OpenApiParameter("source", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. jira, github, pagerduty"),
     OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="the id in that tool"),
 ]
-REF_PATH = r"by-ref/(?P<source>[A-Za-z0-9_.-]{1,40})/(?P<external_id>[^/]{1,200})"
+REF_PATH = r"by-ref/(?P<source>[A-Za-z0-9_.-]{1,40})/(?P<external_id>.{1,200})"
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
@@ -29,6 +29,7 @@ class TimelineEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TimelineEvent
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["id", "occurred_at", "kind", "text", "author", "created_at"]
         read_only_fields = ["id", "author", "created_at"]
 
@@ -43,6 +44,7 @@ class IncidentSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Incident
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = [
             "id",
             "team",
@@ -160,6 +162,7 @@ class ProblemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Problem
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["id", "team", "service", "title", "description", "status", "created_at", "updated_at"]
         read_only_fields = ["id", "status", "created_at", "updated_at"]
 
@@ -185,6 +188,7 @@ class ProblemViewSet(ServiceBackedViewSet):
 class ContributingFactorSerializer(serializers.ModelSerializer):
     class Meta:
         model = ContributingFactor
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["id", "category", "description"]
         read_only_fields = ["id"]
 
@@ -197,6 +201,7 @@ class PostmortemSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Postmortem
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = [
             "id",
             "team",
@@ -296,6 +301,7 @@ class ChangeSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Change
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = [
             "id",
             "team",

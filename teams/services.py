@@ -83,7 +83,7 @@ def create_api_token(*, team: Team, name: str, scope: str = ApiToken.Scope.READ,
 
 def authenticate_api_key(key: str) -> ApiToken | None:
     """The active token whose key is `key` (compared in constant time), else None."""
-    parts = key.split("_")
+    parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != ApiToken.KEY_PREFIX or len(parts[1]) != 8:
         return None
     token = ApiToken.objects.select_related("team", "created_by").filter(prefix=parts[1]).first()

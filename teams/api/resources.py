@@ -14,6 +14,7 @@ from teams.selectors import teams_for_request
 class TeamSerializer(serializers.ModelSerializer):
     class Meta:
         model = Team
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["id", "name", "slug", "timezone", "created_at"]
         read_only_fields = fields
 
@@ -37,6 +38,7 @@ class ServiceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Service
+        validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["id", "team", "name", "slug", "description", "tier", "created_at"]
         read_only_fields = ["id", "created_at"]
 
