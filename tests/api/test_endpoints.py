@@ -213,7 +213,17 @@ def test_pages_are_stable_and_disjoint(api, team):
     assert len(seen) == len(set(seen)) == 7
 
 
-LISTS = ["teams", "services", "incidents", "problems", "postmortems", "changes", "actions", "rituals", "review-sessions"]
+LISTS = [
+    "teams",
+    "services",
+    "incidents",
+    "problems",
+    "postmortems",
+    "changes",
+    "actions",
+    "rituals",
+    "review-sessions",
+]
 
 
 @pytest.mark.parametrize("resource", LISTS)
