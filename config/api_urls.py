@@ -1,9 +1,12 @@
 """The REST API's router: /api/v1/<resource>/ (see /api/docs/)."""
 
+from django.urls import re_path
+from django.utils.translation import gettext as _
 from rest_framework.routers import DefaultRouter
 
 from improvement.api import ActionViewSet, ReviewSessionViewSet, RitualViewSet
 from incidents.api import ChangeViewSet, IncidentViewSet, PostmortemViewSet, ProblemViewSet
+from teams.api.errors import error_json
 from teams.api.resources import ServiceViewSet, TeamViewSet
 
 router = DefaultRouter()
@@ -18,4 +21,9 @@ router.register("actions", ActionViewSet, basename="action")
 router.register("rituals", RitualViewSet, basename="ritual")
 router.register("review-sessions", ReviewSessionViewSet, basename="review-session")
 
-urlpatterns = router.urls
+
+def not_found(request, *args, **kwargs):
+    return error_json(404, "not_found", _("No such API endpoint."))
+
+
+urlpatterns = [*router.urls, re_path(r"^.*$", not_found)]

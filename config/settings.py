@@ -213,6 +213,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "teams.api.plumbing.StablePagination",
     "DEFAULT_THROTTLE_CLASSES": ["teams.api.auth.TokenRateThrottle"],
     "EXCEPTION_HANDLER": "teams.api.errors.exception_handler",
+    "DEFAULT_METADATA_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 50,
 }

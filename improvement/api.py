@@ -4,7 +4,7 @@ Stage moves go through improvement.services.move_action only (POST /actions/{id}
 """
 
 from django.contrib.auth import get_user_model
-from drf_spectacular.utils import extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_field, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action as route
 
@@ -35,7 +35,8 @@ class TeamUserField(serializers.SlugRelatedField):
 
 
 class StageTransitionSerializer(serializers.ModelSerializer):
-    by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    from_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = StageTransition
@@ -45,6 +46,9 @@ class StageTransitionSerializer(serializers.ModelSerializer):
 
 
 class CheckSerializer(serializers.ModelSerializer):
+    computed_verdict = serializers.ChoiceField(choices=Verdict.choices, allow_blank=True, read_only=True)
+    verdict = serializers.ChoiceField(choices=Verdict.choices, allow_blank=True, read_only=True)
+
     class Meta:
         model = Check
         validators = []  # uniqueness is the services\' rule, not a required-field trap
@@ -77,6 +81,7 @@ class ActionSerializer(serializers.ModelSerializer):
     problems = ScopedRelatedField(Problem, many=True, required=False)
     changes = ScopedRelatedField(Change, many=True, required=False)
     transitions = StageTransitionSerializer(many=True, read_only=True)
+    decision = serializers.ChoiceField(choices=Action.Decision.choices, allow_blank=True, read_only=True)
     check_result = CheckSerializer(read_only=True, allow_null=True)
     source = serializers.SlugField(max_length=40, required=False)
     check_window_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
@@ -135,6 +140,9 @@ class ActionSerializer(serializers.ModelSerializer):
 
 
 class ActionByRefSerializer(ActionSerializer):
+    source = serializers.CharField(read_only=True)  # from the URL, never the body
+    external_id = serializers.CharField(read_only=True)
+
     class Meta(ActionSerializer.Meta):
         read_only_fields = [*ActionSerializer.Meta.read_only_fields, "source", "external_id"]
 
@@ -222,8 +230,14 @@ class ActionViewSet(ServiceBackedViewSet):
         return self.respond(action, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^\d{2}:\d{2}(:\d{2}(\.\d+)?)?$", "example": "10:00"})
+class LocalTimeField(serializers.TimeField):
+    """A wall-clock time in the ritual's time zone (no offset: OpenAPI's `time` format demands one)."""
+
+
 class RitualSerializer(serializers.ModelSerializer):
     team = TeamField()
+    time_of_day = LocalTimeField(required=False, allow_null=True)
     attendees = TeamUserField(many=True, required=False)
     duration_minutes = serializers.IntegerField(min_value=5, max_value=24 * 60, required=False)
 

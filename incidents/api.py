@@ -23,7 +23,7 @@ REF_PATH = r"by-ref/(?P<source>[A-Za-z0-9_.-]{1,40})/(?P<external_id>.{1,200})"
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     kind = serializers.ChoiceField(choices=TimelineEvent.Kind.choices, required=False)
     occurred_at = serializers.DateTimeField(required=False)
 
@@ -73,6 +73,9 @@ class IncidentSerializer(serializers.ModelSerializer):
 
 class IncidentByRefSerializer(IncidentSerializer):
     """The body of PUT by-ref: every field optional (an update changes only what is sent)."""
+
+    source = serializers.CharField(read_only=True)  # from the URL, never the body
+    external_id = serializers.CharField(read_only=True)
 
     class Meta(IncidentSerializer.Meta):
         read_only_fields = [*IncidentSerializer.Meta.read_only_fields, "source", "external_id"]
@@ -196,7 +199,7 @@ class ContributingFactorSerializer(serializers.ModelSerializer):
 class PostmortemSerializer(serializers.ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     incident = ScopedRelatedField(Incident)
-    author = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     factors = ContributingFactorSerializer(many=True, read_only=True)
 
     class Meta:
@@ -321,6 +324,9 @@ class ChangeSerializer(serializers.ModelSerializer):
 
 
 class ChangeByRefSerializer(ChangeSerializer):
+    source = serializers.CharField(read_only=True)  # from the URL, never the body
+    external_id = serializers.CharField(read_only=True)
+
     class Meta(ChangeSerializer.Meta):
         read_only_fields = [*ChangeSerializer.Meta.read_only_fields, "source", "external_id"]
 

@@ -35,6 +35,7 @@ class TeamScopedViewSet(viewsets.GenericViewSet):
     """A viewset over rows that carry `team`: reads scoped to the caller's teams, writes checked by role."""
 
     permission_classes = [IsTeamCaller]
+    lookup_value_regex = "[^/]+"  # any id reaches the view, which answers a JSON 404
     write_role = Membership.Role.MEMBER
     team_field = "team"
 

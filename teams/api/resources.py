@@ -25,6 +25,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TeamScopedVi
     filterset_class = TeamFilter
     permission_classes = [IsTeamCaller]
     lookup_field = "slug"
+    lookup_value_regex = "[^/]+"
     ordering_fields = ["name", "created_at"]
 
     def get_queryset(self):

@@ -256,3 +256,11 @@ def test_published_postmortem_is_frozen(api, team):
     response = api.patch(f"/api/v1/postmortems/{postmortem.pk}/", {"summary": "rewrite"}, format="json")
     assert response.status_code == 400
     assert Postmortem.objects.get(pk=postmortem.pk).summary == "What happened."
+
+
+def test_by_ref_takes_source_and_id_from_the_url_not_the_body(api, team):
+    response = api.put(
+        "/api/v1/changes/by-ref/ci/build-9/", {"title": "Deploy", "source": "x", "external_id": "y"}, format="json"
+    )
+    assert response.status_code == 201
+    assert (response.json()["source"], response.json()["external_id"]) == ("ci", "build-9")
