@@ -38,7 +38,7 @@ def enqueue(team_id: int, event: str, data: dict) -> list[int]:
             if not endpoint.wants(event):
                 continue
             delivery = OutgoingDelivery.objects.create(endpoint=endpoint, event=event, payload={})
-            delivery.payload = {"id": str(delivery.event_id), "type": event, "data": data}
+            delivery.payload = json.loads(encode({"id": str(delivery.event_id), "type": event, "data": data}))
             delivery.save(update_fields=["payload"])
             ids.append(delivery.pk)
     for pk in ids:
