@@ -2,6 +2,7 @@
 
 from django.urls import re_path
 from django.utils.translation import gettext as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
 from improvement.api import ActionViewSet, ReviewSessionViewSet, RitualViewSet
@@ -22,6 +23,7 @@ router.register("rituals", RitualViewSet, basename="ritual")
 router.register("review-sessions", ReviewSessionViewSet, basename="review-session")
 
 
+@csrf_exempt
 def not_found(request, *args, **kwargs):
     return error_json(404, "not_found", _("No such API endpoint."))
 

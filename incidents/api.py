@@ -16,10 +16,15 @@ from teams.api.base import IDEMPOTENCY_HEADER, ScopedRelatedField, ServiceBacked
 from teams.models import Service
 
 REF_PARAMETERS = [
-    OpenApiParameter("source", OpenApiTypes.STR, OpenApiParameter.PATH, description="e.g. jira, github, pagerduty"),
+    OpenApiParameter(
+        "source",
+        {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,40}$"},
+        OpenApiParameter.PATH,
+        description="e.g. jira, github, pagerduty (a slug, like the `source` field)",
+    ),
     OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="the id in that tool"),
 ]
-REF_PATH = r"by-ref/(?P<source>[A-Za-z0-9_.-]{1,40})/(?P<external_id>.{1,200})"
+REF_PATH = r"by-ref/(?P<source>[-a-zA-Z0-9_]{1,40})/(?P<external_id>.{1,200})"
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):

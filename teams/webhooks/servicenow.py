@@ -6,9 +6,13 @@ table sends the record with `X-ServiceNow-Timestamp: <unix seconds>` and
 The incident number (INC…) is the external id; de-duplication uses sys_id + sys_mod_count.
 """
 
+import base64
+import hashlib
+import hmac
+
 from incidents import services as incident_services
 from incidents.models import Incident
-from teams.webhooks import malformed, parse_time, text
+from teams.webhooks import check_fresh, malformed, parse_time, require_signature, text, unix_time
 from teams.webhooks.generic import verify_timestamped
 
 TIMESTAMP_HEADER = "X-ServiceNow-Timestamp"
@@ -18,6 +22,14 @@ RESOLVED_STATES = {"6": Incident.Status.RESOLVED, "7": Incident.Status.CLOSED, "
 
 
 def verify(headers, body: bytes, secret: str) -> None:
+    """Hex (as documented) or base64 (what GlideCertificateEncryption.generateMac returns) HMAC."""
+    provided = headers.get(SIGNATURE_HEADER, "").removeprefix("sha256=").strip()
+    timestamp = headers.get(TIMESTAMP_HEADER, "")
+    if provided and timestamp and len(provided) != 64:
+        digest = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).digest()
+        require_signature(hmac.compare_digest(base64.b64encode(digest), provided.encode()))
+        check_fresh(unix_time(timestamp), "timestamp")
+        return
     verify_timestamped(headers, body, secret, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 
 

@@ -28,7 +28,7 @@ from teams.services import create_api_token
 from tests import factories
 from tests.api.conftest import populate
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = 20
 
 
 def test_the_schema_is_valid_openapi(db):

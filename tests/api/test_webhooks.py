@@ -488,3 +488,19 @@ def test_servicenow_stale_timestamp_is_refused(team):
     hook = create_integration(team=team, source="servicenow")
     assert servicenow_post(hook, SN_RECORD, timestamp=time.time() - 3600).status_code == 400
     assert not Incident.objects.exists()
+
+
+def test_servicenow_accepts_a_base64_mac_as_glide_computes_it(team):
+    import base64
+    import hashlib
+    import hmac as hmac_module
+
+    hook = create_integration(team=team, source="servicenow")
+    body = json.dumps({"result": SN_RECORD}).encode()
+    ts = str(int(time.time()))
+    mac = base64.b64encode(hmac_module.new(hook.secret.encode(), ts.encode() + b"." + body, hashlib.sha256).digest())
+    headers = {http("X-ServiceNow-Timestamp"): ts, http("X-ServiceNow-Signature"): "sha256=" + mac.decode()}
+    assert post(hook, body, **headers).status_code == 200
+    forged = {**headers, http("X-ServiceNow-Signature"): "sha256=" + base64.b64encode(b"x" * 32).decode()}
+    assert post(hook, body.replace(b"Email", b"Mail!"), **forged).status_code == 401
+    assert Incident.objects.count() == 1
