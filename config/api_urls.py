@@ -28,4 +28,4 @@ def not_found(request, *args, **kwargs):
     return error_json(404, "not_found", _("No such API endpoint."))
 
 
-urlpatterns = [*router.urls, re_path(r"^.*$", not_found)]
+urlpatterns = [*router.urls, re_path(r"^[\s\S]*$", not_found)]

@@ -11,7 +11,7 @@ from rest_framework.decorators import action as route
 from improvement import services
 from improvement.filters import ActionFilter, ReviewSessionFilter, RitualFilter
 from improvement.models import Action, Check, ReviewSession, Ritual, Stage, StageTransition, Verdict
-from incidents.api import REF_PARAMETERS, REF_PATH
+from incidents.api import REF_PARAMETERS, REF_PATH, clean_ref
 from incidents.models import Change, Incident, Postmortem, Problem
 from teams.api.base import IDEMPOTENCY_HEADER, ScopedRelatedField, ServiceBackedViewSet, TeamField
 from teams.models import Membership, Service
@@ -219,6 +219,7 @@ class ActionViewSet(ServiceBackedViewSet):
     )
     @route(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=ActionByRefSerializer)
     def by_ref(self, request, source, external_id):
+        external_id = clean_ref(external_id)
         serializer = ActionByRefSerializer(data=request.data, partial=True, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data, links = _split_links(dict(serializer.validated_data))

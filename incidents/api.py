@@ -4,6 +4,7 @@ Every write goes through incidents.services; the serializers only shape and type
 """
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, status
@@ -24,7 +25,14 @@ REF_PARAMETERS = [
     ),
     OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="the id in that tool"),
 ]
-REF_PATH = r"by-ref/(?P<source>[-a-zA-Z0-9_]{1,40})/(?P<external_id>.{1,200})"
+REF_PATH = r"by-ref/(?P<source>[-a-zA-Z0-9_]{1,40})/(?P<external_id>[\s\S]{1,200})"
+
+
+def clean_ref(external_id: str) -> str:
+    """An external id from the URL: any printable text (slashes included), no control characters."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in external_id) or not external_id.strip():
+        raise serializers.ValidationError({"external_id": [_("Control characters are not allowed here.")]})
+    return external_id
 
 
 class TimelineEventSerializer(serializers.ModelSerializer):
@@ -129,6 +137,7 @@ class IncidentViewSet(ServiceBackedViewSet):
     )
     @action(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=IncidentByRefSerializer)
     def by_ref(self, request, source, external_id):
+        external_id = clean_ref(external_id)
         serializer = IncidentByRefSerializer(data=request.data, partial=True, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -365,6 +374,7 @@ class ChangeViewSet(ServiceBackedViewSet):
     )
     @action(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=ChangeByRefSerializer)
     def by_ref(self, request, source, external_id):
+        external_id = clean_ref(external_id)
         serializer = ChangeByRefSerializer(data=request.data, partial=True, context=self.get_serializer_context())
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

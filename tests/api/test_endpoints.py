@@ -264,3 +264,19 @@ def test_by_ref_takes_source_and_id_from_the_url_not_the_body(api, team):
     )
     assert response.status_code == 201
     assert (response.json()["source"], response.json()["external_id"]) == ("ci", "build-9")
+
+
+def test_by_ref_external_ids_may_hold_slashes_but_not_control_characters(api, team):
+    ok = api.put("/api/v1/actions/by-ref/github/acme%2Fcheckout%231347/", {"title": "Canary"}, format="json")
+    assert ok.status_code == 201
+    assert ok.json()["external_id"] == "acme/checkout#1347"
+    for bad in ("a%0Ab", "a%00b"):
+        response = api.put(f"/api/v1/actions/by-ref/github/{bad}/", {"title": "x"}, format="json")
+        assert response.status_code == 400
+        assert "external_id" in response.json()["errors"]
+
+
+def test_unknown_api_paths_answer_json_404(api):
+    response = api.put("/api/v1/actions/by-ref/not a slug/x/", {}, format="json")
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
