@@ -13,7 +13,7 @@ from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
 from teams.api.auth import IsTeamCaller, may, token_of
-from teams.api.errors import Conflict, Unprocessable
+from teams.api.errors import Unprocessable
 from teams.api.plumbing import check_body_size
 from teams.models import IdempotencyKey, Membership, Team
 from teams.selectors import teams_for_request
@@ -114,10 +114,6 @@ class TeamScopedViewSet(viewsets.GenericViewSet):
                 code="idempotency_key_reused",
             )
         return Response(previous.response_body, status=previous.status_code, headers={"Idempotent-Replayed": "true"})
-
-
-def conflict(message: str) -> Conflict:
-    return Conflict(message)
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):

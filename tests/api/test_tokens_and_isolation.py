@@ -190,3 +190,29 @@ def test_revoking_takes_effect_on_the_next_request(team, make_client):
     token.revoked_at = timezone.now()
     token.save()
     assert client.get("/api/v1/actions/").status_code == 401
+
+
+def test_a_token_cannot_delete_another_teams_ritual(team, make_client, world):
+    client, _token = make_client(team)
+    ritual = world["b"]["ritual"]
+    assert client.delete(f"/api/v1/rituals/{ritual.pk}/").status_code == 404
+    assert Ritual.objects.filter(pk=ritual.pk).exists()
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_a_session_user_gets_404_on_a_team_they_do_not_belong_to(resource, team, member, world):
+    client = client_for()
+    client.force_login(member)
+    assert client.get(f"/api/v1/{resource}/{world['b'][RESOURCES[resource]].pk}/").status_code == 404
+    assert client.get(f"/api/v1/{resource}/{world['a'][RESOURCES[resource]].pk}/").status_code == 200
+
+
+def test_a_read_write_token_of_a_member_writes_but_cannot_manage_rituals(team, make_client, world):
+    member = factories.MembershipFactory(team=team, role="member").user
+    client, _token = make_client(team, by=member)
+    ritual = world["a"]["ritual"]
+    assert client.patch(f"/api/v1/rituals/{ritual.pk}/", {"name": "Renamed"}, format="json").status_code == 403
+    assert client.delete(f"/api/v1/rituals/{ritual.pk}/").status_code == 403
+    response = client.patch(f"/api/v1/problems/{world['a']['problem'].pk}/", {"title": "x"}, format="json")
+    assert response.status_code == 405  # problems are created and read through the API, not edited
+    assert client.post("/api/v1/problems/", {"title": "Member's"}, format="json").status_code == 201
