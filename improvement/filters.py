@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from improvement.models import Action, ReviewSession, Ritual, Stage
 from incidents.filters import ServiceFilterField
-from teams.filters import TeamSlugFilter, TitleSearchFilter
+from teams.filters import TeamSlugFilter, TitleSearchFilter, UtcDateTimeFilter
 
 
 class ActionFilter(django_filters.FilterSet):
@@ -19,8 +19,8 @@ class ActionFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter()
     due_after = django_filters.DateFilter(field_name="due_date", lookup_expr="gte")
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
     q = TitleSearchFilter()
 
     class Meta:
@@ -43,8 +43,8 @@ class ReviewSessionFilter(django_filters.FilterSet):
     team = TeamSlugFilter()
     ritual = django_filters.NumberFilter(field_name="ritual_id")
     status = django_filters.MultipleChoiceFilter(choices=ReviewSession.Status.choices)
-    occurred_after = django_filters.IsoDateTimeFilter(field_name="occurrence", lookup_expr="gte")
-    occurred_before = django_filters.IsoDateTimeFilter(field_name="occurrence", lookup_expr="lt")
+    occurred_after = UtcDateTimeFilter(field_name="occurrence", lookup_expr="gte")
+    occurred_before = UtcDateTimeFilter(field_name="occurrence", lookup_expr="lt")
 
     class Meta:
         model = ReviewSession

@@ -4,7 +4,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import Change, Incident, Postmortem, Problem, Severity
-from teams.filters import TeamSlugFilter, TitleSearchFilter, visible_services
+from teams.filters import TeamSlugFilter, TitleSearchFilter, UtcDateTimeFilter, visible_services
 
 
 class ServiceFilterField(django_filters.ModelChoiceFilter):
@@ -23,8 +23,8 @@ class IncidentFilter(django_filters.FilterSet):
     source = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
     problem = django_filters.NumberFilter(field_name="problem_id")
-    started_after = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = django_filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UtcDateTimeFilter(field_name="started_at", lookup_expr="lt")
     q = TitleSearchFilter()
 
     class Meta:
@@ -48,8 +48,8 @@ class PostmortemFilter(django_filters.FilterSet):
     service = ServiceFilterField(field_name="incident__service")
     status = django_filters.MultipleChoiceFilter(choices=Postmortem.Status.choices)
     incident = django_filters.NumberFilter(field_name="incident_id")
-    published_after = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="gte")
-    published_before = django_filters.IsoDateTimeFilter(field_name="published_at", lookup_expr="lt")
+    published_after = UtcDateTimeFilter(field_name="published_at", lookup_expr="gte")
+    published_before = UtcDateTimeFilter(field_name="published_at", lookup_expr="lt")
     q = TitleSearchFilter(field_name="incident__title")
 
     class Meta:
@@ -64,8 +64,8 @@ class ChangeFilter(django_filters.FilterSet):
     failed = django_filters.BooleanFilter()
     source = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
-    deployed_after = django_filters.IsoDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
-    deployed_before = django_filters.IsoDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
+    deployed_after = UtcDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
+    deployed_before = UtcDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
     q = TitleSearchFilter()
 
     class Meta:

@@ -1,7 +1,10 @@
 """FilterSets for teams' rows: one per model, shared by the API and the web UI."""
 
+import datetime as dt
+
 import django_filters
 from django.utils.translation import gettext_lazy as _
+from rest_framework.exceptions import ValidationError
 
 from teams.models import Service, Team
 from teams.selectors import teams_for_request
@@ -26,6 +29,18 @@ class TeamSlugFilter(django_filters.ModelChoiceFilter):
         kwargs.setdefault("queryset", visible_teams)
         kwargs.setdefault("label", _("team (slug)"))
         super().__init__(**kwargs)
+
+
+class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date-time, compared in UTC (PostgreSQL refuses offsets beyond ±15:59)."""
+
+    def filter(self, qs, value):
+        if value is not None:
+            try:
+                value = value.astimezone(dt.UTC)
+            except (OverflowError, ValueError):
+                raise ValidationError({self.field_name: [_("This date-time is out of range.")]}) from None
+        return super().filter(qs, value)
 
 
 class TitleSearchFilter(django_filters.CharFilter):

@@ -1,7 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from teams.models import ApiToken, Integration
+from teams.models import ApiToken, Integration, OutgoingWebhook
 
 
 class ApiTokenForm(forms.Form):
@@ -16,3 +16,14 @@ class IntegrationForm(forms.Form):
         super().__init__(*args, **kwargs)
         taken = set(Integration.objects.filter(team=team).values_list("source", flat=True)) if team else set()
         self.fields["source"].choices = [c for c in Integration.Source.choices if c[0] not in taken]
+
+
+class OutgoingWebhookForm(forms.Form):
+    url = forms.URLField(label=_("URL"), max_length=500, assume_scheme="https")
+    events = forms.MultipleChoiceField(
+        label=_("events"),
+        choices=OutgoingWebhook.Event.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("None ticked: every event."),
+    )

@@ -145,3 +145,9 @@ def create_outgoing_webhook(*, team: Team, url: str, events: list | None = None)
     endpoint.full_clean()
     endpoint.save()
     return endpoint
+
+
+@transaction.atomic
+def delete_outgoing_webhook(*, endpoint: OutgoingWebhook) -> None:
+    """Stop sending events to this URL (its delivery log goes with it)."""
+    endpoint.delete()

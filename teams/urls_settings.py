@@ -8,4 +8,6 @@ urlpatterns = [
     path("tokens/<int:token_id>/revoke/", views_settings.revoke_token, name="revoke_token"),
     path("integrations/", views_settings.integrations, name="integrations"),
     path("integrations/<int:integration_id>/rotate/", views_settings.rotate_secret, name="rotate_secret"),
+    path("outgoing/", views_settings.add_outgoing, name="add_outgoing"),
+    path("outgoing/<int:endpoint_id>/delete/", views_settings.delete_outgoing, name="delete_outgoing"),
 ]

@@ -10,8 +10,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from teams import services
-from teams.forms import ApiTokenForm, IntegrationForm
-from teams.models import ApiToken, Integration, Membership, Team
+from teams.forms import ApiTokenForm, IntegrationForm, OutgoingWebhookForm
+from teams.models import ApiToken, Integration, Membership, OutgoingWebhook, Team
 from teams.selectors import has_role, teams_for_user
 
 
@@ -72,7 +72,44 @@ def integrations(request, team_slug):
         (integration, request.build_absolute_uri(reverse("hooks:receive", args=[integration.public_id])))
         for integration in Integration.objects.filter(team=team)
     ]
-    return render(request, "teams/settings_integrations.html", {"team": team, "form": form, "rows": rows})
+    return render(
+        request,
+        "teams/settings_integrations.html",
+        {
+            "team": team,
+            "form": form,
+            "rows": rows,
+            "outgoing": OutgoingWebhook.objects.filter(team=team),
+            "outgoing_form": OutgoingWebhookForm(),
+        },
+    )
+
+
+@login_required
+@require_POST
+def add_outgoing(request, team_slug):
+    team = _team_for_lead(request, team_slug)
+    form = OutgoingWebhookForm(request.POST)
+    if form.is_valid():
+        try:
+            services.create_outgoing_webhook(team=team, **form.cleaned_data)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(request, _("Events will be sent to %(url)s.") % {"url": form.cleaned_data["url"]})
+    else:
+        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    return redirect("team_settings:integrations", team_slug=team.slug)
+
+
+@login_required
+@require_POST
+def delete_outgoing(request, team_slug, endpoint_id):
+    team = _team_for_lead(request, team_slug)
+    endpoint = get_object_or_404(OutgoingWebhook, team=team, pk=endpoint_id)
+    services.delete_outgoing_webhook(endpoint=endpoint)
+    messages.success(request, _("No more events to %(url)s.") % {"url": endpoint.url})
+    return redirect("team_settings:integrations", team_slug=team.slug)
 
 
 @login_required

@@ -280,3 +280,9 @@ def test_unknown_api_paths_answer_json_404(api):
     response = api.put("/api/v1/actions/by-ref/not a slug/x/", {}, format="json")
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_date_filters_with_unusual_offsets_are_compared_in_utc(api, team):
+    incident = factories.IncidentFactory(team=team)
+    rows = api.get("/api/v1/incidents/", {"started_after": "2000-01-01T00:00:00-17:54"}).json()["results"]
+    assert [row["id"] for row in rows] == [incident.pk]

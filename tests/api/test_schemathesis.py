@@ -79,6 +79,7 @@ def token_key(team, settings, wsgi_in_test_transaction):
     max_examples=EXAMPLES_PER_OPERATION,
     deadline=None,
     derandomize=True,
+    database=None,  # no .hypothesis/ folder left in the work tree
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),
 )

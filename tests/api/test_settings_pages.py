@@ -100,3 +100,28 @@ def test_admin_add_token_shows_the_key_once_in_a_message(team):
     token = ApiToken.objects.get(name="From admin")
     assert token.key_hash == ApiToken.hash_key(key)
     assert token.created_by == admin_user
+
+
+def test_a_lead_adds_and_removes_an_outgoing_webhook(team, lead):
+    from teams.models import OutgoingWebhook
+
+    client = logged_in(lead)
+    response = client.post(
+        f"/t/{team.slug}/settings/outgoing/", {"url": "https://hooks.example.com/okz", "events": ["action.moved"]}
+    )
+    assert response.status_code == 302
+    endpoint = OutgoingWebhook.objects.get(team=team)
+    assert endpoint.events == ["action.moved"]
+    assert "https://hooks.example.com/okz" in client.get(f"/t/{team.slug}/settings/integrations/").content.decode()
+    client.post(f"/t/{team.slug}/settings/outgoing/{endpoint.pk}/delete/")
+    assert not OutgoingWebhook.objects.exists()
+
+
+def test_another_teams_lead_cannot_remove_our_outgoing_webhook(team, other_team):
+    from teams.services import create_outgoing_webhook
+
+    endpoint = create_outgoing_webhook(team=team, url="https://hooks.example.com/okz")
+    other_lead = factories.MembershipFactory(team=other_team, role="lead").user
+    response = logged_in(other_lead).post(f"/t/{other_team.slug}/settings/outgoing/{endpoint.pk}/delete/")
+    assert response.status_code == 404
+    endpoint.refresh_from_db()
