@@ -8,11 +8,12 @@ from rest_framework.routers import DefaultRouter
 from improvement.api import ActionViewSet, ReviewSessionViewSet, RitualViewSet
 from incidents.api import ChangeViewSet, IncidentViewSet, PostmortemViewSet, ProblemViewSet
 from teams.api.errors import error_json
-from teams.api.resources import ServiceViewSet, TeamViewSet
+from teams.api.resources import MembershipViewSet, ServiceViewSet, TeamViewSet
 
 router = DefaultRouter()
 router.include_root_view = False
 router.register("teams", TeamViewSet, basename="team")
+router.register("memberships", MembershipViewSet, basename="membership")
 router.register("services", ServiceViewSet, basename="service")
 router.register("incidents", IncidentViewSet, basename="incident")
 router.register("problems", ProblemViewSet, basename="problem")

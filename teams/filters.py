@@ -6,7 +6,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
-from teams.models import Service, Team
+from teams.models import Membership, Service, Team
 from teams.selectors import teams_for_request
 
 
@@ -68,3 +68,13 @@ class TeamFilter(django_filters.FilterSet):
     class Meta:
         model = Team
         fields = ["q"]
+
+
+class MembershipFilter(django_filters.FilterSet):
+    team = TeamSlugFilter()
+    role = django_filters.MultipleChoiceFilter(choices=Membership.Role.choices)
+    q = TitleSearchFilter(field_name="user__username")
+
+    class Meta:
+        model = Membership
+        fields = ["team", "role"]

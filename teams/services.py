@@ -151,3 +151,34 @@ def create_outgoing_webhook(*, team: Team, url: str, events: list | None = None)
 def delete_outgoing_webhook(*, endpoint: OutgoingWebhook) -> None:
     """Stop sending events to this URL (its delivery log goes with it)."""
     endpoint.delete()
+
+
+def _refuse_losing_last_lead(membership: Membership) -> None:
+    if membership.role != Membership.Role.LEAD:
+        return
+    if (
+        not Membership.objects.filter(team=membership.team, role=Membership.Role.LEAD)
+        .exclude(pk=membership.pk)
+        .exists()
+    ):
+        raise ValidationError({"role": _("A team keeps at least one lead.")})
+
+
+@transaction.atomic
+def change_member_role(*, membership: Membership, role: str) -> Membership:
+    """Change a member's role; the team's last lead cannot be demoted."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if role != Membership.Role.LEAD:
+        _refuse_losing_last_lead(membership)
+    membership.role = role
+    membership.full_clean()
+    membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def remove_member(*, membership: Membership) -> None:
+    """Remove someone from a team; the team's last lead cannot leave."""
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _refuse_losing_last_lead(membership)
+    membership.delete()

@@ -1,13 +1,14 @@
-"""Teams (read) and services endpoints."""
+"""Teams (read), memberships (leads write) and services endpoints."""
 
+from django.contrib.auth import get_user_model
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, viewsets
+from rest_framework import mixins, serializers, status, viewsets
 
 from teams import services
 from teams.api.auth import IsTeamCaller
 from teams.api.base import ServiceBackedViewSet, TeamField, TeamScopedViewSet
-from teams.filters import ServiceFilter, TeamFilter
-from teams.models import Service, Team
+from teams.filters import MembershipFilter, ServiceFilter, TeamFilter
+from teams.models import Membership, Service, Team
 from teams.selectors import teams_for_request
 
 
@@ -64,3 +65,51 @@ class ServiceViewSet(ServiceBackedViewSet):
 
     def perform_service_update(self, obj, data):
         return services.update_service(service=obj, **data)
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    team = TeamField()
+    user = serializers.SlugRelatedField(slug_field="username", queryset=get_user_model().objects.filter(is_active=True))
+    role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)
+
+    class Meta:
+        model = Membership
+        validators = []  # uniqueness is the services' rule, not a required-field trap
+        fields = ["id", "team", "user", "role", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Team members and their roles"),
+    retrieve=extend_schema(summary="A membership"),
+    create=extend_schema(summary="Add someone to a team, or change their role (team leads)"),
+    partial_update=extend_schema(summary="Change a member's role (team leads; the last lead stays)"),
+    destroy=extend_schema(summary="Remove someone from a team (team leads; the last lead stays)"),
+)
+class MembershipViewSet(ServiceBackedViewSet):
+    serializer_class = MembershipSerializer
+    filterset_class = MembershipFilter
+    ordering_fields = ["created_at", "role"]
+    write_role = Membership.Role.LEAD
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def base_queryset(self):
+        return Membership.objects.select_related("team", "user").order_by("team__name", "user__username", "pk")
+
+    def perform_service_create(self, data, team):
+        role = data.get("role", Membership.Role.MEMBER)
+        existing = Membership.objects.filter(team=team, user=data["user"]).first()
+        if existing is not None:
+            return services.change_member_role(membership=existing, role=role)
+        return services.add_member(team=team, user=data["user"], role=role)
+
+    def perform_service_update(self, obj, data):
+        if "user" in data and data["user"] != obj.user:
+            raise serializers.ValidationError({"user": ["A membership cannot change its user."]})
+        return services.change_member_role(membership=obj, role=data.get("role", obj.role))
+
+    def destroy(self, request, *args, **kwargs):
+        membership = self.get_object()
+        self.require_role(membership.team)
+        services.remove_member(membership=membership)
+        return self.plain(None, status.HTTP_204_NO_CONTENT)

@@ -47,6 +47,7 @@ def make_client():
 def populate(team):
     """One row of every kind the API serves, in `team`."""
     service = factories.ServiceFactory(team=team)
+    membership = factories.MembershipFactory(team=team, role="member")
     incident = factories.IncidentFactory(team=team, service=service)
     factories.TimelineEventFactory(incident=incident)
     problem = factories.ProblemFactory(team=team)
@@ -61,6 +62,7 @@ def populate(team):
     return {
         "team": team,
         "service": service,
+        "membership": membership,
         "incident": incident,
         "problem": problem,
         "postmortem": postmortem,

@@ -14,6 +14,7 @@ pytestmark = pytest.mark.django_db
 
 # resource path → key in the world fixture
 RESOURCES = {
+    "memberships": "membership",
     "services": "service",
     "incidents": "incident",
     "problems": "problem",
@@ -216,3 +217,34 @@ def test_a_read_write_token_of_a_member_writes_but_cannot_manage_rituals(team, m
     response = client.patch(f"/api/v1/problems/{world['a']['problem'].pk}/", {"title": "x"}, format="json")
     assert response.status_code == 405  # problems are created and read through the API, not edited
     assert client.post("/api/v1/problems/", {"title": "Member's"}, format="json").status_code == 201
+
+
+def test_memberships_are_managed_by_leads_and_the_last_lead_stays(team, lead, make_client):
+    from teams.models import Membership
+
+    newcomer = factories.UserFactory(username="newcomer")
+    member_client, _token = make_client(team, by=factories.MembershipFactory(team=team, role="member").user)
+    assert member_client.post("/api/v1/memberships/", {"user": "newcomer"}, format="json").status_code == 403
+    client, _token = make_client(team, by=lead)
+    response = client.post("/api/v1/memberships/", {"user": "newcomer", "role": "viewer"}, format="json")
+    assert response.status_code == 201, response.json()
+    assert Membership.objects.get(team=team, user=newcomer).role == "viewer"
+    leads = Membership.objects.filter(team=team, role="lead")
+    for membership in leads[1:]:
+        membership.delete()
+    last = leads.first()
+    response = client.patch(f"/api/v1/memberships/{last.pk}/", {"role": "member"}, format="json")
+    assert response.status_code == 400
+    assert "role" in response.json()["errors"]
+    assert client.delete(f"/api/v1/memberships/{last.pk}/").status_code == 400
+    assert Membership.objects.get(pk=last.pk).role == "lead"
+
+
+def test_a_lead_token_cannot_add_members_to_another_team(team, other_team, make_client):
+    from teams.models import Membership
+
+    factories.UserFactory(username="outsider")
+    client, _token = make_client(team)
+    response = client.post("/api/v1/memberships/", {"user": "outsider", "team": other_team.slug}, format="json")
+    assert response.status_code == 400
+    assert not Membership.objects.filter(team=other_team, user__username="outsider").exists()
