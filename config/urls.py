@@ -8,6 +8,8 @@ from config import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),
+    # Metrics API (issue 4): keep before any other api/v1/ include.
+    path("api/v1/metrics/", include("improvement.metrics_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", views.home, name="home"),
 ]
