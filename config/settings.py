@@ -215,3 +215,10 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Metrics (issue 4) --------------------------------------------------------
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The metrics' correlated EXISTS (repeat incidents) inflate the planner's cost
+    # estimates past jit_above_cost: PostgreSQL then spends ~0.7 s compiling a query
+    # that runs in ~50 ms (measured by bench/metrics_bench.py). Our queries are short.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")

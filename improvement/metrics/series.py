@@ -174,7 +174,9 @@ def _by_week(queryset, field: str, aggregates: dict, scope: Scope) -> dict[dt.da
 def weekly_rows(scope: Scope) -> dict[str, dict[dt.date, dict]]:
     """The raw weekly aggregates per source, keyed by the local Monday of each week."""
     by_source = {
-        "incidents": _by_week(queries.incidents(scope), "started_at", queries.incident_aggregates(), scope),
+        "incidents": _by_week(
+            queries.incidents(scope), "started_at", queries.incident_aggregates(repeat_breakdown=False), scope
+        ),
         "changes": _by_week(queries.changes(scope), "deployed_at", queries.change_aggregates(), scope),
         "postmortems": _by_week(queries.postmortems(scope), "published_at", queries.postmortem_aggregates(), scope),
         "transitions": _by_week(queries.transitions(scope), "at", queries.transition_aggregates(), scope),
