@@ -48,6 +48,10 @@ def team_dashboard(team, *, service=None, start=None, end=None, now: dt.datetime
 
 
 def signals_for_team(team, *, now: dt.datetime) -> list[dict]:
-    """Signals (metric, label, week, value, limit, which, rule, direction) of the last complete week."""
+    """Signals of the last complete week: dicts of plain JSON values (fit for a frozen agenda).
+
+    Keys: metric (series key), label, week (ISO date of its Monday), value, limit, which
+    ("upper", "lower" or "centre"), rule ("beyond_limit" or "run_of_8"), direction ("above"/"below").
+    """
     weekly = weekly_series(build_scope(teams=team, now=now))
     return [signal for series in weekly["series"].values() for signal in series["signals"]]

@@ -208,7 +208,7 @@ def weekly_series(scope: Scope) -> dict:
             "counts": [count for _value, count in points],
             "limits": limits,
             "signals": [
-                {"metric": key, "label": str(label), "week": weeks[-1], **signal}
+                {"metric": key, "label": str(label), "week": weeks[-1].isoformat(), **signal}
                 for signal in control.signals(values, limits)
             ],
         }

@@ -1,6 +1,7 @@
 """XmR limits, the two signal rules, signals_for_team and the dashboard structure."""
 
 import datetime as dt
+import json
 
 import pytest
 
@@ -77,11 +78,12 @@ def test_signals_for_team_flags_an_incident_spike_in_the_last_complete_week():
     found = [s for s in metrics.signals_for_team(team, now=now) if s["metric"] == "incidents"]
     assert len(found) == 1
     signal = found[0]
-    assert signal["week"] == last_week
+    assert signal["week"] == last_week.isoformat()
     assert signal["value"] == 9
     assert (signal["rule"], signal["which"]) == ("beyond_limit", "upper")
     assert signal["limit"] < 9
-    assert str(signal["label"]) == "Incidents"
+    assert signal["label"] == "Incidents"
+    assert json.loads(json.dumps(found)) == found  # plain JSON: fit for a frozen agenda
 
 
 @pytest.mark.django_db
