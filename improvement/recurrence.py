@@ -1,5 +1,8 @@
 """Recurrence: an incident on the target of a standardised action reopens it for a new cycle."""
 
+import logging
+
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -7,6 +10,8 @@ from django.utils import timezone
 from improvement import services
 from improvement.models import Action, Stage
 from incidents.models import ContributingFactor, Incident
+
+logger = logging.getLogger(__name__)
 
 
 def matching_standardised_actions(incident: Incident):
@@ -45,7 +50,13 @@ def record_recurrence(*, incident: Incident, at=None) -> list[Action]:
         action.save(update_fields=["recurred_at", "updated_at"])
         successor = Action.objects.filter(previous_cycle=action).first()
         if successor is None:
-            successor = services.open_next_cycle(action=action, at=at, origin=Action.Origin.RECURRENCE)
+            try:
+                with transaction.atomic():  # a savepoint: a refused cycle keeps the flag and the link
+                    successor = services.open_next_cycle(action=action, at=at, origin=Action.Origin.RECURRENCE)
+            except ValidationError as exc:
+                # e.g. the owner has left the team: the flag still puts the action on the next review board.
+                logger.warning("Recurrence of action %s: no new cycle opened: %s", action.pk, exc.messages)
+                continue
             opened.append(successor)
         if successor.is_open:
             successor.incidents.add(incident)

@@ -183,7 +183,13 @@ def action_aggregates(scope: Scope, *, now: dt.datetime, today: dt.date) -> dict
     age = Seconds(Value(now, output_field=DateTimeField()), first_at)
     return {
         "reached_check": Count("id", filter=Q(entered_check)),
-        "measured": Count("id", filter=Q(entered_check) & Q(check_result__computed_verdict__gt="")),
+        # Measured: baseline and observed values recorded (computed or by hand) and a verdict given or computed.
+        "measured": Count(
+            "id",
+            filter=Q(entered_check)
+            & Q(check_result__baseline_value__isnull=False, check_result__observed_value__isnull=False)
+            & (Q(check_result__verdict__gt="") | Q(check_result__computed_verdict__gt="")),
+        ),
         "verified_effective": Count("id", filter=Q(entered_check) & Q(check_result__verdict="effective")),
         "open_actions": Count("id", filter=is_open),
         "overdue_actions": Count("id", filter=is_open & Q(due_date__lt=today)),

@@ -128,17 +128,27 @@ def test_improvement_health_measured_effective_and_overdue(team):
     move(measured, Stage.DO, at("2026-03-03 10:00"), Stage.PLAN)
     move(measured, Stage.CHECK, at("2026-03-17 10:00"), Stage.DO)
     Check.objects.create(
-        team=team, action=measured, computed_verdict="effective", verdict="effective", baseline_value=4
+        team=team,
+        action=measured,
+        computed_verdict="effective",
+        verdict="effective",
+        baseline_value=4,
+        observed_value=0,
     )
+    # A check with a verdict but no measurement does not count as measured.
+    unmeasured_verdict = ActionFactory(team=team, stage_entered_at=at("2026-03-02 10:00"))
+    move(unmeasured_verdict, Stage.DO, at("2026-03-03 10:00"), Stage.PLAN)
+    move(unmeasured_verdict, Stage.CHECK, at("2026-03-18 10:00"), Stage.DO)
+    Check.objects.create(team=team, action=unmeasured_verdict, verdict="inconclusive", baseline_value=4)
     unmeasured = ActionFactory(team=team, stage_entered_at=at("2026-03-02 10:00"))
     move(unmeasured, Stage.DO, at("2026-03-03 10:00"), Stage.PLAN)
     move(unmeasured, Stage.CHECK, at("2026-03-18 10:00"), Stage.DO)
     ActionFactory(team=team, due_date=dt.date(2026, 4, 1), stage_entered_at=at("2026-03-02 10:00"))
     ActionFactory(team=team, due_date=dt.date(2026, 4, 30), stage_entered_at=at("2026-03-02 10:00"))
     health = metrics.period_figures(scope_of(team), now=NOW)["health"]
-    assert health["measured_share"] == {"value": 0.5, "count": 1, "of": 2}
-    assert health["effective_share"] == {"value": 0.5, "count": 1, "of": 2}
-    assert health["open_actions"] == 4
+    assert health["measured_share"] == {"value": pytest.approx(1 / 3), "count": 1, "of": 3}
+    assert health["effective_share"] == {"value": pytest.approx(1 / 3), "count": 1, "of": 3}
+    assert health["open_actions"] == 5
     assert health["overdue_actions"] == 1  # due 1 April, open on 8 April
 
 

@@ -108,3 +108,18 @@ def test_another_teams_incident_never_touches_the_action(django_capture_on_commi
     log_incident(other, ServiceFactory(team=other), at("2026-03-10 08:00"), django_capture_on_commit_callbacks)
     action.refresh_from_db()
     assert action.recurred_at is None
+
+
+def test_an_owner_who_left_still_gets_the_action_flagged_without_a_new_cycle(django_capture_on_commit_callbacks):
+    from teams.models import Membership
+
+    action = standardised()
+    Membership.objects.filter(team=action.team, user=action.owner).delete()
+    incident = log_incident(
+        action.team, action.target_service, at("2026-03-10 08:00"), django_capture_on_commit_callbacks
+    )
+    assert incident.pk is not None
+    action.refresh_from_db()
+    assert action.recurred_at is not None
+    assert list(action.recurrences.all()) == [incident]
+    assert not Action.objects.filter(previous_cycle=action).exists()
