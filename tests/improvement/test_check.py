@@ -208,3 +208,17 @@ def test_due_checks_measures_only_ended_windows_once(django_assert_max_num_queri
     assert not Check.objects.filter(action=running).exists()
     with django_assert_max_num_queries(2):
         assert checks.compute_due_checks(now=AFTER_WINDOW) == []
+
+
+@pytest.mark.django_db
+def test_metric_target_counts_failed_deployments_in_the_target_direction():
+    action = action_in_check(target_kind="metric", target_service=None, target_metric="failed_deployments")
+    for offset in (-25, -20, -16, -12, -9, -7, -4, -2, 6):
+        deployed = DO_AT + dt.timedelta(days=offset)
+        ChangeFactory(team=action.team, deployed_at=deployed, failed=True)
+    ChangeFactory(team=action.team, deployed_at=DO_AT + dt.timedelta(days=3), failed=False)  # not a failure
+    check = checks.compute_check(action, now=AFTER_WINDOW)
+    # 8 before, 1 after: P(K ≤ 1 | n = 9) = (1 + 9) / 512.
+    assert (check.baseline_count, check.observed_count) == (8, 1)
+    assert check.p_value == 10 / 512
+    assert check.computed_verdict == Verdict.EFFECTIVE

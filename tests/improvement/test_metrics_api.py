@@ -158,3 +158,23 @@ def test_endpoints_are_in_the_openapi_schema():
     assert {"/api/v1/metrics/", "/api/v1/metrics/weekly/", "/api/v1/metrics/signals/"} <= set(schema["paths"])
     parameters = {p["name"] for p in schema["paths"]["/api/v1/metrics/weekly/"]["get"]["parameters"]}
     assert {"team", "service", "from", "to", "metric"} <= parameters
+
+
+def test_a_user_without_a_team_sees_empty_figures_not_others_data(setup):
+    from tests.factories import UserFactory
+
+    client = APIClient()
+    client.force_login(UserFactory())
+    body = client.get("/api/v1/metrics/", RANGE).json()
+    assert body["reliability"]["incidents"] == 0
+    assert body["reliability"]["mtbf"] == []
+    weekly = client.get("/api/v1/metrics/weekly/", {**RANGE, "metric": "incidents,improvement_wip"}).json()
+    assert weekly["series"]["incidents"]["values"] == [0, 0, 0]
+    assert weekly["series"]["improvement_wip"]["values"] == [0, 0, 0]
+
+
+def test_a_range_longer_than_ten_years_is_refused(setup):
+    _team, _other, _gateway, client = setup
+    response = client.get("/api/v1/metrics/weekly/", {"from": "2000-01-03", "to": "2026-01-04"})
+    assert response.status_code == 400
+    assert "from" in response.json()

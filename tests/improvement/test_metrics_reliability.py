@@ -175,3 +175,20 @@ def test_query_count_does_not_grow_with_rows_or_weeks(paris, django_assert_num_q
         metrics.weekly_series(scope)
     with django_assert_num_queries(7):
         metrics.period_figures(scope)
+
+
+def test_percentiles_are_bit_identical_to_the_reference_with_microsecond_durations(paris):
+    """The same floats on SQLite and PostgreSQL: both must equal interpolate() over the exact seconds."""
+    import random
+
+    rng = random.Random(7)
+    durations = []
+    for n in range(23):
+        started = at("2026-03-17 08:00") + dt.timedelta(hours=n)
+        took = dt.timedelta(microseconds=rng.randint(1, 10**11))
+        durations.append((took // dt.timedelta(microseconds=1)) / 1_000_000)
+        IncidentFactory(team=paris, started_at=started, detected_at=started, mitigated_at=started + took)
+    found = metrics.period_figures(scope_of(paris))["reliability"]["time_to_mitigate"]
+    assert found["median"] == interpolate(durations, 0.5)
+    assert found["p90"] == interpolate(durations, 0.9)
+    assert found["count"] == 23

@@ -165,3 +165,13 @@ def test_scope_over_all_teams_a_user_sees(team):
     scope = metrics.build_scope(teams=teams_for_user(user), start=dt.date(2026, 3, 16), end=dt.date(2026, 4, 5))
     assert scope.tz.key == "Europe/Paris"
     assert metrics.period_figures(scope, now=NOW)["speed"]["deployment_frequency"]["count"] == 2
+
+
+def test_weeks_follow_utc_across_teams_in_different_zones():
+    paris, tokyo = TeamFactory(timezone="Europe/Paris"), TeamFactory(timezone="Asia/Tokyo")
+    scope = metrics.build_scope(teams=[paris, tokyo], start=dt.date(2026, 3, 16), end=dt.date(2026, 3, 22))
+    assert scope.tz.key == "UTC"
+    assert scope.start == at("2026-03-16 00:00")
+    assert metrics.build_scope(teams=paris, start=dt.date(2026, 3, 18), end=dt.date(2026, 3, 18)).start == at(
+        "2026-03-15 23:00"
+    )  # widened to Monday 16 March, 00:00 in Paris
