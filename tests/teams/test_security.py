@@ -76,3 +76,21 @@ def test_audit_log_page_query_count_does_not_grow_with_entries(client, team, lea
     IncidentFactory.create_batch(30, team=team)
     with django_assert_max_num_queries(8):
         assert client.get(url).content.decode().count("<tr>") > 30
+
+
+def test_pages_send_the_security_headers(client):
+    response = client.get(reverse("login"))
+    csp = response["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+    assert "frame-ancestors 'none'" in csp
+    assert response["X-Frame-Options"] == "DENY"
+    assert response["Referrer-Policy"] == "same-origin"
+    assert response["X-Content-Type-Options"] == "nosniff"
+
+
+def test_login_page_has_no_inline_script(client):
+    import re
+
+    html = client.get(reverse("login")).content.decode()
+    assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
