@@ -11,6 +11,9 @@ baseline is [d − w, d) and the observed window [d, d + w), w = check_window_da
   the observed rate did not move in the target's direction; inconclusive otherwise,
   and inconclusive "too little data" when even the most favourable split of n
   incidents could not reach p < 0.05 (n ≤ 4 with equal windows).
+- Change failure rate (metric "change_failure_rate"): failed deployments among
+  deployments before and after, one-sided Fisher exact test (p-value stored);
+  same verdict rules as the incident counts.
 - Durations (metrics "time_to_detect", "time_to_acknowledge", "time_to_mitigate",
   "time_to_resolve", "lead_time"): medians before and after (linear-interpolation
   median). At least 5 values in each window, else inconclusive "too little data";
@@ -24,7 +27,7 @@ confirms or overrides it when it moves the action out of Check (move_action).
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -118,6 +121,53 @@ def _count_verdict(baseline_count: int, observed_count: int, direction: str) -> 
     return Verdict.INCONCLUSIVE, p_value, method + " " + _("The rate moved the right way, but not significantly.")
 
 
+def _failure_rate_measure(action: Action, baseline, observed) -> dict:
+    caused = Exists(Incident.objects.filter(caused_by_change_id=OuterRef("pk")))
+    failed = Q(failed=True) | Q(caused)
+
+    def within(window):
+        return Q(deployed_at__gte=window[0], deployed_at__lt=window[1])
+
+    row = Change.objects.filter(team_id=action.team_id).aggregate(
+        n0=Count("id", filter=within(baseline)),
+        f0=Count("id", filter=within(baseline) & failed),
+        n1=Count("id", filter=within(observed)),
+        f1=Count("id", filter=within(observed) & failed),
+    )
+    n0, f0, n1, f1 = row["n0"], row["f0"], row["n1"], row["f1"]
+    direction = action.target_direction or Action.Direction.DECREASE
+    found = {
+        "baseline_value": f0 / n0 if n0 else None,
+        "observed_value": f1 / n1 if n1 else None,
+        "baseline_count": n0,
+        "observed_count": n1,
+        "p_value": None,
+    }
+    if not n0 or not n1:
+        found["method"] = _("Change failure rate: no deployment in one of the windows, nothing to compare.")
+        found["computed_verdict"] = Verdict.INCONCLUSIVE
+        return found
+    p_value = stats.fisher_exact_one_sided(f0, n0, f1, n1, direction=direction)
+    method = _(
+        "Change failure rate: %(f0)s failed of %(n0)s deployments before, %(f1)s of %(n1)s after; one-sided "
+        "Fisher exact test (%(direction)s), p = %(p).4g, significance level %(alpha)s."
+    ) % {"f0": f0, "n0": n0, "f1": f1, "n1": n1, "direction": direction, "p": p_value, "alpha": ALPHA}
+    moved = f1 / n1 < f0 / n0 if direction == Action.Direction.DECREASE else f1 / n1 > f0 / n0
+    if stats.smallest_fisher_p_value(n0, n1, f0 + f1, direction=direction) >= ALPHA:
+        verdict = Verdict.INCONCLUSIVE
+        method += " " + _("Too little data: with these counts no outcome could be significant.")
+    elif p_value < ALPHA:
+        verdict = Verdict.EFFECTIVE
+    elif not moved:
+        verdict = Verdict.NOT_EFFECTIVE
+        method += " " + _("The rate did not move in the target's direction.")
+    else:
+        verdict = Verdict.INCONCLUSIVE
+        method += " " + _("The rate moved the right way, but not significantly.")
+    found.update(method=method, p_value=p_value, computed_verdict=verdict)
+    return found
+
+
 def _duration_measure(action: Action, metric: str, baseline, observed) -> dict:
     model, later, earlier, time_field = DURATION_METRICS[metric]
     queryset = model.objects.filter(team_id=action.team_id, **{f"{later}__isnull": False, f"{earlier}__isnull": False})
@@ -203,6 +253,8 @@ def measure(action: Action, *, now: dt.datetime | None = None) -> dict:
             method=method,
             computed_verdict=verdict,
         )
+    elif metric == "change_failure_rate":
+        found.update(metric=metric, **_failure_rate_measure(action, baseline, observed))
     elif metric in DURATION_METRICS:
         found.update(metric=metric, **_duration_measure(action, metric, baseline, observed))
     else:

@@ -48,3 +48,31 @@ def poisson_rate_test(
 def smallest_p_value(n: int, *, share: float = 0.5, direction: str = "decrease") -> float:
     """The most significant result n events could give (all of them in the favourable window)."""
     return (1 - share) ** n if direction == "decrease" else share**n
+
+
+def fisher_exact_one_sided(
+    baseline_events: int, baseline_trials: int, observed_events: int, observed_trials: int, *, direction: str
+) -> float:
+    """One-sided Fisher exact test that the observed proportion moved in `direction` vs the baseline.
+
+    Given K = all events over N = all trials, under "same proportion" the observed
+    events follow Hypergeometric(N, K, observed_trials); "decrease" gives P(X ≤ observed
+    events), "increase" P(X ≥ observed events). Exact, in integers.
+    """
+    total, events = baseline_trials + observed_trials, baseline_events + observed_events
+    low, high = max(0, events - baseline_trials), min(events, observed_trials)
+    terms = range(low, observed_events + 1) if direction == "decrease" else range(observed_events, high + 1)
+    favourable = sum(math.comb(events, x) * math.comb(total - events, observed_trials - x) for x in terms)
+    return float(Fraction(favourable, math.comb(total, observed_trials)))
+
+
+def smallest_fisher_p_value(baseline_trials: int, observed_trials: int, events: int, *, direction: str) -> float:
+    """The most significant result these totals could give (every event in the favourable window)."""
+    total = baseline_trials + observed_trials
+    extreme = max(0, events - baseline_trials) if direction == "decrease" else min(events, observed_trials)
+    return float(
+        Fraction(
+            math.comb(events, extreme) * math.comb(total - events, observed_trials - extreme),
+            math.comb(total, observed_trials),
+        )
+    )

@@ -222,3 +222,31 @@ def test_metric_target_counts_failed_deployments_in_the_target_direction():
     assert (check.baseline_count, check.observed_count) == (8, 1)
     assert check.p_value == 10 / 512
     assert check.computed_verdict == Verdict.EFFECTIVE
+
+
+def test_fisher_exact_test_against_a_hand_computation():
+    """Before 5 failed of 10, after 0 of 10: K = 5 of N = 20, X ~ Hypergeometric(20, 5, 10);
+    P(X ≤ 0) = C(5,0)·C(15,10) / C(20,10) = 3003 / 184756 = 0.016254…"""
+    assert stats.fisher_exact_one_sided(5, 10, 0, 10, direction="decrease") == 3003 / 184756
+    # P(X ≥ 5) for the reverse direction is the same table read the other way.
+    assert stats.fisher_exact_one_sided(0, 10, 5, 10, direction="increase") == 3003 / 184756
+    assert stats.smallest_fisher_p_value(3, 3, 1, direction="decrease") == 0.5
+
+
+@pytest.mark.django_db
+def test_change_failure_rate_target_uses_the_fisher_test():
+    action = action_in_check(target_kind="metric", target_service=None, target_metric="change_failure_rate")
+    for n in range(10):
+        before = DO_AT - dt.timedelta(days=20, hours=-n)
+        after = DO_AT + dt.timedelta(days=5, hours=n)
+        ChangeFactory(team=action.team, deployed_at=before, failed=n < 4)
+        causing = ChangeFactory(team=action.team, deployed_at=after, failed=False)
+        if n == 0:  # one failure after: an incident names the change as its cause
+            IncidentFactory(team=action.team, caused_by_change=causing, started_at=after, detected_at=after)
+    check = checks.compute_check(action, now=AFTER_WINDOW)
+    # 4 of 10 before, 1 of 10 after: K = 5; P(X ≤ 1) = (C(15,10) + 5·C(15,9)) / C(20,10) = (3003 + 25025) / 184756.
+    assert (check.baseline_value, check.observed_value) == (0.4, 0.1)
+    assert (check.baseline_count, check.observed_count) == (10, 10)
+    assert check.p_value == 28028 / 184756
+    assert check.computed_verdict == Verdict.INCONCLUSIVE
+    assert "Fisher" in check.method
