@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
@@ -55,6 +55,54 @@ class MetricsQuerySerializer(serializers.Serializer):
         fields["from"] = serializers.DateField(required=False)  # a Python keyword, so declared here
         return fields
 
+
+SIGNAL_SCHEMA = inline_serializer(
+    "MetricSignal",
+    {
+        "metric": serializers.CharField(help_text="Series key, e.g. incidents."),
+        "label": serializers.CharField(),
+        "week": serializers.DateField(help_text="Monday of the week (team's time zone)."),
+        "value": serializers.FloatField(),
+        "limit": serializers.FloatField(help_text="The limit crossed, or the centre line for a run."),
+        "which": serializers.ChoiceField(choices=["upper", "lower", "centre"]),
+        "rule": serializers.ChoiceField(choices=["beyond_limit", "run_of_8"]),
+        "direction": serializers.ChoiceField(choices=["above", "below"]),
+    },
+)
+SERIES_SCHEMA = inline_serializer(
+    "MetricSeries",
+    {
+        "key": serializers.CharField(),
+        "pole": serializers.ChoiceField(choices=["reliability", "speed", "flexibility"]),
+        "label": serializers.CharField(),
+        "unit": serializers.ChoiceField(choices=["count", "seconds", "ratio"]),
+        "values": serializers.ListField(child=serializers.FloatField(allow_null=True)),
+        "counts": serializers.ListField(
+            child=serializers.IntegerField(allow_null=True), help_text="How many values are behind each point."
+        ),
+        "limits": inline_serializer(
+            "XmRLimits",
+            {
+                "centre": serializers.FloatField(),
+                "upper": serializers.FloatField(),
+                "lower": serializers.FloatField(allow_null=True),
+                "moving_range": serializers.FloatField(),
+                "points": serializers.IntegerField(),
+            },
+            allow_null=True,
+        ),
+        "signals": SIGNAL_SCHEMA.__class__(many=True),
+    },
+)
+WEEKLY_SCHEMA = inline_serializer(
+    "MetricWeekly",
+    {
+        "timezone": serializers.CharField(),
+        "weeks": serializers.ListField(child=serializers.DateField()),
+        "series": serializers.DictField(child=SERIES_SCHEMA.__class__()),
+    },
+)
+SIGNALS_SCHEMA = inline_serializer("MetricSignals", {"signals": SIGNAL_SCHEMA.__class__(many=True)})
 
 FILTER_PARAMETERS = [
     OpenApiParameter("team", str, description="Team id or slug (default: every team the caller may see)."),
@@ -185,7 +233,7 @@ class WeeklyView(MetricsView):
             *FILTER_PARAMETERS,
             OpenApiParameter("metric", str, description="Comma-separated series keys, e.g. incidents,deployments."),
         ],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: WEEKLY_SCHEMA},
         tags=["metrics"],
     )
     def get(self, request):
@@ -214,7 +262,7 @@ class SignalsView(MetricsView):
         operation_id="metrics_signals",
         summary="Control-chart signals of the last week of the range",
         parameters=FILTER_PARAMETERS,
-        responses={200: OpenApiTypes.OBJECT},
+        responses={200: SIGNALS_SCHEMA},
         tags=["metrics"],
     )
     def get(self, request):
