@@ -30,12 +30,12 @@ REPEAT_WINDOW_DAYS = 30
 FINISHED = (Stage.DONE, Stage.ABANDONED)
 
 
-def _percentiles(prefix: str, expression, count_of, **filter_kw) -> dict:
-    flt = filter_kw.get("filter")
+def _percentiles(prefix: str, expression, count_of: str, *, only: Q | None = None) -> dict:
+    """Median, p90 and the count behind them (rows where `count_of` is set, within `only`)."""
     return {
-        f"{prefix}_p50": Percentile(expression, 0.5, filter=flt),
-        f"{prefix}_p90": Percentile(expression, 0.9, filter=flt),
-        f"{prefix}_n": Count(count_of, filter=flt),
+        f"{prefix}_p50": Percentile(expression, 0.5, filter=only),
+        f"{prefix}_p90": Percentile(expression, 0.9, filter=only),
+        f"{prefix}_n": Count(count_of, filter=only),
     }
 
 
@@ -154,7 +154,7 @@ def transition_aggregates() -> dict:
         "actions_finished": Count("id", filter=Q(to_stage__in=FINISHED)),
         "actions_done": Count("id", filter=Q(to_stage=Stage.DONE)),
         # Improvement cycle time: from entering Plan to entering Act, counted when Act is entered.
-        **_percentiles("cycle_time", Seconds(F("at"), first_transition_at()), "id", filter=into_act),
+        **_percentiles("cycle_time", Seconds(F("at"), first_transition_at()), "id", only=into_act),
     }
 
 
@@ -191,9 +191,9 @@ def action_aggregates(scope: Scope, *, now: dt.datetime, today: dt.date) -> dict
             & (Q(check_result__verdict__gt="") | Q(check_result__computed_verdict__gt="")),
         ),
         "verified_effective": Count("id", filter=Q(entered_check) & Q(check_result__verdict="effective")),
-        "open_actions": Count("id", filter=is_open),
+        "open_actions": Count("id", only=is_open),
         "overdue_actions": Count("id", filter=is_open & Q(due_date__lt=today)),
-        **_percentiles("open_action_age", age, "id", filter=is_open),
+        **_percentiles("open_action_age", age, "id", only=is_open),
     }
 
 
