@@ -178,3 +178,15 @@ def test_a_range_longer_than_ten_years_is_refused(setup):
     response = client.get("/api/v1/metrics/weekly/", {"from": "2000-01-03", "to": "2026-01-04"})
     assert response.status_code == 400
     assert "from" in response.json()
+
+
+def test_an_api_token_sees_only_its_own_team_even_if_its_user_sees_more(setup):
+    from types import SimpleNamespace
+
+    team, other, _gateway, _client = setup
+    user = MembershipFactory(team=team, role="lead").user
+    MembershipFactory(team=other, user=user)
+    client = APIClient()
+    client.force_authenticate(user=user, token=SimpleNamespace(team_id=team.pk))  # what token auth sets
+    assert client.get("/api/v1/metrics/", RANGE).json()["reliability"]["incidents"] == 3
+    assert client.get("/api/v1/metrics/", {**RANGE, "team": other.pk}).status_code == 404
