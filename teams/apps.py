@@ -7,3 +7,6 @@ class TeamsConfig(AppConfig):
 
     def ready(self):
         from teams import outgoing  # noqa: F401 - connects the outgoing-webhook receivers
+        from teams.audit import register_audited_models
+
+        register_audited_models()
