@@ -9,5 +9,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("calendar/", include("improvement.calendar_urls")),  # rituals (issue 5): iCal feeds
     path("", views.home, name="home"),
 ]
