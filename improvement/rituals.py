@@ -180,11 +180,13 @@ def refresh_schedules(*, now: dt.datetime) -> int:
     return repaired
 
 
-def _pause_for_tests() -> None:
-    # Lets the integration test SIGKILL a real worker between the commit and the task's ack.
-    seconds = float(os.environ.get("OPSKAIZEN_TEST_TICK_PAUSE", "0") or 0)
-    if seconds:
-        logger.warning("tick: pausing %.1fs after commit (OPSKAIZEN_TEST_TICK_PAUSE)", seconds)
+def _pause_for_tests(where: str) -> None:
+    # Lets the integration test SIGKILL a real worker mid-task: OPSKAIZEN_TEST_TICK_PAUSE is
+    # "<before_commit|after_commit>:<seconds>". Unset in production.
+    spec = os.environ.get("OPSKAIZEN_TEST_TICK_PAUSE", "")
+    if spec.partition(":")[0] == where:
+        seconds = float(spec.partition(":")[2] or 0)
+        logger.warning("tick: pausing %.0fs %s (OPSKAIZEN_TEST_TICK_PAUSE)", seconds, where)
         time.sleep(seconds)
 
 
@@ -246,6 +248,8 @@ def open_due_sessions(*, now: dt.datetime | None = None, limit: int = 500) -> li
             try:
                 with transaction.atomic():
                     session = open_session(ritual=ritual, now=now)
+                if session is not None:
+                    _pause_for_tests("before_commit")
             except Exception:
                 # One broken ritual must not stop the others; it stays due and is retried next tick.
                 logger.exception("ritual %s: could not open its session", ritual.pk)
@@ -255,7 +259,7 @@ def open_due_sessions(*, now: dt.datetime | None = None, limit: int = 500) -> li
             opened.append(session.pk)
             logger.info("ritual %s: opened session %s for %s", ritual.pk, session.pk, session.occurrence)
     if opened:
-        _pause_for_tests()
+        _pause_for_tests("after_commit")
     return opened
 
 

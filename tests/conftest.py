@@ -82,8 +82,10 @@ def celery_eager(settings):
     """Run Celery tasks in-process (the app's conf is read once, so set it there too)."""
     from config.celery import app
 
-    settings.CELERY_TASK_ALWAYS_EAGER = True
+    # Read (and so load) the app's conf before touching settings: loaded afterwards, it would
+    # remember the override as its default and leave every later test eager.
     old = app.conf.task_always_eager, app.conf.task_eager_propagates
+    settings.CELERY_TASK_ALWAYS_EAGER = True
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
     yield app
