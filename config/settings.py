@@ -225,6 +225,9 @@ CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "rituals-tick": {"task": "improvement.tick", "schedule": crontab(minute="*"), "options": {"expires": 55}},
 }
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A web request that queues a task must not hang on a Redis host that does not answer.
+    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("socket_connect_timeout", 2)
 # e.g. '{"visibility_timeout": 600}': how long an unacknowledged task waits before redelivery.
 CELERY_BROKER_TRANSPORT_OPTIONS.update(env.json("CELERY_BROKER_TRANSPORT_OPTIONS_EXTRA", default={}))
 OPSKAIZEN_REMINDER_DAYS_AHEAD = env.int("OPSKAIZEN_REMINDER_DAYS_AHEAD", default=3)

@@ -259,23 +259,42 @@ def test_rows_whose_task_was_lost_are_picked_up_again(team):
     assert notifications.stale_notification_ids(now=now) == [lost.pk, dead.pk]
 
 
-def test_queueing_with_the_broker_down_logs_and_returns_instead_of_raising(celery_eager, caplog):
+@pytest.fixture
+def broker_down(celery_eager):
+    """Point the Celery app at a port where nothing listens (a real refused connection, no mock)."""
     from config.celery import app
 
     old_url = app.conf.broker_url
     app.conf.task_always_eager = False
-    app.conf.broker_url = "redis://127.0.0.1:1/0"  # nothing listens there
+    app.conf.broker_url = "redis://127.0.0.1:1/0"
     app._pool = None
     app.amqp._producer_pool = None
-    try:
-        started = time.monotonic()
-        assert tasks.enqueue(tasks.send_notification, 123) is False
-        elapsed = time.monotonic() - started
-    finally:
-        app.conf.broker_url = old_url
-        if app._pool is not None:
-            app._pool.force_close_all()
-        app._pool = None
-        app.amqp._producer_pool = None
-    assert elapsed < 5
+    yield
+    app.conf.broker_url = old_url
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
+def test_queueing_with_the_broker_down_logs_and_returns_instead_of_raising(broker_down, caplog):
+    started = time.monotonic()
+    assert tasks.enqueue(tasks.send_notification, 123) is False
+    assert time.monotonic() - started < 5
     assert "broker unavailable" in caplog.text
+
+
+def test_admin_resend_with_the_broker_down_answers_and_leaves_the_work_to_the_tick(team, client, broker_down):
+    client.force_login(factories.UserFactory(username="root", is_staff=True, is_superuser=True))
+    notification = make_notification(team, status="failed", attempts=6)
+    Notification.objects.filter(pk=notification.pk).update(created_at=dt.datetime.now(UTC) - dt.timedelta(hours=1))
+    response = client.post(
+        "/admin/improvement/notification/",
+        {"action": "send_again", "_selected_action": [notification.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "The task queue is unreachable" in response.content.decode()
+    notification.refresh_from_db()
+    assert (notification.status, notification.attempts) == ("pending", 0)
+    assert notification.pk in notifications.stale_notification_ids()  # the next tick queues it
