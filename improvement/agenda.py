@@ -28,8 +28,8 @@ Format (version 1) — the review-board page renders it without further queries:
 
 Kinds and their ``data``:
 
-- ``incident`` — incidents started or logged since ``since``: severity, status, service, problem,
-  started_at, resolved_at, has_postmortem.
+- ``incident`` — incidents started since ``since`` (or logged since, if they started at most
+  7 days before it): severity, status, service, problem, started_at, resolved_at, has_postmortem.
 - ``postmortem`` — postmortems not yet published: status, author, author_id, incident_id,
   severity, created_at.
 - ``action_overdue`` — open actions whose due date is before today (ritual's time zone),
@@ -69,6 +69,9 @@ KINDS = (
     "recurrence",
     "metric_signal",
 )
+# An incident logged after the previous session but started up to this long before it is still
+# listed (logged late, it was on no earlier agenda); an old incident imported in bulk is not.
+LATE_LOGGING_GRACE = dt.timedelta(days=7)
 ACTION_KINDS = ("action_overdue", "action_stale", "action_check_due", "recurrence")
 
 
@@ -204,7 +207,8 @@ def _signal_item(signal: dict) -> dict:
 def agenda_items(*, team, ritual, since: dt.datetime, now: dt.datetime) -> list[dict]:
     """Everything the board must look at for `team` between `since` and `now` (a constant number of queries)."""
     items: list[dict] = []
-    incidents = _incidents(team.pk).filter(Q(started_at__gte=since) | Q(created_at__gte=since), started_at__lte=now)
+    logged_late = Q(created_at__gte=since, started_at__gte=since - LATE_LOGGING_GRACE)
+    incidents = _incidents(team.pk).filter(Q(started_at__gte=since) | logged_late, started_at__lte=now)
     for incident in incidents.order_by("severity", "started_at", "pk"):
         items.append(_item("incident", incident.pk, incident.title, _incident_data(incident)))
     postmortems = _postmortems(team.pk).exclude(status=Postmortem.Status.PUBLISHED)

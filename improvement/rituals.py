@@ -181,13 +181,22 @@ def refresh_schedules(*, now: dt.datetime) -> int:
 
 
 def _pause_for_tests(where: str) -> None:
-    # Lets the integration test SIGKILL a real worker mid-task: OPSKAIZEN_TEST_TICK_PAUSE is
-    # "<before_commit|after_commit>:<seconds>". Unset in production.
+    # Lets the integration test SIGKILL a real worker mid-task. OPSKAIZEN_TEST_TICK_PAUSE is
+    # "<before_commit|after_commit>:<seconds>[:<file>]"; with a file, only the first tick pauses
+    # (it creates the file). Unset in production.
     spec = os.environ.get("OPSKAIZEN_TEST_TICK_PAUSE", "")
-    if spec.partition(":")[0] == where:
-        seconds = float(spec.partition(":")[2] or 0)
-        logger.warning("tick: pausing %.0fs %s (OPSKAIZEN_TEST_TICK_PAUSE)", seconds, where)
-        time.sleep(seconds)
+    where_, _sep, rest = spec.partition(":")
+    if where_ != where:
+        return
+    seconds, _sep, once_file = rest.partition(":")
+    if once_file:
+        try:
+            with open(once_file, "x"):
+                pass
+        except FileExistsError:
+            return
+    logger.warning("tick: pausing %.0fs %s in pid %s (OPSKAIZEN_TEST_TICK_PAUSE)", float(seconds), where, os.getpid())
+    time.sleep(float(seconds))
 
 
 def open_session(*, ritual: Ritual, now: dt.datetime) -> ReviewSession | None:

@@ -90,9 +90,13 @@ def test_agenda_lists_each_kind_of_item_for_the_team_only(team, other_team, sess
     assert window["check_due_at"] == (check_due.stage_entered_at + 28 * DAY).astimezone(dt.UTC).isoformat()
 
 
-def test_incident_logged_since_the_last_session_is_listed_even_if_it_started_before(team, session, now):
-    backfilled = factories.IncidentFactory(team=team, started_at=now - 20 * DAY)
-    assert f"incident:{backfilled.pk}" in ids(agenda.build_agenda(session=session, now=now))
+def test_incident_logged_late_is_listed_but_an_old_bulk_import_is_not(team, session, now):
+    # The previous session was 7 days ago; both incidents are logged (created) now.
+    logged_late = factories.IncidentFactory(team=team, started_at=now - 10 * DAY)
+    imported = factories.IncidentFactory(team=team, started_at=now - 90 * DAY)
+    listed = ids(agenda.build_agenda(session=session, now=now))
+    assert f"incident:{logged_late.pk}" in listed
+    assert f"incident:{imported.pk}" not in listed
 
 
 def test_check_window_is_computed_from_the_stage_transitions(team, session, now):

@@ -74,6 +74,17 @@ class Worker:
             time.sleep(0.2)
         raise AssertionError(f"no {pattern!r} in the worker log after {timeout}s:\n{self.text()[-3000:]}")
 
+    def pool_children(self) -> list[int]:
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rpartition(")")[2].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                children.append(int(stat.parent.name))
+        return children
+
     def kill(self) -> None:
         """SIGKILL the whole worker (main process and pool children): no goodbye, no ack."""
         if self.process.poll() is None:
@@ -199,4 +210,26 @@ def test_worker_killed_after_commit_reruns_the_tick_without_a_second_session(tea
     second = workers("restarted")
     second.wait_for(rf"Task improvement\.tick\[{task_id}\] received", timeout=30)
     second.wait_for(rf"Task improvement\.tick\[{task_id}\] succeeded")
+    assert ReviewSession.objects.filter(ritual=ritual).count() == 1
+
+
+def test_pool_process_killed_mid_task_is_rejected_and_rerun_opening_once(team, workers, tmp_path):
+    ritual = due_ritual(team)
+    # Only the first run pauses; the re-run after the kill goes straight through.
+    worker = workers(
+        "pool",
+        OPSKAIZEN_TEST_TICK_PAUSE=f"before_commit:60:{tmp_path / 'paused-once'}",
+        # No redelivery by timeout here: only reject_on_worker_lost may bring the task back.
+        CELERY_BROKER_TRANSPORT_OPTIONS_EXTRA='{"visibility_timeout": 3600}',
+    )
+    task_id = publish_tick()
+    worker.wait_for("pausing 60s before_commit")
+    pid = int(re.search(r"pausing 60s before_commit in pid (\d+)", worker.text()).group(1))
+    assert pid in worker.pool_children()
+    os.kill(pid, signal.SIGKILL)  # the process running the task dies; its worker lives on
+
+    # reject_on_worker_lost: the message goes back to the queue and runs again at once.
+    worker.wait_for(rf"Task improvement\.tick\[{task_id}\] received", count=2, timeout=30)
+    worker.wait_for(rf"Task improvement\.tick\[{task_id}\] succeeded")
+    assert "WorkerLostError" in worker.text()
     assert ReviewSession.objects.filter(ritual=ritual).count() == 1
