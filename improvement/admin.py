@@ -180,7 +180,7 @@ class CalendarFeedAdmin(admin.ModelAdmin):
 class NotificationAdmin(admin.ModelAdmin):
     """The log of what was sent; read-only but for re-sending failed rows."""
 
-    list_display = ["created_at", "team", "kind", "channel", "recipient", "period", "status", "attempts", "sent_at"]
+    list_display = ["created_at", "team", "kind", "channel", "to", "period", "status", "attempts", "sent_at"]
     list_filter = ["team", "kind", "channel", "status"]
     list_select_related = ["team"]
     search_fields = ["recipient", "subject"]
@@ -192,6 +192,10 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    @admin.display(description=_("recipient"))
+    def to(self, notification):
+        return notification.recipient_display
 
     @admin.action(description=_("Send the selected failed notifications again"))
     def send_again(self, request, queryset):

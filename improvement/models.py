@@ -414,4 +414,12 @@ class Notification(models.Model):
         indexes = [models.Index(fields=["status", "created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} → {self.recipient} ({self.status})"
+        return f"{self.get_kind_display()} → {self.recipient_display} ({self.status})"
+
+    @property
+    def recipient_display(self) -> str:
+        """The recipient, without the secret path of a chat webhook URL (it is a credential)."""
+        if self.channel == self.Channel.CHAT:
+            scheme, _sep, rest = self.recipient.partition("://")
+            return f"{scheme}://{rest.split('/', 1)[0]}/…"
+        return self.recipient

@@ -99,3 +99,18 @@ def test_admin_lists_the_notification_log(admin_client, team):
         status="sent",
     )
     assert "owner@example.com" in admin_client.get("/admin/improvement/notification/").content.decode()
+
+
+def test_admin_log_hides_the_secret_path_of_chat_webhooks(admin_client, team):
+    Notification.objects.create(
+        team=team,
+        kind="session_opened",
+        channel="chat",
+        object_id=1,
+        recipient="https://hooks.example.com/services/T000/B000/SECRETTOKEN",
+        subject="Weekly review board opened",
+        body="…",
+    )
+    page = admin_client.get("/admin/improvement/notification/").content.decode()
+    assert "https://hooks.example.com/…" in page
+    assert "SECRETTOKEN" not in page

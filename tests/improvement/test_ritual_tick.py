@@ -206,3 +206,20 @@ def test_ritual_with_a_bad_rrule_is_a_field_error(team):
     with pytest.raises(Exception) as excinfo:
         ritual.full_clean()
     assert "rrule" in excinfo.value.message_dict
+
+
+def test_ritual_tick_command_opens_the_latest_past_occurrence_once(team):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    ritual = factories.RitualFactory(team=team, timezone="UTC")
+    out = StringIO()
+    call_command("ritual_tick", "--open-latest", stdout=out)
+    call_command("ritual_tick", "--open-latest", stdout=out)
+    session = ReviewSession.objects.get()
+    assert session.occurrence == rituals.previous_occurrence(ritual, at=dt.datetime.now(UTC))
+    assert out.getvalue().splitlines()[0].startswith("opened 1 session(s)")
+    assert out.getvalue().splitlines()[1].startswith("opened 0 session(s)")
+    ritual.refresh_from_db()
+    assert ritual.next_occurrence > dt.datetime.now(UTC)
