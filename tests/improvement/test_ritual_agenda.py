@@ -1,6 +1,7 @@
 """Opening a session freezes its agenda; `changes_since_freeze` tells what moved since."""
 
 import datetime as dt
+import json
 import sys
 import types
 
@@ -9,6 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+import improvement
 from improvement import agenda, rituals, services
 from improvement.models import Stage, StageTransition
 from incidents.models import Incident, Postmortem
@@ -16,6 +18,13 @@ from tests import factories
 
 pytestmark = pytest.mark.django_db
 DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def no_metric_signals(request, monkeypatch):
+    """The metrics module finds signals in any data; these tests list exact items (but the metric ones)."""
+    if "metric" not in request.node.name:
+        monkeypatch.setattr(agenda, "_metric_signals", lambda team, now: [])
 
 
 @pytest.fixture
@@ -203,6 +212,7 @@ def test_metric_signals_are_frozen_when_the_metrics_module_exists(team, session,
         }
     ]
     monkeypatch.setitem(sys.modules, "improvement.metrics", module)
+    monkeypatch.setattr(improvement, "metrics", module, raising=False)
     document = agenda.build_agenda(session=session, now=now)
     (item,) = [i for i in document["items"] if i["kind"] == "metric_signal"]
     assert item["title"] == "MTTR p90 above its limit"
@@ -214,6 +224,34 @@ def test_metric_signals_are_frozen_when_the_metrics_module_exists(team, session,
 
 def test_agenda_freezes_without_metric_signals_while_the_module_is_missing(team, session, now, monkeypatch, caplog):
     monkeypatch.setitem(sys.modules, "improvement.metrics", None)  # import fails as if absent
+    monkeypatch.delattr(improvement, "metrics", raising=False)
     caplog.set_level("INFO", logger="improvement.agenda")
     assert agenda._metric_signals(team, now) == []
     assert "not installed yet" in caplog.text
+
+
+def test_real_metric_signals_are_frozen_with_their_label_and_week(team, session, now, monkeypatch):
+    from improvement import metrics
+
+    signal = {
+        "metric": "incidents",
+        "label": "Incidents per week",
+        "week": "2026-11-16",
+        "value": 9,
+        "limit": 4.2,
+        "which": "upper",
+        "rule": "beyond_limit",
+        "direction": "above",
+    }
+    monkeypatch.setattr(metrics, "signals_for_team", lambda team, *, now: [signal])
+    (item,) = [i for i in agenda.build_agenda(session=session, now=now)["items"] if i["kind"] == "metric_signal"]
+    assert item["title"] == "Incidents per week"
+    assert item["data"] == signal
+
+
+def test_metric_signals_from_the_metrics_module_fit_in_the_frozen_agenda(team, session, now):
+    # Whatever the real module returns for this team is JSON the agenda can store.
+    for day in range(0, 70, 3):
+        factories.IncidentFactory(team=team, started_at=now - dt.timedelta(days=day))
+    document = agenda.build_agenda(session=session, now=now)
+    assert json.loads(json.dumps(document)) == document
