@@ -23,6 +23,7 @@ from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone, translation
+from django.utils.text import Truncator
 from django.utils.translation import gettext as _
 
 from improvement.models import OPEN_STAGES, Action, Notification, ReviewSession, Ritual
@@ -59,6 +60,7 @@ def backoff_seconds(attempts: int) -> int:
 
 def _create(**fields) -> int | None:
     """Insert one notification; None when the same (kind, channel, object, period, recipient) exists."""
+    fields["subject"] = Truncator(fields["subject"]).chars(Notification._meta.get_field("subject").max_length)
     try:
         with transaction.atomic():
             return Notification.objects.create(**fields).pk
@@ -198,23 +200,31 @@ def queue_reminders(*, now: dt.datetime | None = None) -> list[int]:
         for team in Team.objects.filter(rituals__active=True).distinct():
             if now.astimezone(team.tzinfo).hour < hour:
                 continue
-            period = reminder_period(now, team)
-            wanted = _reminders_for_team(team, now)
-            if not wanted:
-                continue
-            done = set(
-                Notification.objects.filter(
-                    team=team, period=period, channel=Notification.Channel.EMAIL, kind__in=[w["kind"] for w in wanted]
-                ).values_list("kind", "object_id", "recipient")
-            )
-            for w in wanted:
-                if (w["kind"], w["object_id"], w["user"].email) in done:
-                    continue
-                pk = _create(
-                    team=team, channel=Notification.Channel.EMAIL, period=period, recipient=w["user"].email, **w
-                )
-                if pk:
-                    created.append(pk)
+            try:
+                created += _queue_team_reminders(team, now)
+            except Exception:
+                # One team's bad data must not stop the others' reminders; retried next tick.
+                logger.exception("reminders: failed for team %s", team.pk)
+    return created
+
+
+def _queue_team_reminders(team: Team, now: dt.datetime) -> list[int]:
+    period = reminder_period(now, team)
+    wanted = _reminders_for_team(team, now)
+    if not wanted:
+        return []
+    done = set(
+        Notification.objects.filter(
+            team=team, period=period, channel=Notification.Channel.EMAIL, kind__in=[w["kind"] for w in wanted]
+        ).values_list("kind", "object_id", "recipient")
+    )
+    created = []
+    for w in wanted:
+        if (w["kind"], w["object_id"], w["user"].email) in done:
+            continue
+        pk = _create(team=team, channel=Notification.Channel.EMAIL, period=period, recipient=w["user"].email, **w)
+        if pk:
+            created.append(pk)
     return created
 
 

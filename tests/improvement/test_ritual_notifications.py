@@ -129,6 +129,20 @@ def test_reminders_go_out_once_per_item_and_period_however_many_ticks(paris_team
     ]
 
 
+def test_a_long_action_title_is_cut_to_fit_the_subject(paris_team):
+    title = "Make the gateway survive a zone loss " * 6  # 200+ characters with the prefix
+    factories.ActionFactory(
+        team=paris_team,
+        title=title[:200],
+        owner=owner_of(paris_team, "late@example.com"),
+        due_date=TODAY - dt.timedelta(days=1),
+    )
+    (pk,) = notifications.queue_reminders(now=NOW)
+    subject = Notification.objects.get(pk=pk).subject
+    assert len(subject) == 200
+    assert subject.endswith("…")
+
+
 def test_no_reminders_before_the_reminder_hour_in_the_team_time_zone(paris_team, settings):
     settings.OPSKAIZEN_REMINDER_HOUR = 9
     factories.ActionFactory(
