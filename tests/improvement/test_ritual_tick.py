@@ -223,3 +223,18 @@ def test_ritual_tick_command_opens_the_latest_past_occurrence_once(team):
     assert out.getvalue().splitlines()[1].startswith("opened 0 session(s)")
     ritual.refresh_from_db()
     assert ritual.next_occurrence > dt.datetime.now(UTC)
+
+
+def test_tick_across_the_change_of_hour_keeps_ten_oclock_paris(ritual):
+    # Sessions on 2026-10-19 (summer time) then 2026-10-26 (winter time): 10:00 in Paris both times.
+    summer = dt.datetime(2026, 10, 19, 8, 0, tzinfo=UTC)
+    Ritual.objects.filter(pk=ritual.pk).update(next_occurrence=summer)
+    rituals.run_tick(now=summer + dt.timedelta(seconds=30))
+    ritual.refresh_from_db()
+    assert ritual.next_occurrence == dt.datetime(2026, 10, 26, 9, 0, tzinfo=UTC)
+    rituals.run_tick(now=ritual.next_occurrence + dt.timedelta(seconds=30))
+    occurrences = list(ReviewSession.objects.order_by("occurrence").values_list("occurrence", flat=True))
+    assert [o.astimezone(rituals._tz(ritual)).strftime("%m-%d %H:%M") for o in occurrences] == [
+        "10-19 10:00",
+        "10-26 10:00",
+    ]
