@@ -53,7 +53,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
-from improvement import rituals
+from improvement import metrics, rituals
 from improvement.models import OPEN_STAGES, Action, ReviewSession, Stage
 from incidents.models import Incident, Postmortem
 
@@ -178,12 +178,7 @@ def _json_safe(value):
 
 
 def _metric_signals(team, now) -> list[dict]:
-    """Signals from the metrics module, or [] while it is not there (or fails: the agenda still freezes)."""
-    try:
-        from improvement import metrics
-    except ImportError:
-        logger.info("agenda: improvement.metrics is not installed yet, no metric signals")
-        return []
+    """Control-limit signals from the metrics module; a failure there must not stop the agenda from freezing."""
     try:
         return list(metrics.signals_for_team(team, now=now))
     except Exception:
