@@ -20,6 +20,7 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("hooks/", include("teams.webhooks.urls")),
     path("t/<slug:team_slug>/settings/", include("teams.urls_settings")),
+    path("calendar/", include("improvement.calendar_urls")),  # rituals (issue 5): iCal feeds
     path("t/<slug:team_slug>/audit/", views_audit.audit_log, name="audit_log"),
     path("", views.home, name="home"),
 ]

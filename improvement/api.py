@@ -241,6 +241,7 @@ class RitualSerializer(serializers.ModelSerializer):
     time_of_day = LocalTimeField(required=False, allow_null=True)
     attendees = TeamUserField(many=True, required=False)
     duration_minutes = serializers.IntegerField(min_value=5, max_value=24 * 60, required=False)
+    stale_after_days = serializers.IntegerField(min_value=1, max_value=365, required=False)
 
     class Meta:
         model = Ritual
@@ -259,6 +260,7 @@ class RitualSerializer(serializers.ModelSerializer):
             "notify_email",
             "chat_webhook_url",
             "active",
+            "stale_after_days",
             "next_occurrence",
             "created_at",
         ]

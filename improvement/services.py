@@ -348,6 +348,7 @@ RITUAL_FIELDS = {
     "notify_email",
     "chat_webhook_url",
     "active",
+    "stale_after_days",
 }
 
 
@@ -357,8 +358,6 @@ def _save_ritual(ritual: Ritual, fields: dict, attendees) -> Ritual:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     for name, value in fields.items():
         setattr(ritual, name, value)
-    if not ritual.rrule and (ritual.weekday is None or ritual.time_of_day is None):
-        raise ValidationError({"rrule": _("Give either an RRULE or a weekday and a time.")})
     ritual.full_clean(exclude=["next_occurrence"])
     ritual.save()
     if attendees is not None:

@@ -286,3 +286,16 @@ def test_date_filters_with_unusual_offsets_are_compared_in_utc(api, team):
     incident = factories.IncidentFactory(team=team)
     rows = api.get("/api/v1/incidents/", {"started_after": "2000-01-01T00:00:00-17:54"}).json()["results"]
     assert [row["id"] for row in rows] == [incident.pk]
+
+
+def test_a_ritual_created_through_the_api_is_scheduled_and_a_bad_rrule_is_400(team, make_client):
+    client, _token = make_client(team)
+    body = {"name": "Weekly board", "weekday": 0, "time_of_day": "10:00", "timezone": "Europe/Paris"}
+    response = client.post("/api/v1/rituals/", body, format="json")
+    assert response.status_code == 201, response.json()
+    assert response.json()["next_occurrence"] is not None
+    bad = client.post("/api/v1/rituals/", {"name": "Bad", "rrule": "FREQ=SOMETIMES"}, format="json")
+    assert bad.status_code == 400
+    assert "rrule" in bad.json()["errors"]
+    missing = client.post("/api/v1/rituals/", {"name": "Unscheduled"}, format="json")
+    assert missing.status_code == 400
