@@ -122,7 +122,7 @@ def scope_from_request(request) -> metrics.Scope:
     teams = visible
     if params.get("team"):
         key = params["team"]
-        lookup = {"pk": int(key)} if key.isdigit() else {"slug": key}
+        lookup = {"pk": int(key)} if key.isascii() and key.isdigit() else {"slug": key}  # "¹".isdigit()
         teams = [get_object_or_404(visible, **lookup)]
     service = None
     if params.get("service"):

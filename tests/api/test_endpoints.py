@@ -299,3 +299,10 @@ def test_a_ritual_created_through_the_api_is_scheduled_and_a_bad_rrule_is_400(te
     assert "rrule" in bad.json()["errors"]
     missing = client.post("/api/v1/rituals/", {"name": "Unscheduled"}, format="json")
     assert missing.status_code == 400
+
+
+def test_metrics_team_parameter_with_a_unicode_digit_is_404_not_500(api):
+    # Found by schemathesis: "¹".isdigit() is True but int("¹") fails.
+    response = api.get("/api/v1/metrics/weekly/", {"team": "¹"})
+    assert response.status_code == 404
+    assert response.json()["code"] == "not_found"
