@@ -215,3 +215,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Web UI (issue 6) -----------------------------------------------------------
+# The header of every page: the user's teams (switcher), the current team and role.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("teams.context_processors.navigation")
+UI_PAGE_SIZE = env.int("UI_PAGE_SIZE", default=25)

@@ -10,4 +10,9 @@ urlpatterns = [
     path("healthz/", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
     path("", views.home, name="home"),
+    # Web UI (issue 6): language switch, and the team pages under /t/<team_slug>/.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("t/<slug:team_slug>/", include("teams.urls")),
+    path("t/<slug:team_slug>/", include("incidents.urls")),
+    path("t/<slug:team_slug>/", include("improvement.urls")),
 ]
