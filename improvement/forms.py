@@ -71,7 +71,8 @@ class ActionForm(forms.Form):
     def service_fields(self) -> dict:
         data = dict(self.cleaned_data)
         for name, field in self.fields.items():
-            if isinstance(field, forms.CharField | forms.ChoiceField) and data.get(name) is None:
+            is_text = isinstance(field, forms.CharField | forms.ChoiceField)
+            if is_text and not isinstance(field, forms.ModelChoiceField) and data.get(name) is None:
                 data[name] = ""
         return data
 

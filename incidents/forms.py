@@ -46,7 +46,9 @@ class IncidentForm(forms.Form):
     caused_by_change = forms.ModelChoiceField(
         label=_("Caused by change"), queryset=Change.objects.none(), required=False
     )
-    url = forms.URLField(label=_("Link"), max_length=500, required=False, help_text=_("Ticket or chat channel."))
+    url = forms.URLField(
+        label=_("Link"), max_length=500, assume_scheme="https", required=False, help_text=_("Ticket or chat channel.")
+    )
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
