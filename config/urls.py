@@ -4,11 +4,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 from config import views
+from teams import views_audit
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("t/<slug:team_slug>/audit/", views_audit.audit_log, name="audit_log"),
     path("", views.home, name="home"),
     # Web UI (issue 6): language switch, and the team pages under /t/<team_slug>/.
     path("i18n/", include("django.conf.urls.i18n")),

@@ -6,6 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import Change, FactorCategory, Incident, Postmortem, Problem
+from teams.audit import TeamAudited
 from teams.models import Service, Team, validate_timezone
 
 
@@ -27,7 +28,7 @@ class Verdict(models.TextChoices):
     INCONCLUSIVE = "inconclusive", _("inconclusive")
 
 
-class Action(models.Model):
+class Action(TeamAudited, models.Model):
     """One PDCA cycle: a hypothesis, a target, and the evidence that it worked."""
 
     class Kind(models.TextChoices):
@@ -166,7 +167,7 @@ class StageTransition(models.Model):
         return f"{self.action_id}: {self.from_stage or '∅'} → {self.to_stage}"
 
 
-class Check(models.Model):
+class Check(TeamAudited, models.Model):
     """The measured effect of an action: baseline vs observed, and the verdict."""
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
+from teams.audit import TeamAudited
 from teams.models import Service, Team
 
 
@@ -99,7 +100,7 @@ class Change(models.Model):
             raise ValidationError({"deployed_at": _("A change cannot be deployed before it was committed.")})
 
 
-class Incident(models.Model):
+class Incident(TeamAudited, models.Model):
     class Status(models.TextChoices):
         OPEN = "open", _("open")
         MITIGATED = "mitigated", _("mitigated")
@@ -206,7 +207,7 @@ class Incident(models.Model):
         return self.status == self.Status.OPEN
 
 
-class TimelineEvent(models.Model):
+class TimelineEvent(TeamAudited, models.Model):
     class Kind(models.TextChoices):
         NOTE = "note", _("note")
         DETECTION = "detection", _("detection")
@@ -232,7 +233,7 @@ class TimelineEvent(models.Model):
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.text[:40]}"
 
 
-class Postmortem(models.Model):
+class Postmortem(TeamAudited, models.Model):
     """The blameless review of one incident."""
 
     class Status(models.TextChoices):
@@ -262,7 +263,7 @@ class Postmortem(models.Model):
         return f"Postmortem: {self.incident.title}"
 
 
-class ContributingFactor(models.Model):
+class ContributingFactor(TeamAudited, models.Model):
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="factors")
     category = models.CharField(_("category"), max_length=20, choices=FactorCategory.choices)

@@ -431,7 +431,7 @@ class Seeder:
                 decision="adjust",
                 note="Second cycle with a narrower scope.",
             )
-            nxt = action.next_cycle
+            nxt = Action.objects.get(previous_cycle=action)
             nxt.due_date = (at + dt.timedelta(days=21)).date()
             nxt.save(update_fields=["due_date"])
             self.advance(nxt, at, by, changes)
