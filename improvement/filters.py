@@ -15,10 +15,10 @@ def owners_for_request(request):
 
 
 class ActionFilterSet(django_filters.FilterSet):
-    owner = django_filters.ModelChoiceFilter(queryset=owners_for_request, label=_("Owner"))
-    kind = django_filters.ChoiceFilter(choices=Action.Kind.choices, label=_("Kind"))
-    origin = django_filters.ChoiceFilter(choices=Action.Origin.choices, label=_("Origin"))
-    stage = django_filters.ChoiceFilter(choices=Stage.choices, label=_("Stage"))
+    owner = django_filters.ModelChoiceFilter(empty_label=_("any"), queryset=owners_for_request, label=_("Owner"))
+    kind = django_filters.ChoiceFilter(empty_label=_("any"), choices=Action.Kind.choices, label=_("Kind"))
+    origin = django_filters.ChoiceFilter(empty_label=_("any"), choices=Action.Origin.choices, label=_("Origin"))
+    stage = django_filters.ChoiceFilter(empty_label=_("any"), choices=Stage.choices, label=_("Stage"))
 
     class Meta:
         model = Action

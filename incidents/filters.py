@@ -22,9 +22,9 @@ def services_for_request(request):
 
 class IncidentFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="search", label=_("Search"))
-    service = django_filters.ModelChoiceFilter(queryset=services_for_request, label=_("Service"))
-    severity = django_filters.ChoiceFilter(choices=Severity.choices, label=_("Severity"))
-    status = django_filters.ChoiceFilter(choices=Incident.Status.choices, label=_("Status"))
+    service = django_filters.ModelChoiceFilter(empty_label=_("any"), queryset=services_for_request, label=_("Service"))
+    severity = django_filters.ChoiceFilter(empty_label=_("any"), choices=Severity.choices, label=_("Severity"))
+    status = django_filters.ChoiceFilter(empty_label=_("any"), choices=Incident.Status.choices, label=_("Status"))
     started_after = django_filters.DateFilter(
         field_name="started_at",
         lookup_expr="date__gte",
