@@ -9,19 +9,28 @@ import datetime as dt
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from improvement import selectors, services
+from improvement import review_board, selectors, services
 from improvement.filters import ActionFilterSet
-from improvement.forms import ActionForm, CheckForm, MoveForm
-from improvement.models import OPEN_STAGES, Action, Check, Stage
+from improvement.forms import (
+    ActionForm,
+    AttendanceForm,
+    BoardDecisionForm,
+    CheckForm,
+    MoveForm,
+    NotesForm,
+    RitualForm,
+)
+from improvement.models import OPEN_STAGES, Action, Check, ReviewDecision, ReviewSession, Ritual, Stage
 from incidents.models import Incident, Postmortem
 from teams.decorators import once, team_view
 from teams.forms import add_service_errors
@@ -305,9 +314,244 @@ def dashboard(request, team):
     return render(request, "improvement/dashboard.html", context)
 
 
+# --- rituals and the review board ----------------------------------------------------------
+
+AGENDA_SECTIONS = {
+    "incident": gettext_lazy("New incidents"),
+    "postmortem": gettext_lazy("Postmortems waiting"),
+    "action_overdue": gettext_lazy("Overdue actions"),
+    "action_stale": gettext_lazy("Stale actions"),
+    "action_check_due": gettext_lazy("Actions whose Check window has ended"),
+    "recurrence": gettext_lazy("Recurrences: the problem came back"),
+    "metric_signal": gettext_lazy("Metric signals"),
+}
+ACTION_ITEM_KINDS = {"action_overdue", "action_stale", "action_check_due", "recurrence"}
+_AGENDA_DATETIMES = ("started_at", "resolved_at", "created_at", "stage_entered_at", "last_moved_at", "check_due_at")
+
+
+def _ritual(team, pk) -> Ritual:
+    ritual = Ritual.objects.filter(team=team, pk=pk).prefetch_related("attendees").first()
+    if ritual is None:
+        raise Http404
+    return ritual
+
+
+def _session(team, pk) -> ReviewSession:
+    session = (
+        ReviewSession.objects.filter(team=team, pk=pk)
+        .select_related("ritual", "previous", "next_session")
+        .prefetch_related("attendees")
+        .first()
+    )
+    if session is None:
+        raise Http404
+    return session
+
+
 @require_GET
 @team_view()
 def rituals(request, team):
-    """The team's rituals and their review sessions."""
-    items = team.rituals.order_by("name")
-    return render(request, "improvement/rituals.html", {"team": team, "rituals": items})
+    """The team's rituals, their open sessions and the last closed ones."""
+    items = team.rituals.prefetch_related("attendees").order_by("name")
+    sessions = ReviewSession.objects.filter(team=team).select_related("ritual").order_by("-occurrence")[:20]
+    return render(request, "improvement/rituals.html", {"team": team, "rituals": items, "sessions": sessions})
+
+
+def _ritual_form_view(request, team, ritual=None):
+    initial = RitualForm.initial_from(ritual) if ritual else None
+    form = RitualForm(request.POST or None, team=team, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        attendees = fields.pop("attendees")
+        fields["rrule"] = fields["rrule"] or ""
+        fields["chat_webhook_url"] = fields["chat_webhook_url"] or ""
+        try:
+            if ritual is None:
+                review_board.create_ritual(team=team, attendees=attendees, **fields)
+            else:
+                review_board.update_ritual(ritual=ritual, attendees=attendees, **fields)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Ritual saved."))
+            return redirect("improvement:rituals", team.slug)
+    status = 400 if form.errors else 200
+    return render(
+        request, "improvement/ritual_form.html", {"team": team, "form": form, "ritual": ritual}, status=status
+    )
+
+
+@team_view(LEAD)
+@once
+def ritual_create(request, team):
+    return _ritual_form_view(request, team)
+
+
+@team_view(LEAD)
+def ritual_edit(request, team, pk):
+    return _ritual_form_view(request, team, _ritual(team, pk))
+
+
+def _agenda_view(session: ReviewSession) -> dict:
+    """The frozen agenda shaped for the page: sections in order, items with their decisions and links."""
+    agenda = session.agenda or {}
+    decisions = list(session.decisions.select_related("by", "action").order_by("at", "id"))
+    by_item: dict[str, list] = {}
+    for decision in decisions:
+        by_item.setdefault(decision.item_id, []).append(decision)
+    sections, number = [], 0
+    for kind, label in AGENDA_SECTIONS.items():
+        items = []
+        for raw in agenda.get("items", []):
+            if raw.get("kind") != kind:
+                continue
+            number += 1
+            data = dict(raw.get("data") or {})
+            for key in _AGENDA_DATETIMES:
+                if isinstance(data.get(key), str):
+                    data[key] = parse_datetime(data[key])
+            if isinstance(data.get("due_date"), str):
+                data["due_date"] = parse_date(data["due_date"])
+            item_decisions = by_item.get(raw["id"], [])
+            items.append(
+                {
+                    **raw,
+                    "number": number,
+                    "data": data,
+                    "is_action": kind in ACTION_ITEM_KINDS,
+                    "decisions": [d for d in item_decisions if d.kind != ReviewDecision.Kind.DISCUSSED],
+                    "discussed": any(d.kind == ReviewDecision.Kind.DISCUSSED for d in item_decisions),
+                }
+            )
+        if items:
+            sections.append({"kind": kind, "label": label, "items": items})
+    total = sum(len(s["items"]) for s in sections)
+    done = sum(1 for s in sections for item in s["items"] if item["discussed"])
+    return {"sections": sections, "total": total, "done": done, "general": by_item.get("", [])}
+
+
+def _session_context(request, team, session, **extra):
+    return {
+        "team": team,
+        "session": session,
+        "agenda": session.agenda or {},
+        "agenda_tz": (session.agenda or {}).get("timezone") or session.ritual.timezone,
+        "decision_form": BoardDecisionForm(team=team),
+        "attendance_form": AttendanceForm(team=team, initial={"attendees": list(session.attendees.all())}),
+        "notes_form": NotesForm(initial={"notes": session.notes}),
+        "stages": [(s, Stage(s).label) for s in (*OPEN_STAGES, Stage.DONE, Stage.ABANDONED)],
+        "is_open": session.status == ReviewSession.Status.OPEN,
+        "members": list(review_board.team_members(team)),
+        **_agenda_view(session),
+        **extra,
+    }
+
+
+@require_GET
+@team_view()
+def review_session(request, team, pk):
+    """The review board: the frozen agenda walked item by item, the decisions taken, attendance and notes."""
+    session = _session(team, pk)
+    return render(request, "improvement/review.html", _session_context(request, team, session))
+
+
+@require_POST
+@team_view(LEAD)
+@once
+def review_decide(request, team, pk):
+    """One decision on one agenda item; with htmx, the item is redrawn in place (or shows why not)."""
+    session = _session(team, pk)
+    form = BoardDecisionForm(request.POST, team=team)
+    if form.is_valid():
+        data = form.cleaned_data
+        common = {"session": session, "item_id": data["item_id"], "by": request.user}
+        try:
+            if data["decision"] == "discussed":
+                review_board.mark_discussed(**common, note=data["note"])
+            elif data["decision"] == "move":
+                to = data["to_stage"]
+                extra = {"reason": data["note"]} if to == Stage.ABANDONED else {"note": data["note"]}
+                review_board.move_from_board(**common, action_id=data["action_id"], to_stage=to, **extra)
+            elif data["decision"] == "assign":
+                review_board.assign_from_board(**common, action_id=data["action_id"], owner=data["owner"])
+            elif data["decision"] == "redate":
+                review_board.redate_from_board(**common, action_id=data["action_id"], due_date=data["due_date"])
+            else:
+                review_board.create_action_from_board(
+                    **common, title=data["title"], owner=data["owner"], due_date=data["due_date"]
+                )
+        except ValidationError as error:
+            add_service_errors(form, error)
+    if not request.htmx:
+        if form.errors:
+            messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+        return redirect(
+            reverse("improvement:review", args=[team.slug, pk]) + f"#item-{request.POST.get('item_id', '')}"
+        )
+    session = _session(team, pk)
+    context = _session_context(request, team, session)
+    item = next((i for s in context["sections"] for i in s["items"] if i["id"] == request.POST.get("item_id")), None)
+    if item is None:
+        raise Http404
+    context |= {
+        "item": item,
+        "item_errors": form.errors if form.errors else None,
+        "open_decision": form.data.get("decision"),
+    }
+    return render(request, "improvement/_review_item.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@team_view(LEAD)
+def review_attendance(request, team, pk):
+    session = _session(team, pk)
+    form = AttendanceForm(request.POST, team=team)
+    if form.is_valid():
+        try:
+            review_board.set_attendance(session=session, attendees=form.cleaned_data["attendees"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Attendance saved."))
+    return redirect(reverse("improvement:review", args=[team.slug, pk]) + "#attendance")
+
+
+@require_POST
+@team_view(LEAD)
+def review_notes(request, team, pk):
+    session = _session(team, pk)
+    form = NotesForm(request.POST)
+    if form.is_valid():
+        try:
+            review_board.save_notes(session=session, notes=form.cleaned_data["notes"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Notes saved."))
+    return redirect(reverse("improvement:review", args=[team.slug, pk]) + "#notes")
+
+
+@require_POST
+@team_view(LEAD)
+def review_close(request, team, pk):
+    """Close the session: its summary is written and kept, and the next session links to it."""
+    session = _session(team, pk)
+    try:
+        review_board.close_session(session=session, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Session closed. Its summary is below and can be exported as Markdown."))
+    return redirect("improvement:review", team.slug, pk)
+
+
+@require_GET
+@team_view()
+def review_export(request, team, pk):
+    """The session's summary as a Markdown file (a draft while the session is open)."""
+    session = _session(team, pk)
+    text = session.summary if session.status == ReviewSession.Status.CLOSED else review_board.session_markdown(session)
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    filename = f"{team.slug}-review-{timezone.localtime(session.occurrence):%Y-%m-%d}.md"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
