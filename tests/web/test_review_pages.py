@@ -85,7 +85,7 @@ def decide(client, team, session, **data):
 
 
 def test_the_review_page_walks_the_frozen_agenda_in_sections(client, viewer, team, board):
-    session, action, incident = board
+    session, _action, _incident = board
     client.force_login(viewer)
     html = client.get(reverse("improvement:review", args=[team.slug, session.pk])).content.decode()
     assert html.index("New incidents") < html.index("Overdue actions") < html.index("Metric signals")
@@ -97,7 +97,7 @@ def test_the_review_page_walks_the_frozen_agenda_in_sections(client, viewer, tea
 
 
 def test_the_lead_marks_an_item_discussed_in_place_once(client, lead, team, board):
-    session, action, incident = board
+    session, _action, incident = board
     client.force_login(lead)
     response = decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}")
     assert response.status_code == 200
@@ -107,7 +107,7 @@ def test_the_lead_marks_an_item_discussed_in_place_once(client, lead, team, boar
 
 
 def test_a_stage_move_decided_by_the_board_goes_through_move_action(client, lead, team, board):
-    session, action, incident = board
+    session, action, _incident = board
     client.force_login(lead)
     item = f"action_overdue:{action.pk}"
     response = decide(client, team, session, decision="move", item_id=item, action_id=action.pk, to_stage="check")
@@ -148,7 +148,7 @@ def test_the_board_assigns_redates_and_creates_an_action_linked_to_the_item(clie
 
 
 def test_an_item_not_on_the_frozen_agenda_is_refused(client, lead, team, board):
-    session, action, incident = board
+    session, _action, _incident = board
     client.force_login(lead)
     response = decide(client, team, session, decision="discussed", item_id="incident:999999")
     assert response.status_code == 404
@@ -207,7 +207,7 @@ def test_review_pages_of_another_team_are_404(client, lead, other_team):
 
 
 def test_only_leads_run_the_board(client, member, team, board):
-    session, action, incident = board
+    session, _action, incident = board
     client.force_login(member)
     assert decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}").status_code == 403
     assert client.post(reverse("improvement:review_close", args=[team.slug, session.pk])).status_code == 403
