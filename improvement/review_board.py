@@ -203,18 +203,20 @@ def session_markdown(session: ReviewSession) -> str:
     when = timezone.localtime(session.occurrence, tz).strftime("%Y-%m-%d %H:%M")
     lines = [f"# {session.ritual.name} — {when} ({tz.key})", ""]
     people = ", ".join(sorted(u.get_full_name() or u.get_username() for u in session.attendees.all()))
-    lines += [f"**{_('Attendees')}:** {people or '—'}", ""]
+    attendees_label, agenda_label = _("Attendees"), _("Agenda")
+    decisions_label, left_label, notes_label = _("Decisions"), _("Not discussed"), _("Notes")
+    lines += [f"**{attendees_label}:** {people or '—'}", ""]
     decisions = list(session.decisions.select_related("by").order_by("at", "id"))
     items = (session.agenda or {}).get("items", [])
     discussed = {d.item_id for d in decisions if d.kind == ReviewDecision.Kind.DISCUSSED}
     lines += [
-        f"## {_('Agenda')}",
+        f"## {agenda_label}",
         "",
         _("%(done)s of %(total)s items discussed.") % {"done": len(discussed), "total": len(items)},
         "",
     ]
     titles = {item["id"]: item.get("title", "") for item in items}
-    lines += [f"## {_('Decisions')}", ""]
+    lines += [f"## {decisions_label}", ""]
     taken = [d for d in decisions if d.kind != ReviewDecision.Kind.DISCUSSED]
     for decision in taken:
         about = titles.get(decision.item_id)
@@ -222,11 +224,11 @@ def session_markdown(session: ReviewSession) -> str:
         lines.append(f"- {prefix}{decision.text} ({decision.get_kind_display()})")
     if not taken:
         lines.append(_("No decision recorded."))
-    lines += ["", f"## {_('Not discussed')}", ""]
+    lines += ["", f"## {left_label}", ""]
     left = [item for item in items if item["id"] not in discussed]
     lines += [f"- {item.get('title', item['id'])}" for item in left] or [_("Every item was discussed.")]
     if session.notes.strip():
-        lines += ["", f"## {_('Notes')}", "", session.notes.strip()]
+        lines += ["", f"## {notes_label}", "", session.notes.strip()]
     return "\n".join(lines) + "\n"
 
 
