@@ -420,7 +420,8 @@ def _agenda_view(session: ReviewSession) -> dict:
                     "data": data,
                     "is_action": kind in ACTION_ITEM_KINDS,
                     "decisions": [d for d in item_decisions if d.kind != ReviewDecision.Kind.DISCUSSED],
-                    "discussed": any(d.kind == ReviewDecision.Kind.DISCUSSED for d in item_decisions),
+                    # Deciding something on an item means the board discussed it.
+                    "discussed": bool(item_decisions),
                 }
             )
         if items:

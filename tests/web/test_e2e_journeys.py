@@ -216,3 +216,55 @@ def test_the_board_on_a_phone(chromium, live_server):
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     shot(page, "12-incident-form-phone")
     context.close()
+
+
+def test_a_lead_runs_the_weekly_review_board_and_closes_it(page):
+    from tests.factories import ActionFactory, IncidentFactory
+    from tests.web.test_review_pages import frozen_session
+
+    team = TeamFactory(name="Platform SRE", slug="platform-sre", timezone="Europe/Paris")
+    lead = MembershipFactory(team=team, role="lead", user__username="alice").user
+    action = ActionFactory(team=team, owner=lead, title="Canary stage")
+    incident = IncidentFactory(team=team, title="Gateway 502")
+    session = frozen_session(team, action=action, incident=incident)
+
+    log_in(page, "alice")
+    page.get_by_role("navigation", name="Team").get_by_role("link", name="Review board").click()
+    page.get_by_role("link", name="2026-11-23 10:00").click()  # 09:00 UTC, in Paris time
+    page.get_by_text("0 of 3 items discussed").wait_for()
+    shot(page, "13-review-board")
+
+    incident_item = page.locator("article.agenda-item", has=page.get_by_role("link", name="Gateway 502"))
+    incident_item.get_by_role("button", name="Mark as discussed").click()
+    page.get_by_text("1 of 3 items discussed").wait_for(state="detached")  # the item redraws in place
+    incident_item.get_by_text("discussed").first.wait_for()
+    incident_item.get_by_text("Create an action").click()
+    incident_item.locator("input[name=title]").fill("Alert on gateway 502 rate")
+    incident_item.get_by_role("button", name="Create the action").click()
+    incident_item.get_by_text("New action: Alert on gateway 502 rate").wait_for()
+
+    action_item = page.locator("article.agenda-item", has=page.get_by_role("link", name="Canary stage"))
+    action_item.get_by_text("Move stage").click()
+    action_item.locator("select[name=to_stage]").select_option("check")
+    action_item.get_by_role("button", name="Record the move").click()
+    action_item.get_by_text("An action cannot move from Plan to Check.").wait_for()
+    assert action_item.locator("details[open]").count() == 1  # the refused form stays open, with its reason
+    action_item.locator("select[name=to_stage]").select_option("do")
+    action_item.locator("textarea[name=note]").fill("Agreed: start this week")
+    action_item.get_by_role("button", name="Record the move").click()
+    action_item.get_by_text("Canary stage: Plan → Do").wait_for()
+
+    page.locator("#attendance input[type=checkbox]").first.check()
+    page.get_by_role("button", name="Save attendance").click()
+    page.fill("#id_notes", "Quick board: one new incident, one action started.")
+    page.get_by_role("button", name="Save notes").click()
+    page.get_by_role("button", name="Close the session").click()
+    page.get_by_role("heading", name="Summary").wait_for()
+    summary = page.inner_text("pre.summary")
+    assert "Canary stage: Plan → Do. Agreed: start this week" in summary
+    assert "New action: Alert on gateway 502 rate" in summary
+    shot(page, "14-review-summary")
+    session.refresh_from_db()
+    assert session.status == "closed"
+    assert Action.objects.get(pk=action.pk).stage == "do"
+    assert page.refused == []
