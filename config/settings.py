@@ -263,3 +263,10 @@ LOGGING = {
 # The header of every page: the user's teams (switcher), the current team and role.
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("teams.context_processors.navigation")
 UI_PAGE_SIZE = env.int("UI_PAGE_SIZE", default=25)
+
+# --- Metrics (issue 4) --------------------------------------------------------
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The metrics' correlated EXISTS (repeat incidents) inflate the planner's cost
+    # estimates past jit_above_cost: PostgreSQL then spends ~0.7 s compiling a query
+    # that runs in ~50 ms (measured by bench/metrics_bench.py). Our queries are short.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")

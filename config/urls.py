@@ -9,6 +9,8 @@ from teams import views_audit
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", views.healthz, name="healthz"),
+    # Metrics API (issue 4): keep before any other api/v1/ include.
+    path("api/v1/metrics/", include("improvement.metrics_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("t/<slug:team_slug>/audit/", views_audit.audit_log, name="audit_log"),
     path("", views.home, name="home"),
