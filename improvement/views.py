@@ -4,22 +4,20 @@ Every stage move goes through improvement.services.move_action; a refusal is
 shown in place, next to the card, with the service's own words.
 """
 
-import datetime as dt
-
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from improvement import review_board, selectors, services
+from improvement import metrics, review_board, selectors, services
 from improvement.filters import ActionFilterSet
 from improvement.forms import (
     ActionForm,
@@ -291,7 +289,7 @@ def action_check(request, team, pk):
 @require_GET
 @team_view()
 def dashboard(request, team):
-    """The team at a glance: open work and the flexibility / speed / reliability figures."""
+    """The team at a glance: open work, then the flexibility / speed / reliability figures with weekly sparklines."""
     today = timezone.localdate()
     action_counts = Action.objects.filter(team=team).aggregate(
         open=Count("id", filter=Q(stage__in=OPEN_STAGES)),
@@ -300,16 +298,20 @@ def dashboard(request, team):
     )
     incident_counts = Incident.objects.filter(team=team).aggregate(
         open=Count("id", filter=Q(status=Incident.Status.OPEN)),
-        mitigated=Count("id", filter=Q(status=Incident.Status.MITIGATED)),
-        last_30_days=Count("id", filter=Q(started_at__gte=timezone.now() - dt.timedelta(days=30))),
     )
     waiting_postmortems = Postmortem.objects.filter(team=team).exclude(status=Postmortem.Status.PUBLISHED).count()
+    board = metrics.team_dashboard(team)
+    poles = metric_cards(board)
     context = {
         "team": team,
         "action_counts": action_counts,
         "incident_counts": incident_counts,
         "waiting_postmortems": waiting_postmortems,
         "stages": [{"stage": s, "label": Stage(s).label, "count": action_counts[s]} for s in OPEN_STAGES],
+        "period": board["figures"]["range"],
+        "health": board["figures"]["health"],
+        "poles": poles,
+        "signal_count": sum(1 for pole in poles for card in pole["cards"] if card["signals"]),
     }
     return render(request, "improvement/dashboard.html", context)
 
@@ -556,3 +558,116 @@ def review_export(request, team, pk):
     filename = f"{team.slug}-review-{timezone.localtime(session.occurrence):%Y-%m-%d}.md"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+# --- dashboard figures (improvement.metrics) ---------------------------------------------------
+# (pole, label, figure key in its pole, weekly series key, how to read the figure)
+DASHBOARD_CARDS = [
+    ("reliability", gettext_lazy("Incidents"), "incidents", "incidents", "count"),
+    ("reliability", gettext_lazy("Time to acknowledge"), "time_to_acknowledge", "time_to_acknowledge_p50", "duration"),
+    ("reliability", gettext_lazy("Time to restore (mitigate)"), "time_to_mitigate", "time_to_mitigate_p50", "duration"),
+    ("reliability", gettext_lazy("Time to resolve"), "time_to_resolve", "time_to_resolve_p50", "duration"),
+    ("reliability", gettext_lazy("Change failure rate"), "change_failure_rate", "change_failure_rate", "share"),
+    ("reliability", gettext_lazy("Repeat-incident rate"), "repeat_incident_rate", "repeat_incident_rate", "share"),
+    ("speed", gettext_lazy("Deployments per week"), "deployment_frequency", "deployments", "per_week"),
+    ("speed", gettext_lazy("Lead time for changes"), "lead_time", "lead_time_p50", "duration"),
+    (
+        "speed",
+        gettext_lazy("Incident to published postmortem"),
+        "time_to_postmortem",
+        "time_to_postmortem_p50",
+        "duration",
+    ),
+    (
+        "speed",
+        gettext_lazy("Improvement cycle time (Plan → Act)"),
+        "improvement_cycle_time",
+        "cycle_time_p50",
+        "duration",
+    ),
+    (
+        "flexibility",
+        gettext_lazy("Standard (pre-approved) changes"),
+        "standard_change_share",
+        "standard_change_share",
+        "share",
+    ),
+    ("flexibility", gettext_lazy("Emergency changes"), "emergency_change_rate", "emergency_change_rate", "share"),
+    ("flexibility", gettext_lazy("Lead-time spread (p90 / median)"), "lead_time_spread", "lead_time_spread", "ratio"),
+    ("flexibility", gettext_lazy("Improvement work in progress"), "improvement_wip", "improvement_wip", "int"),
+    (
+        "flexibility",
+        gettext_lazy("Improvement throughput per week"),
+        "improvement_throughput",
+        "improvement_throughput",
+        "per_week",
+    ),
+]
+POLES = {
+    "reliability": gettext_lazy("Reliability"),
+    "speed": gettext_lazy("Speed"),
+    "flexibility": gettext_lazy("Flexibility"),
+}
+
+
+def _signal_text(signal: dict) -> str:
+    if signal["rule"] == "beyond_limit":
+        text = (
+            _("above the upper control limit") if signal["direction"] == "above" else _("below the lower control limit")
+        )
+    else:
+        text = (
+            _("8 weeks in a row above the centre line")
+            if signal["direction"] == "above"
+            else _("8 weeks in a row below the centre line")
+        )
+    return text
+
+
+def metric_cards(board: dict) -> list[dict]:
+    """The dashboard's figures, one card per metric, each with its weekly series and signals."""
+    from teams.templatetags.opskaizen import duration, percent
+
+    poles = []
+    for pole, pole_label in POLES.items():
+        cards = []
+        for card_pole, label, figure_key, series_key, reading in DASHBOARD_CARDS:
+            if card_pole != pole:
+                continue
+            figure = board["figures"][pole].get(figure_key)
+            series = board["series"].get(series_key) or {}
+            if reading == "duration":
+                value = duration(figure["median"])
+                detail = _("median · p90 %(p90)s · %(n)s measured") % {
+                    "p90": duration(figure["p90"]),
+                    "n": figure["count"],
+                }
+            elif reading == "share":
+                value = percent(figure["value"])
+                detail = _("%(count)s of %(of)s") % {"count": figure["count"], "of": figure["of"]}
+            elif reading == "per_week":
+                value = formats.number_format(round(figure["per_week"], 1))
+                detail = _("%(count)s in the period") % {"count": figure["count"]}
+            elif reading == "ratio":
+                value = "—" if figure["value"] is None else f"× {formats.number_format(round(figure['value'], 1))}"
+                detail = _("%(n)s changes measured") % {"n": figure["count"]}
+            elif reading == "count":
+                value = str(figure)
+                detail = ""
+            else:
+                value = str(figure)
+                detail = ""
+            signals = [_signal_text(s) for s in series.get("signals", [])]
+            cards.append(
+                {
+                    "label": label,
+                    "value": value,
+                    "detail": detail,
+                    "values": series.get("values", []),
+                    "limits": series.get("limits"),
+                    "signals": signals,
+                    "last": series.get("values", [None])[-1] if series.get("values") else None,
+                }
+            )
+        poles.append({"key": pole, "label": pole_label, "cards": cards})
+    return poles
