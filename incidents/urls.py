@@ -11,6 +11,7 @@ urlpatterns = [
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit, name="edit"),
     path("incidents/<int:pk>/timeline/", views.timeline_add, name="timeline_add"),
+    path("incidents/<int:pk>/status/", views.incident_status, name="status"),
     path("incidents/<int:pk>/postmortem/", views.postmortem_start, name="postmortem_start"),
     path("postmortems/<int:pk>/", views.postmortem_detail, name="postmortem"),
     path("postmortems/<int:pk>/factors/", views.factor_add, name="postmortem_factor_add"),

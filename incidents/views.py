@@ -85,11 +85,43 @@ def incident_edit(request, team, pk):
 def incident_detail(request, team, pk):
     incident = _incident(team, pk)
     postmortem = getattr(incident, "postmortem", None)
-    return render(
-        request,
-        "incidents/detail.html",
-        {"team": team, "incident": incident, "postmortem": postmortem, "event_form": TimelineEventForm()},
-    )
+    next_statuses = [(s, Incident.Status(s).label) for s in NEXT_STATUSES.get(incident.status, [])]
+    context = {
+        "team": team,
+        "incident": incident,
+        "postmortem": postmortem,
+        "event_form": TimelineEventForm(),
+        "next_statuses": next_statuses,
+    }
+    return render(request, "incidents/detail.html", context)
+
+
+# The next statuses an incident page offers as one-click buttons.
+NEXT_STATUSES = {
+    Incident.Status.OPEN: [Incident.Status.MITIGATED, Incident.Status.RESOLVED],
+    Incident.Status.MITIGATED: [Incident.Status.RESOLVED],
+    Incident.Status.RESOLVED: [Incident.Status.CLOSED],
+    Incident.Status.CLOSED: [],
+}
+
+
+@require_POST
+@team_view(MEMBER)
+def incident_status(request, team, pk):
+    """One click to mitigated / resolved / closed: the service stamps the time that status implies."""
+    incident = _incident(team, pk)
+    status = request.POST.get("status", "")
+    if status not in NEXT_STATUSES.get(incident.status, []):
+        messages.error(request, _("This incident cannot go to that status from here."))
+    else:
+        try:
+            services.set_incident_status(incident=incident, status=status, by=request.user)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            label = dict(Incident.Status.choices)[status]
+            messages.success(request, _("Incident marked %(status)s.") % {"status": label})
+    return redirect("incidents:detail", team.slug, pk)
 
 
 @require_POST

@@ -39,6 +39,7 @@ def team_pages(slug, objs):
         ("GET", reverse("incidents:detail", args=[slug, i])),
         ("POST", reverse("incidents:edit", args=[slug, i])),
         ("POST", reverse("incidents:timeline_add", args=[slug, i])),
+        ("POST", reverse("incidents:status", args=[slug, i])),
         ("POST", reverse("incidents:postmortem_start", args=[slug, i])),
         ("POST", reverse("incidents:postmortem", args=[slug, p])),
         ("POST", reverse("incidents:postmortem_factor_add", args=[slug, p])),

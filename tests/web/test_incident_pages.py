@@ -236,3 +236,19 @@ def test_an_action_is_created_from_a_postmortem_in_one_step_and_linked(client, m
     # The same submission again creates nothing more.
     assert client.post(url, data, HTTP_HX_REQUEST="true").status_code == 204
     assert Action.objects.filter(title="Canary deploys for the gateway").count() == 1
+
+
+def test_one_click_mitigation_stamps_the_time_and_the_timeline(client, member, team):
+    incident = IncidentFactory(team=team)
+    client.force_login(member)
+    page = client.get(reverse("incidents:detail", args=[team.slug, incident.pk])).content.decode()
+    assert "Mark mitigated" in page and "Mark resolved" in page
+    response = client.post(reverse("incidents:status", args=[team.slug, incident.pk]), {"status": "mitigated"})
+    assert response.status_code == 302
+    incident.refresh_from_db()
+    assert incident.status == "mitigated" and incident.mitigated_at is not None
+    assert incident.timeline.filter(kind="status").exists()
+    # Closing straight from mitigated is not offered, and refused.
+    client.post(reverse("incidents:status", args=[team.slug, incident.pk]), {"status": "closed"})
+    incident.refresh_from_db()
+    assert incident.status == "mitigated"
