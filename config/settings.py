@@ -270,3 +270,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # estimates past jit_above_cost: PostgreSQL then spends ~0.7 s compiling a query
     # that runs in ~50 ms (measured by bench/metrics_bench.py). Our queries are short.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+
+# --- Rituals (issue 5): the scheduler tick, reminders, notifications -------------------------
+from celery.schedules import crontab  # noqa: E402
+
+# One tick a minute; beat must run exactly once. A tick not run in time is dropped (expires):
+# its state is in the database and the next tick catches up.
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "rituals-tick": {"task": "improvement.tick", "schedule": crontab(minute="*"), "options": {"expires": 55}},
+}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A web request that queues a task must not hang on a Redis host that does not answer.
+    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("socket_connect_timeout", 2)
+# e.g. '{"visibility_timeout": 600}': how long an unacknowledged task waits before redelivery.
+CELERY_BROKER_TRANSPORT_OPTIONS.update(env.json("CELERY_BROKER_TRANSPORT_OPTIONS_EXTRA", default={}))
+OPSKAIZEN_REMINDER_DAYS_AHEAD = env.int("OPSKAIZEN_REMINDER_DAYS_AHEAD", default=3)
+OPSKAIZEN_REMINDER_HOUR = env.int("OPSKAIZEN_REMINDER_HOUR", default=9)
+OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS", default=6)
+OPSKAIZEN_CHAT_TIMEOUT = env.int("OPSKAIZEN_CHAT_TIMEOUT", default=10)

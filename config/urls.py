@@ -12,6 +12,7 @@ urlpatterns = [
     # Metrics API (issue 4): keep before any other api/v1/ include.
     path("api/v1/metrics/", include("improvement.metrics_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("calendar/", include("improvement.calendar_urls")),  # rituals (issue 5): iCal feeds
     path("t/<slug:team_slug>/audit/", views_audit.audit_log, name="audit_log"),
     path("", views.home, name="home"),
     # Web UI (issue 6): language switch, and the team pages under /t/<team_slug>/.

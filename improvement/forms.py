@@ -125,6 +125,13 @@ class RitualForm(forms.Form):
     notify_email = forms.BooleanField(label=_("Notify by email"), required=False, initial=True)
     chat_webhook_url = forms.URLField(label=_("Chat webhook URL"), required=False, assume_scheme="https")
     active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    stale_after_days = forms.IntegerField(
+        label=_("Stale after (days)"),
+        min_value=1,
+        max_value=365,
+        initial=14,
+        help_text=_("An open action with no stage move for this many days shows on the agenda as stale."),
+    )
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)

@@ -10,6 +10,8 @@ export DEBUG="${DEBUG:-true}"
 python manage.py migrate --no-input -v0
 python manage.py compilemessages -v0 2>/dev/null || true
 python manage.py seed_demo
+# Rituals: open each ritual's latest review session now, so the review board has an agenda.
+python manage.py ritual_tick --open-latest
 
 echo "==> starting the Celery worker with beat (log: var/celery.log)"
 celery -A config worker --beat --loglevel=INFO --concurrency=1 >var/celery.log 2>&1 &

@@ -137,3 +137,21 @@ def chromium():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+# --- rituals (issue 5) ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def celery_eager(settings):
+    """Run Celery tasks in-process (the app's conf is read once, so set it there too)."""
+    from config.celery import app
+
+    # Read (and so load) the app's conf before touching settings: loaded afterwards, it would
+    # remember the override as its default and leave every later test eager.
+    old = app.conf.task_always_eager, app.conf.task_eager_propagates
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = old

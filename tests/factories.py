@@ -156,3 +156,23 @@ class RitualFactory(factory.django.DjangoModelFactory):
     weekday = 0
     time_of_day = dt.time(10, 0)
     timezone = factory.SelfAttribute("team.timezone")
+
+
+# --- rituals (issue 5) ---------------------------------------------------------------------
+
+
+class CalendarFeedFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "improvement.CalendarFeed"
+
+    team = factory.SubFactory(TeamFactory)
+    label = "Team calendar"
+
+
+class ReviewSessionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "improvement.ReviewSession"
+
+    ritual = factory.SubFactory(RitualFactory)
+    team = factory.SelfAttribute("ritual.team")
+    occurrence = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=7))

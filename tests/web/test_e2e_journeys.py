@@ -218,32 +218,51 @@ def test_the_board_on_a_phone(chromium, live_server):
     context.close()
 
 
-def test_a_lead_runs_the_weekly_review_board_and_closes_it(page):
+def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from improvement import rituals
+    from improvement.models import ReviewSession, Ritual
     from tests.factories import ActionFactory, IncidentFactory
-    from tests.web.test_review_pages import frozen_session
 
     team = TeamFactory(name="Platform SRE", slug="platform-sre", timezone="Europe/Paris")
     lead = MembershipFactory(team=team, role="lead", user__username="alice").user
-    action = ActionFactory(team=team, owner=lead, title="Canary stage")
-    incident = IncidentFactory(team=team, title="Gateway 502")
-    session = frozen_session(team, action=action, incident=incident)
+    action = ActionFactory(team=team, owner=lead, title="Canary stage", due_date=timezone.localdate() - dt.timedelta(3))
+    IncidentFactory(team=team, title="Gateway 502", started_at=timezone.now() - dt.timedelta(hours=3))
 
     log_in(page, "alice")
     page.get_by_role("navigation", name="Team").get_by_role("link", name="Review board").click()
-    page.get_by_role("link", name="2026-11-23 10:00").click()  # 09:00 UTC, in Paris time
-    page.get_by_text("0 of 3 items discussed").wait_for()
+    page.get_by_role("link", name="New ritual").click()
+    page.fill("#id_name", "Weekly review board")
+    page.select_option("#id_weekday", "0")
+    page.fill("#id_time_of_day", "10:00")
+    page.select_option("#id_attendees", label="alice")
+    page.get_by_role("button", name="Save the ritual").click()
+    page.get_by_text("Ritual saved.").wait_for()
+    ritual = Ritual.objects.get(team=team)
+    assert ritual.next_occurrence is not None
+
+    # Celery beat's tick opens the session when the ritual is due, freezing its agenda.
+    assert rituals.run_tick(now=ritual.next_occurrence + dt.timedelta(minutes=1))
+    session = ReviewSession.objects.get(ritual=ritual)
+    page.reload()
+    page.get_by_role(
+        "link", name=timezone.localtime(session.occurrence, team.tzinfo).strftime("%Y-%m-%d %H:%M")
+    ).click()
+    page.get_by_text("items discussed").first.wait_for()
     shot(page, "13-review-board")
 
     incident_item = page.locator("article.agenda-item", has=page.get_by_role("link", name="Gateway 502"))
     incident_item.get_by_role("button", name="Mark as discussed").click()
-    page.get_by_text("1 of 3 items discussed").wait_for(state="detached")  # the item redraws in place
-    incident_item.get_by_text("discussed").first.wait_for()
+    incident_item.get_by_text("✓ discussed").wait_for()
     incident_item.get_by_text("Create an action").click()
     incident_item.locator("input[name=title]").fill("Alert on gateway 502 rate")
     incident_item.get_by_role("button", name="Create the action").click()
     incident_item.get_by_text("New action: Alert on gateway 502 rate").wait_for()
 
-    action_item = page.locator("article.agenda-item", has=page.get_by_role("link", name="Canary stage"))
+    action_item = page.locator("article.agenda-item", has=page.get_by_role("link", name="Canary stage")).first
     action_item.get_by_text("Move stage").click()
     action_item.locator("select[name=to_stage]").select_option("check")
     action_item.get_by_role("button", name="Record the move").click()
@@ -254,8 +273,6 @@ def test_a_lead_runs_the_weekly_review_board_and_closes_it(page):
     action_item.get_by_role("button", name="Record the move").click()
     action_item.get_by_text("Canary stage: Plan → Do").wait_for()
 
-    page.locator("#attendance input[type=checkbox]").first.check()
-    page.get_by_role("button", name="Save attendance").click()
     page.fill("#id_notes", "Quick board: one new incident, one action started.")
     page.get_by_role("button", name="Save notes").click()
     page.get_by_role("button", name="Close the session").click()
@@ -263,6 +280,7 @@ def test_a_lead_runs_the_weekly_review_board_and_closes_it(page):
     summary = page.inner_text("pre.summary")
     assert "Canary stage: Plan → Do. Agreed: start this week" in summary
     assert "New action: Alert on gateway 502 rate" in summary
+    assert "alice" in summary  # the ritual's attendees are the session's
     shot(page, "14-review-summary")
     session.refresh_from_db()
     assert session.status == "closed"

@@ -225,6 +225,7 @@ def test_a_lead_creates_and_edits_a_ritual_and_a_member_cannot(client, lead, mem
             "time_of_day": "10:00",
             "timezone": "Europe/Paris",
             "duration_minutes": "45",
+            "stale_after_days": "10",
             "attendees": [lead.pk],
             "active": "on",
         }
