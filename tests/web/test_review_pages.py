@@ -257,3 +257,19 @@ def test_rituals_page_lists_sessions_with_a_constant_query_count(client, lead, t
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
     assert len(response.context["sessions"]) == 8
+
+
+def test_review_page_query_count_does_not_grow_with_decisions(client, lead, team, board, django_assert_max_num_queries):
+    session, _action, incident = board
+    client.force_login(lead)
+    url = reverse("improvement:review", args=[team.slug, session.pk])
+    client.get(url)
+    with django_assert_max_num_queries(12) as few:
+        client.get(url)
+    baseline = len(few.captured_queries)  # read now: the next request clears the connection's query log
+    decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}")
+    for n in range(5):
+        decide(client, team, session, decision="new_action", item_id=f"incident:{incident.pk}", title=f"Follow-up {n}")
+    with django_assert_max_num_queries(baseline):
+        response = client.get(url)
+    assert "Follow-up 4" in response.content.decode()
