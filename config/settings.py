@@ -299,6 +299,11 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
+# --- Web UI (issue 6) -----------------------------------------------------------
+# The header of every page: the user's teams (switcher), the current team and role.
+TEMPLATES[0]["OPTIONS"]["context_processors"].append("teams.context_processors.navigation")
+UI_PAGE_SIZE = env.int("UI_PAGE_SIZE", default=25)
+
 # --- Metrics (issue 4) --------------------------------------------------------
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The metrics' correlated EXISTS (repeat incidents) inflate the planner's cost

@@ -23,4 +23,9 @@ urlpatterns = [
     path("calendar/", include("improvement.calendar_urls")),  # rituals (issue 5): iCal feeds
     path("t/<slug:team_slug>/audit/", views_audit.audit_log, name="audit_log"),
     path("", views.home, name="home"),
+    # Web UI (issue 6): language switch, and the team pages under /t/<team_slug>/.
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("t/<slug:team_slug>/", include("teams.urls")),
+    path("t/<slug:team_slug>/", include("incidents.urls")),
+    path("t/<slug:team_slug>/", include("improvement.urls")),
 ]

@@ -328,6 +328,38 @@ class ReviewSession(models.Model):
         return f"{self.ritual} — {self.occurrence:%Y-%m-%d %H:%M}"
 
 
+# --- review board (issue 6) ------------------------------------------------------------------
+class ReviewDecision(models.Model):
+    """What a review board recorded on an agenda item: discussed, moved, assigned, re-dated, new action.
+
+    The agenda stays frozen; the decisions are rows beside it, in the order they were taken,
+    and the session's closing summary is written from them.
+    """
+
+    class Kind(models.TextChoices):
+        DISCUSSED = "discussed", _("discussed")
+        MOVED = "moved", _("stage moved")
+        ASSIGNED = "assigned", _("assigned")
+        REDATED = "redated", _("re-dated")
+        ACTION_CREATED = "action_created", _("action created")
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    session = models.ForeignKey(ReviewSession, on_delete=models.CASCADE, related_name="decisions")
+    item_id = models.CharField(_("agenda item"), max_length=80, blank=True)
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    action = models.ForeignKey(Action, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    text = models.TextField(_("decision"), blank=True)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    at = models.DateTimeField(_("at"))
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["session", "item_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.session_id} {self.item_id}: {self.kind}"
+
+
 # --- rituals (issue 5): feeds and the notification log ---------------------------------------
 
 

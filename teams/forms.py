@@ -1,7 +1,27 @@
+"""Forms of the teams pages, and the bridge from a service's ValidationError to form errors."""
+
 from django import forms
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from teams.models import ApiToken, Integration, OutgoingWebhook
+from teams.models import ApiToken, Integration, Membership, OutgoingWebhook
+
+
+def add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Show a service's refusal in place: errors on known fields go there, the rest above the form."""
+    if not hasattr(error, "error_dict"):
+        form.add_error(None, error.messages)
+        return
+    for field, errors in error.error_dict.items():
+        if field in form.fields:
+            form.add_error(field, errors)
+        else:
+            form.add_error(None, [message for e in errors for message in e.messages])
+
+
+class MemberForm(forms.Form):
+    username = forms.CharField(label=_("Username"), max_length=150)
+    role = forms.ChoiceField(label=_("Role"), choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
 
 
 class ApiTokenForm(forms.Form):

@@ -123,6 +123,7 @@ def test_admin_lists_the_seeded_data(demo, client):
 
 def test_demo_users_can_log_in_and_see_only_their_teams(demo, client):
     assert client.login(username="alice", password="kaizen-demo")
-    page = client.get("/").content.decode()
+    # Home goes straight to the user's team; its team switcher lists only the user's teams.
+    page = client.get("/", follow=True).content.decode()
     assert "Platform SRE" in page
     assert "Payments Ops" not in page

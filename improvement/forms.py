@@ -1,0 +1,198 @@
+"""Forms of the improvement pages: input shape only; improvement.services owns the PDCA rules."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from improvement.models import Action, Ritual, Stage, Verdict
+from improvement.services import PLAN_ONLY_FIELDS
+from incidents.forms import team_members
+from incidents.models import FactorCategory, Problem
+from teams.models import Service
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+
+
+class ActionForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Action.Kind.choices, initial=Action.Kind.CORRECTIVE)
+    problem_statement = forms.CharField(
+        label=_("Problem statement"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    hypothesis = forms.CharField(
+        label=_("Hypothesis"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("If we do X, we expect Y to change, because Z."),
+    )
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.none(), required=False)
+    due_date = forms.DateField(label=_("Due date"), required=False, widget=DATE_INPUT)
+    target_kind = forms.ChoiceField(
+        label=_("Target"),
+        required=False,
+        choices=[("", "—"), *Action.TargetKind.choices],
+        help_text=_("What the Check will measure: the incidents to prevent, or a metric to move."),
+    )
+    target_service = forms.ModelChoiceField(label=_("Target service"), queryset=Service.objects.none(), required=False)
+    target_problem = forms.ModelChoiceField(label=_("Target problem"), queryset=Problem.objects.none(), required=False)
+    target_factor_category = forms.ChoiceField(
+        label=_("Target factor category"), required=False, choices=[("", "—"), *FactorCategory.choices]
+    )
+    target_metric = forms.CharField(label=_("Target metric"), max_length=60, required=False)
+    target_direction = forms.ChoiceField(
+        label=_("Direction"), required=False, choices=[("", "—"), *Action.Direction.choices]
+    )
+    check_window_days = forms.IntegerField(
+        label=_("Observation window (days)"),
+        min_value=1,
+        max_value=365,
+        initial=28,
+        help_text=_("The baseline is the same length before Do."),
+    )
+    external_ticket = forms.CharField(
+        label=_("External ticket"), max_length=500, required=False, help_text=_("Jira key, GitHub issue URL…")
+    )
+
+    def __init__(self, *args, team, action: Action | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = team_members(team)
+        self.fields["target_service"].queryset = Service.objects.filter(team=team)
+        self.fields["target_problem"].queryset = Problem.objects.filter(team=team)
+        if action is not None and action.stage != Stage.PLAN:
+            # The target is what the Check measures: fixed once the action has left Plan.
+            for name in PLAN_ONLY_FIELDS:
+                self.fields[name].disabled = True
+                self.fields[name].help_text = _("Fixed once the action has left Plan.")
+
+    @classmethod
+    def initial_from(cls, action: Action) -> dict:
+        return {name: getattr(action, name) for name in cls.base_fields}
+
+    def service_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        for name, field in self.fields.items():
+            is_text = isinstance(field, forms.CharField | forms.ChoiceField)
+            if is_text and not isinstance(field, forms.ModelChoiceField) and data.get(name) is None:
+                data[name] = ""
+        return data
+
+
+class MoveForm(forms.Form):
+    """What a stage move needs; the template shows the fields the target stage asks for."""
+
+    to_stage = forms.ChoiceField(choices=Stage.choices, widget=forms.HiddenInput)
+    from_stage = forms.ChoiceField(choices=Stage.choices, widget=forms.HiddenInput)
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    baseline_value = forms.FloatField(label=_("Baseline"), required=False)
+    observed_value = forms.FloatField(label=_("Observed"), required=False)
+    verdict = forms.ChoiceField(label=_("Verdict"), required=False, choices=[("", "—"), *Verdict.choices])
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        required=False,
+        widget=forms.RadioSelect,
+        choices=[
+            (Action.Decision.STANDARDISE, _("Standardise: it worked, make it the way we work")),
+            (Action.Decision.ADJUST, _("Adjust: close this cycle and plan another one")),
+        ],
+    )
+    reason = forms.CharField(label=_("Reason"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CheckForm(forms.Form):
+    baseline_value = forms.FloatField(label=_("Baseline"))
+    observed_value = forms.FloatField(label=_("Observed"))
+    verdict = forms.ChoiceField(label=_("Verdict"), required=False, choices=[("", "—"), *Verdict.choices])
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class RitualForm(forms.Form):
+    name = forms.CharField(label=_("Name"), max_length=100)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Ritual.Kind.choices, initial=Ritual.Kind.WEEKLY_REVIEW)
+    weekday = forms.TypedChoiceField(
+        label=_("Weekday"), choices=[("", "—"), *Ritual.Weekday.choices], coerce=int, empty_value=None, required=False
+    )
+    time_of_day = forms.TimeField(label=_("Time"), required=False, widget=forms.TimeInput(attrs={"type": "time"}))
+    rrule = forms.CharField(
+        label=_("RRULE"),
+        required=False,
+        help_text=_("Optional: an RFC 5545 rule (e.g. FREQ=WEEKLY;BYDAY=MO;BYHOUR=10) instead of weekday + time."),
+    )
+    timezone = forms.CharField(label=_("Time zone"), max_length=64)
+    duration_minutes = forms.IntegerField(label=_("Duration (minutes)"), min_value=5, max_value=600, initial=60)
+    attendees = forms.ModelMultipleChoiceField(
+        label=_("Attendees"), queryset=get_user_model().objects.none(), required=False
+    )
+    notify_email = forms.BooleanField(label=_("Notify by email"), required=False, initial=True)
+    chat_webhook_url = forms.URLField(label=_("Chat webhook URL"), required=False, assume_scheme="https")
+    active = forms.BooleanField(label=_("Active"), required=False, initial=True)
+    stale_after_days = forms.IntegerField(
+        label=_("Stale after (days)"),
+        min_value=1,
+        max_value=365,
+        initial=14,
+        help_text=_("An open action with no stage move for this many days shows on the agenda as stale."),
+    )
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attendees"].queryset = get_user_model().objects.filter(memberships__team=team).order_by("username")
+        self.fields["timezone"].initial = team.timezone
+
+    @classmethod
+    def initial_from(cls, ritual: Ritual) -> dict:
+        initial = {name: getattr(ritual, name) for name in cls.base_fields if name != "attendees"}
+        initial["attendees"] = list(ritual.attendees.all())
+        return initial
+
+
+class AttendanceForm(forms.Form):
+    attendees = forms.ModelMultipleChoiceField(
+        label=_("Attendees"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["attendees"].queryset = get_user_model().objects.filter(memberships__team=team).order_by("username")
+
+
+class NotesForm(forms.Form):
+    notes = forms.CharField(label=_("Notes"), required=False, widget=forms.Textarea(attrs={"rows": 5}))
+
+
+class BoardDecisionForm(forms.Form):
+    """One decision on one agenda item; `decision` says which of the other fields count."""
+
+    DECISIONS = [
+        ("discussed", _("Mark as discussed")),
+        ("move", _("Move stage")),
+        ("assign", _("Assign")),
+        ("redate", _("Re-date")),
+        ("new_action", _("Create an action")),
+    ]
+    decision = forms.ChoiceField(choices=DECISIONS, widget=forms.HiddenInput)
+    item_id = forms.CharField(max_length=80, widget=forms.HiddenInput)
+    action_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    to_stage = forms.ChoiceField(label=_("Move to"), required=False, choices=[("", "—"), *Stage.choices])
+    note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.none(), required=False)
+    due_date = forms.DateField(label=_("Due date"), required=False, widget=DATE_INPUT)
+    title = forms.CharField(label=_("Action title"), max_length=200, required=False)
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        from incidents.forms import team_members
+
+        self.fields["owner"].queryset = team_members(team)
+
+    def clean(self):
+        data = super().clean()
+        needs = {"move": "to_stage", "assign": "owner", "redate": "due_date", "new_action": "title"}
+        field = needs.get(data.get("decision"))
+        if field and not data.get(field):
+            self.add_error(field, _("This field is required."))
+        if data.get("decision") in ("move", "assign", "redate") and not data.get("action_id"):
+            self.add_error(None, _("This item is not an action."))
+        return data

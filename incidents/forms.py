@@ -1,0 +1,122 @@
+"""Forms of the incident pages: they check the shape of the input; the services own the rules."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from improvement.models import Action
+from incidents.models import Change, FactorCategory, Incident, Problem, Severity, TimelineEvent
+from teams.models import Membership, Service
+
+DATETIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+class DateTimeInput(forms.DateTimeInput):
+    """The browser's date-time picker; values are read and shown in the team's time zone."""
+
+    input_type = "datetime-local"
+
+    def __init__(self, attrs=None):
+        super().__init__(attrs, format=DATETIME_FORMAT)
+
+
+def team_members(team, roles=(Membership.Role.MEMBER, Membership.Role.LEAD)):
+    return get_user_model().objects.filter(memberships__team=team, memberships__role__in=roles).order_by("username")
+
+
+class IncidentForm(forms.Form):
+    title = forms.CharField(label=_("Title"), max_length=200)
+    service = forms.ModelChoiceField(label=_("Service"), queryset=Service.objects.none(), required=False)
+    severity = forms.ChoiceField(label=_("Severity"), choices=Severity.choices, initial=Severity.SEV3)
+    status = forms.ChoiceField(label=_("Status"), choices=Incident.Status.choices, initial=Incident.Status.OPEN)
+    started_at = forms.DateTimeField(label=_("Started at"), widget=DateTimeInput())
+    detected_at = forms.DateTimeField(
+        label=_("Detected at"), widget=DateTimeInput(), required=False, help_text=_("Defaults to the start.")
+    )
+    acknowledged_at = forms.DateTimeField(label=_("Acknowledged at"), widget=DateTimeInput(), required=False)
+    mitigated_at = forms.DateTimeField(label=_("Mitigated at"), widget=DateTimeInput(), required=False)
+    resolved_at = forms.DateTimeField(label=_("Resolved at"), widget=DateTimeInput(), required=False)
+    summary = forms.CharField(label=_("Summary"), widget=forms.Textarea(attrs={"rows": 4}), required=False)
+    problem = forms.ModelChoiceField(
+        label=_("Problem"),
+        queryset=Problem.objects.none(),
+        required=False,
+        help_text=_("The recurring cause, if this incident shares one with others."),
+    )
+    caused_by_change = forms.ModelChoiceField(
+        label=_("Caused by change"), queryset=Change.objects.none(), required=False
+    )
+    url = forms.URLField(
+        label=_("Link"), max_length=500, assume_scheme="https", required=False, help_text=_("Ticket or chat channel.")
+    )
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].queryset = Service.objects.filter(team=team)
+        self.fields["problem"].queryset = Problem.objects.filter(team=team).exclude(status=Problem.Status.RESOLVED)
+        self.fields["caused_by_change"].queryset = Change.objects.filter(team=team).order_by("-deployed_at", "-id")[
+            :100
+        ]
+
+    @classmethod
+    def initial_from(cls, incident: Incident) -> dict:
+        return {name: getattr(incident, name) for name in cls.base_fields}
+
+    def service_fields(self) -> dict:
+        data = dict(self.cleaned_data)
+        for name in ("summary", "url"):
+            data[name] = data.get(name) or ""
+        return data
+
+
+class TimelineEventForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=TimelineEvent.Kind.choices, initial=TimelineEvent.Kind.NOTE)
+    occurred_at = forms.DateTimeField(
+        label=_("When"), widget=DateTimeInput(), required=False, help_text=_("Leave empty for now.")
+    )
+    text = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PostmortemForm(forms.Form):
+    summary = forms.CharField(
+        label=_("Summary"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("What happened, in a few sentences a newcomer understands."),
+    )
+    impact = forms.CharField(
+        label=_("Impact"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Who was affected, how much and for how long."),
+    )
+    what_went_well = forms.CharField(
+        label=_("What went well"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+    what_went_badly = forms.CharField(
+        label=_("What went badly"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Describe systems and conditions, not people: this review is blameless."),
+    )
+    where_we_got_lucky = forms.CharField(
+        label=_("Where we got lucky"), required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+
+class ContributingFactorForm(forms.Form):
+    category = forms.ChoiceField(label=_("Category"), choices=FactorCategory.choices)
+    description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class QuickActionForm(forms.Form):
+    """An action created from a postmortem in one step; the plan is completed later on its page."""
+
+    title = forms.CharField(label=_("Action title"), max_length=200)
+    kind = forms.ChoiceField(label=_("Kind"), choices=Action.Kind.choices, initial=Action.Kind.CORRECTIVE)
+    owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.none(), required=False)
+    due_date = forms.DateField(label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = team_members(team)

@@ -1,0 +1,33 @@
+// OpsKaizen: small progressive enhancements. Every page works without this file.
+(function () {
+  "use strict";
+  // Close an open menu on Escape or on a click elsewhere.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      menu.removeAttribute("open");
+      menu.querySelector("summary").focus();
+    });
+  });
+  document.addEventListener("click", function (event) {
+    document.querySelectorAll("details[data-menu][open]").forEach(function (menu) {
+      if (!menu.contains(event.target)) menu.removeAttribute("open");
+    });
+  });
+  // Disable a submit button while its form is in flight (the server refuses duplicates anyway).
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute("hx-post")) return; // htmx forms use hx-disabled-elt
+    form.querySelectorAll("button[type=submit]").forEach(function (button) {
+      window.setTimeout(function () { button.disabled = true; }, 0);
+    });
+  });
+  // A "Cancel" button inside an htmx-loaded form empties its slot.
+  document.addEventListener("click", function (event) {
+    var cancel = event.target.closest("[data-clear-target]");
+    if (!cancel) return;
+    event.preventDefault();
+    var target = document.querySelector(cancel.getAttribute("data-clear-target"));
+    if (target) target.innerHTML = "";
+  });
+})();
