@@ -329,3 +329,12 @@ OPSKAIZEN_REMINDER_DAYS_AHEAD = env.int("OPSKAIZEN_REMINDER_DAYS_AHEAD", default
 OPSKAIZEN_REMINDER_HOUR = env.int("OPSKAIZEN_REMINDER_HOUR", default=9)
 OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS", default=6)
 OPSKAIZEN_CHAT_TIMEOUT = env.int("OPSKAIZEN_CHAT_TIMEOUT", default=10)
+
+# --- Faults (issue 7): outgoing webhooks are an outbox, sent by the nudge or this dispatcher ------
+OPSKAIZEN_WEBHOOK_TIMEOUT = env.int("OPSKAIZEN_WEBHOOK_TIMEOUT", default=10)
+# How long a sender holds a delivery before another may take it over (after a crash mid-POST).
+OPSKAIZEN_WEBHOOK_LEASE_SECONDS = env.int("OPSKAIZEN_WEBHOOK_LEASE_SECONDS", default=120)
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "outgoing-dispatch": {"task": "teams.dispatch_outgoing", "schedule": 60.0, "options": {"expires": 55}},
+}

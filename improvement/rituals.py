@@ -233,6 +233,7 @@ def open_session(*, ritual: Ritual, now: dt.datetime) -> ReviewSession | None:
     session.agenda = agenda.build_agenda(session=session, now=now)
     session.save(update_fields=["agenda"])
     notification_ids = notifications.queue_session_opened(session=session)
+    signals.review_session_opened_in_transaction.send(sender=ReviewSession, session=session)
     transaction.on_commit(lambda: signals.review_session_opened.send(sender=ReviewSession, session=session))
     transaction.on_commit(lambda: notifications.publish(notification_ids))
     return session

@@ -264,6 +264,7 @@ def move_action(
     )
     if decision == Action.Decision.ADJUST:
         open_next_cycle(action=action, by=by, at=at, origin=action.origin)
+    signals.action_moved_in_transaction.send(sender=Action, action=action, transition=transition)
     transaction.on_commit(lambda: signals.action_moved.send(sender=Action, action=action, transition=transition))
     return action
 

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 
@@ -259,10 +260,15 @@ class OutgoingDelivery(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    # Outbox (issue 7): the row is written in the transaction of the domain write; whoever sends
+    # it (the Celery nudge or the periodic dispatcher) first claims it until `claimed_until`.
+    next_attempt_at = models.DateTimeField(default=timezone.now)
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = _("outgoing deliveries")
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="teams_outgoing_due_idx")]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint} ({self.status})"

@@ -1,12 +1,18 @@
 """Outgoing webhooks: domain events → one signed JSON POST per subscribed endpoint of the team.
 
-Receivers run after the transaction committed (the signals are sent on commit), create
-one OutgoingDelivery row per endpoint and hand its id to a Celery task.
+A transactional outbox (issue 7): the receivers run INSIDE the transaction of the domain write
+(the ``*_in_transaction`` signals), so the OutgoingDelivery rows commit or roll back with it.
+After the commit a Celery task is queued as a nudge; when the broker is down that publish is
+logged and dropped, and the periodic dispatcher (``teams.dispatch_outgoing``) sends the row
+later. Sending is at-least-once: every POST carries the event id (X-OpsKaizen-Delivery and the
+body's "id"), which receivers de-duplicate on.
 """
 
 import hashlib
 import hmac
 import json
+import logging
+import uuid
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
@@ -15,8 +21,12 @@ from django.dispatch import receiver
 from improvement import signals
 from teams.models import OutgoingDelivery, OutgoingWebhook
 
+logger = logging.getLogger(__name__)
+
 SIGNATURE_HEADER = "X-OpsKaizen-Signature"
 TIMESTAMP_HEADER = "X-OpsKaizen-Timestamp"
+# A short publish retry: a web request must not hang on a dead broker.
+PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -29,24 +39,37 @@ def encode(payload: dict) -> bytes:
 
 
 def enqueue(team_id: int, event: str, data: dict) -> list[int]:
-    """Record one delivery per active endpoint of the team that wants `event`, then queue them."""
-    from teams.tasks import deliver_webhook
+    """Write one delivery per active endpoint of the team that wants `event`, in the caller's transaction.
 
-    ids = []
-    with transaction.atomic():
-        for endpoint in OutgoingWebhook.objects.filter(team_id=team_id, active=True):
-            if not endpoint.wants(event):
-                continue
-            delivery = OutgoingDelivery.objects.create(endpoint=endpoint, event=event, payload={})
-            delivery.payload = json.loads(encode({"id": str(delivery.event_id), "type": event, "data": data}))
-            delivery.save(update_fields=["payload"])
-            ids.append(delivery.pk)
-    for pk in ids:
-        deliver_webhook.delay(pk)
+    The rows are the outbox: they exist if and only if the domain write committed. The Celery
+    task queued after the commit only makes the delivery immediate.
+    """
+    rows = []
+    for endpoint in OutgoingWebhook.objects.filter(team_id=team_id, active=True):
+        if not endpoint.wants(event):
+            continue
+        event_id = uuid.uuid4()
+        payload = json.loads(encode({"id": str(event_id), "type": event, "data": data}))
+        rows.append(OutgoingDelivery(endpoint=endpoint, event=event, event_id=event_id, payload=payload))
+    ids = [delivery.pk for delivery in OutgoingDelivery.objects.bulk_create(rows)]
+    if ids:
+        transaction.on_commit(lambda: nudge(ids))
     return ids
 
 
-@receiver(signals.action_moved, dispatch_uid="teams.outgoing.action_moved")
+def nudge(ids: list[int]) -> None:
+    """Queue the delivery tasks; a broker that cannot be reached is logged, never raised."""
+    from teams.tasks import deliver_webhook
+
+    for pk in ids:
+        try:
+            deliver_webhook.apply_async(args=[pk], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
+        except Exception as exc:  # kombu.OperationalError, redis errors, OSError: "broker unreachable"
+            logger.warning("broker unavailable, outgoing delivery %s left to the dispatcher: %s", pk, exc)
+            return  # the others would fail the same way; the dispatcher sends them all
+
+
+@receiver(signals.action_moved_in_transaction, dispatch_uid="teams.outgoing.action_moved")
 def on_action_moved(sender, action, transition, **kwargs):
     enqueue(
         action.team_id,
@@ -71,7 +94,7 @@ def on_action_moved(sender, action, transition, **kwargs):
     )
 
 
-@receiver(signals.review_session_opened, dispatch_uid="teams.outgoing.review_session_opened")
+@receiver(signals.review_session_opened_in_transaction, dispatch_uid="teams.outgoing.review_session_opened")
 def on_review_session_opened(sender, session, **kwargs):
     enqueue(
         session.team_id,

@@ -1,11 +1,24 @@
-"""Celery tasks of the teams app: delivering outgoing webhooks."""
+"""Celery tasks of the teams app: delivering outgoing webhooks from the outbox (OutgoingDelivery).
 
+- ``deliver_webhook(id)``: the nudge queued after the commit; retried with exponential backoff.
+- ``teams.dispatch_outgoing`` (beat, every minute): sends the rows whose nudge was lost (broker
+  down at publish time, worker killed mid-task, retry message lost) once they are due.
+
+Both claim a row with a conditional UPDATE before the POST (pending, due, and not claimed by a
+live sender), so two senders never POST the same row at the same time. A sender killed mid-POST
+leaves a claim that expires after OPSKAIZEN_WEBHOOK_LEASE_SECONDS; the row is then sent again
+with the same event id: delivery is at-least-once, receivers de-duplicate on the event id.
+"""
+
+import datetime as dt
 import logging
 import time
 import urllib.error
 import urllib.request
 
 from celery import shared_task
+from django.conf import settings
+from django.db.models import F, Q
 from django.utils import timezone
 
 from teams.models import OutgoingDelivery
@@ -14,7 +27,15 @@ from teams.outgoing import SIGNATURE_HEADER, TIMESTAMP_HEADER, encode, sign
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 6
-TIMEOUT_SECONDS = 10
+
+
+def timeout_seconds() -> int:
+    return getattr(settings, "OPSKAIZEN_WEBHOOK_TIMEOUT", 10)
+
+
+def lease_seconds() -> int:
+    # Longer than one POST can take, so a live sender's claim never expires under it.
+    return max(getattr(settings, "OPSKAIZEN_WEBHOOK_LEASE_SECONDS", 120), timeout_seconds() + 1)
 
 
 def backoff(attempt: int) -> int:
@@ -22,12 +43,25 @@ def backoff(attempt: int) -> int:
     return 30 * 2 ** (attempt - 1)
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS - 1, ignore_result=True)
-def deliver_webhook(self, delivery_id: int) -> str:
-    """POST one event to one endpoint; retried with exponential backoff, every attempt logged on the row."""
-    delivery = OutgoingDelivery.objects.select_related("endpoint").filter(pk=delivery_id).first()
-    if delivery is None or delivery.status != OutgoingDelivery.Status.PENDING:
-        return "skipped"  # already delivered or given up: a duplicate task changes nothing
+def claim(delivery_id: int, *, due_only: bool = False) -> OutgoingDelivery | None:
+    """Take the row for one attempt, or None when it is delivered, given up, or held by a live sender.
+
+    One conditional UPDATE: of two senders racing for the same row, exactly one changes it.
+    The attempt is counted at claim time, so an attempt killed mid-POST is counted too.
+    """
+    now = timezone.now()
+    rows = OutgoingDelivery.objects.filter(pk=delivery_id, status=OutgoingDelivery.Status.PENDING).filter(
+        Q(claimed_until__isnull=True) | Q(claimed_until__lt=now)
+    )
+    if due_only:
+        rows = rows.filter(next_attempt_at__lte=now)
+    if not rows.update(claimed_until=now + dt.timedelta(seconds=lease_seconds()), attempts=F("attempts") + 1):
+        return None
+    return OutgoingDelivery.objects.select_related("endpoint").get(pk=delivery_id)
+
+
+def post(delivery: OutgoingDelivery) -> tuple[int | None, str]:
+    """POST the event, signed; (HTTP status or None, error text)."""
     body = encode(delivery.payload)
     timestamp = str(int(time.time()))
     request = urllib.request.Request(  # noqa: S310 - endpoints are http(s) URLs validated by URLField
@@ -43,32 +77,73 @@ def deliver_webhook(self, delivery_id: int) -> str:
             SIGNATURE_HEADER: sign(delivery.endpoint.secret, timestamp, body),
         },
     )
-    attempts = delivery.attempts + 1
-    status_code, error = None, ""
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
-            status_code = response.status
+        with urllib.request.urlopen(request, timeout=timeout_seconds()) as response:  # noqa: S310
+            return response.status, ""
     except urllib.error.HTTPError as exc:
-        status_code, error = exc.code, f"HTTP {exc.code}"
+        return exc.code, f"HTTP {exc.code}"
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        error = str(exc)[:1000]
+        return None, str(exc)[:1000]
+
+
+def attempt(delivery: OutgoingDelivery) -> str:
+    """Send a claimed row once and record the outcome on it: delivered, retry (pending) or failed."""
+    status_code, error = post(delivery)
+    mine = OutgoingDelivery.objects.filter(pk=delivery.pk, status=OutgoingDelivery.Status.PENDING)
     if status_code is not None and 200 <= status_code < 300:
-        OutgoingDelivery.objects.filter(pk=delivery.pk).update(
+        mine.update(
             status=OutgoingDelivery.Status.DELIVERED,
-            attempts=attempts,
             last_status_code=status_code,
             last_error="",
             delivered_at=timezone.now(),
+            claimed_until=None,
         )
         return "delivered"
-    gave_up = attempts >= MAX_ATTEMPTS
-    OutgoingDelivery.objects.filter(pk=delivery.pk).update(
+    gave_up = delivery.attempts >= MAX_ATTEMPTS
+    mine.update(
         status=OutgoingDelivery.Status.FAILED if gave_up else OutgoingDelivery.Status.PENDING,
-        attempts=attempts,
         last_status_code=status_code,
         last_error=error,
+        claimed_until=None,
+        next_attempt_at=timezone.now() + dt.timedelta(seconds=backoff(delivery.attempts)),
     )
-    logger.warning("outgoing webhook %s attempt %s failed: %s", delivery.event_id, attempts, error)
-    if gave_up:
-        return "failed"
-    raise self.retry(countdown=backoff(attempts))
+    logger.warning("outgoing webhook %s attempt %s failed: %s", delivery.event_id, delivery.attempts, error)
+    return "failed" if gave_up else "retry"
+
+
+@shared_task(bind=True, acks_late=True, max_retries=MAX_ATTEMPTS - 1, ignore_result=True)
+def deliver_webhook(self, delivery_id: int) -> str:
+    """POST one event to one endpoint; retried with exponential backoff, every attempt logged on the row."""
+    delivery = claim(delivery_id)
+    if delivery is None:
+        return "skipped"  # delivered, given up, or being sent by another sender: a duplicate changes nothing
+    outcome = attempt(delivery)
+    if outcome == "retry":
+        raise self.retry(countdown=backoff(delivery.attempts))
+    return outcome
+
+
+def dispatch_pending(*, limit: int = 100, budget_seconds: float = 45.0) -> dict[str, int]:
+    """Send the due rows of the outbox (lost nudges, stuck claims, due retries); counts per outcome."""
+    started = time.monotonic()
+    counts: dict[str, int] = {}
+    due = (
+        OutgoingDelivery.objects.filter(status=OutgoingDelivery.Status.PENDING, next_attempt_at__lte=timezone.now())
+        .filter(Q(claimed_until__isnull=True) | Q(claimed_until__lt=timezone.now()))
+        .order_by("next_attempt_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for pk in list(due):
+        if time.monotonic() - started > budget_seconds:
+            break  # the next run (a minute later) takes the rest
+        delivery = claim(pk, due_only=True)
+        outcome = attempt(delivery) if delivery is not None else "skipped"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    if counts:
+        logger.info("outgoing dispatch: %s", counts)
+    return counts
+
+
+@shared_task(name="teams.dispatch_outgoing", acks_late=True, ignore_result=True)
+def dispatch_outgoing() -> dict[str, int]:
+    return dispatch_pending()

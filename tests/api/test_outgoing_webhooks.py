@@ -115,8 +115,11 @@ def test_only_the_teams_own_subscribed_endpoints_receive(team, other_team, eager
         with django_capture_on_commit_callbacks(execute=True):
             move_action(action=action, to_stage="do")
         ritual = factories.RitualFactory(team=team)
-        session = ReviewSession.objects.create(team=team, ritual=ritual, occurrence=timezone.now() + dt.timedelta(1))
-        signals.review_session_opened.send(sender=ReviewSession, session=session)
+        with django_capture_on_commit_callbacks(execute=True):
+            session = ReviewSession.objects.create(
+                team=team, ritual=ritual, occurrence=timezone.now() + dt.timedelta(1)
+            )
+            signals.review_session_opened_in_transaction.send(sender=ReviewSession, session=session)
     assert len(ours.requests) == 2
     assert theirs.requests == []
     assert [json.loads(body)["type"] for _h, body in sessions_only.requests] == ["review_session.opened"]
