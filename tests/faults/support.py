@@ -5,6 +5,7 @@ The machine's shared Redis (6379) is never stopped: the outage is played on our 
 """
 
 import contextlib
+import socket
 import subprocess
 import threading
 import time
@@ -16,10 +17,23 @@ import redis
 THROWAWAY_PORT = 6390
 
 
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 class ThrowawayRedis:
     """`redis-server --port 6390` without persistence, in its own process group."""
 
     def __init__(self, log: Path, port: int = THROWAWAY_PORT):
+        if port_in_use(port):  # never adopt (and later stop) a server that is not ours
+            port = free_port()
         self.port = port
         self.url = f"redis://127.0.0.1:{port}/0"
         self.log = log
