@@ -135,3 +135,21 @@ def test_two_dispatchers_at_once_send_each_event_once(team, broker_down):
     assert sent == list(range(20))  # each once, none twice
     assert sum(r.get("delivered", 0) for r in results) == 20
     assert set(OutgoingDelivery.objects.values_list("status", "attempts")) == {("delivered", 1)}
+
+
+def test_a_session_opened_by_the_tick_writes_its_event_in_the_same_transaction(
+    team, broker_down, django_capture_on_commit_callbacks
+):
+    from improvement import rituals
+    from improvement.models import ReviewSession
+    from tests.improvement.test_ritual_worker import due_ritual
+
+    create_outgoing_webhook(team=team, url="https://hooks.example.com/okz", events=["review_session.opened"])
+    ritual = due_ritual(team)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert rituals.run_tick()
+    assert len(broker_down) == 1  # the broker is down: the nudge failed, the row stays
+    session = ReviewSession.objects.get(ritual=ritual)
+    delivery = OutgoingDelivery.objects.get()
+    assert (delivery.event, delivery.status) == ("review_session.opened", "pending")
+    assert delivery.payload["data"]["review_session"]["id"] == session.pk
