@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from improvement.models import Action, Check
 from incidents.models import Incident, Postmortem
@@ -59,12 +60,17 @@ def move_card(page, title, button, fill=None, expect_refusal=None):
             field.check()
         else:
             field.fill(value)
+    messages = page.locator("#board .message")
+    before = messages.all_inner_texts()
     form.get_by_role("button", name="Confirm the move").click()
     if expect_refusal:
         card.locator(".errorlist.nonfield").wait_for()
         assert expect_refusal in card.inner_text()
     else:
-        page.locator("#board .message").wait_for()
+        # The board is swapped with a new message; the previous move's message must not satisfy the wait.
+        if before:
+            expect(messages.first).not_to_have_text(before[0])
+        messages.first.wait_for()
 
 
 def test_from_incident_to_postmortem_to_an_action_through_plan_do_check_act_and_in_french(page):
@@ -151,7 +157,7 @@ def test_from_incident_to_postmortem_to_an_action_through_plan_do_check_act_and_
     card = board_card(page, title)
     card.locator("textarea[name=note]").fill("Canary zone live since Monday.")
     card.get_by_role("button", name="Confirm the move").click()
-    page.locator("#board .message").wait_for()
+    expect(page.locator("#board .message").first).to_contain_text("moved to Check")
     move_card(
         page,
         title,
