@@ -292,3 +292,37 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
     assert session.status == "closed"
     assert Action.objects.get(pk=action.pk).stage == "do"
     assert page.refused == []
+
+
+HOSTILE = '<img src=x id="injected" onerror="window.pwned=1"><script>window.pwned=1</script>"\'&'
+
+
+def test_html_typed_into_text_fields_is_shown_as_text_in_the_browser(page):
+    from incidents import services as incident_services
+    from tests.factories import ActionFactory, IncidentFactory
+
+    team = TeamFactory(slug="platform-sre")
+    MembershipFactory(team=team, role="lead", user__username="alice")
+    incident = IncidentFactory(team=team, title=f"Gateway {HOSTILE}", summary=HOSTILE)
+    incident_services.add_timeline_event(incident=incident, text=f"Note {HOSTILE}")
+    postmortem = incident_services.start_postmortem(incident=incident)
+    incident_services.update_postmortem(postmortem=postmortem, summary=HOSTILE, impact=HOSTILE)
+    action = ActionFactory(team=team, title=f"Fix {HOSTILE}", hypothesis=HOSTILE)
+    action.incidents.add(incident)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    log_in(page, "alice")
+    for path in (
+        f"/t/{team.slug}/incidents/",
+        f"/t/{team.slug}/incidents/{incident.pk}/",
+        f"/t/{team.slug}/postmortems/{postmortem.pk}/",
+        f"/t/{team.slug}/board/",
+        f"/t/{team.slug}/actions/{action.pk}/",
+    ):
+        page.goto(page.base + path)
+        page.wait_for_load_state()
+        assert page.locator("#injected").count() == 0, path
+        assert page.evaluate("() => window.pwned === undefined"), path
+        assert "<script>window.pwned=1</script>" in page.inner_text("main"), path
+    assert dialogs == []
