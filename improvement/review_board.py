@@ -13,22 +13,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from improvement import services
-from improvement.models import Action, ReviewDecision, ReviewSession, Ritual, Stage
+from improvement.models import Action, ReviewDecision, ReviewSession, Stage
 from teams.models import Membership, Team
-
-RITUAL_FIELDS = {
-    "name",
-    "kind",
-    "weekday",
-    "time_of_day",
-    "rrule",
-    "timezone",
-    "duration_minutes",
-    "notify_email",
-    "chat_webhook_url",
-    "active",
-    "stale_after_days",
-}
 
 
 def _check_members(team: Team, users, field: str) -> None:
@@ -37,40 +23,6 @@ def _check_members(team: Team, users, field: str) -> None:
     known = set(Membership.objects.filter(team=team, user_id__in=ids).values_list("user_id", flat=True))
     if ids - known:
         raise ValidationError({field: _("Only members of the team can be chosen.")})
-
-
-def _apply_ritual(ritual: Ritual, fields: dict) -> None:
-    unknown = set(fields) - RITUAL_FIELDS
-    if unknown:
-        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
-    for name, value in fields.items():
-        if hasattr(ritual, name):
-            setattr(ritual, name, value)
-
-
-@transaction.atomic
-def create_ritual(*, team: Team, attendees=(), **fields) -> Ritual:
-    """Create a recurring meeting of `team` (weekday + time, or an RRULE) and its attendees."""
-    ritual = Ritual(team=team)
-    _apply_ritual(ritual, fields)
-    _check_members(team, attendees, "attendees")
-    ritual.full_clean()
-    ritual.save()
-    ritual.attendees.set(attendees)
-    return ritual
-
-
-@transaction.atomic
-def update_ritual(*, ritual: Ritual, attendees=None, **fields) -> Ritual:
-    """Edit a ritual; its next occurrence follows the new schedule."""
-    ritual = Ritual.objects.select_for_update().get(pk=ritual.pk)
-    _apply_ritual(ritual, fields)
-    ritual.full_clean()
-    ritual.save()
-    if attendees is not None:
-        _check_members(ritual.team, attendees, "attendees")
-        ritual.attendees.set(attendees)
-    return ritual
 
 
 def _open_session(session: ReviewSession) -> ReviewSession:

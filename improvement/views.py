@@ -369,9 +369,9 @@ def _ritual_form_view(request, team, ritual=None):
         fields["chat_webhook_url"] = fields["chat_webhook_url"] or ""
         try:
             if ritual is None:
-                review_board.create_ritual(team=team, attendees=attendees, **fields)
+                services.create_ritual(team=team, attendees=attendees, **fields)
             else:
-                review_board.update_ritual(ritual=ritual, attendees=attendees, **fields)
+                services.update_ritual(ritual=ritual, attendees=attendees, **fields)
         except ValidationError as error:
             add_service_errors(form, error)
         else:

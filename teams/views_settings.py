@@ -10,15 +10,15 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from teams import services
+from teams.decorators import resolve_team
 from teams.forms import ApiTokenForm, IntegrationForm, OutgoingWebhookForm
 from teams.models import ApiToken, Integration, Membership, OutgoingWebhook, Team
-from teams.selectors import has_role, teams_for_user
 
 
 def _team_for_lead(request, team_slug) -> Team:
     """The team, when the signed-in user leads it; 404 otherwise (no hint that the team exists)."""
-    team = get_object_or_404(teams_for_user(request.user), slug=team_slug)
-    if not has_role(request.user, team, Membership.Role.LEAD):
+    team, role = resolve_team(request.user, team_slug)
+    if Membership.RANK[role] < Membership.RANK[Membership.Role.LEAD]:
         raise Http404
     return team
 

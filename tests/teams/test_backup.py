@@ -1,5 +1,6 @@
 """Backup and restore: a team's export loads into an empty instance and comes out identical."""
 
+import datetime as dt
 import json
 
 import pytest
@@ -39,6 +40,19 @@ def test_export_import_round_trip_is_identical(demo):
     assert IncidentFactory(team=team).pk > max(
         Incident.objects.exclude(title__startswith="Incident ").values_list("pk", flat=True)
     )
+
+
+def test_metrics_come_out_identical_after_restore(demo):
+    from improvement.metrics import team_dashboard
+
+    now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    before = team_dashboard(demo, now=now)
+    exported = backup.export_team(demo)
+    wipe()
+    team = backup.import_team(exported)
+    after = team_dashboard(team, now=now)
+    assert sum(before["series"]["incidents"]["values"]) > 0  # there is something to compare
+    assert after == before
 
 
 def test_export_holds_only_the_teams_rows(demo):

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from improvement.models import Action, Check
 from incidents.models import Incident, Postmortem
@@ -59,12 +60,17 @@ def move_card(page, title, button, fill=None, expect_refusal=None):
             field.check()
         else:
             field.fill(value)
+    messages = page.locator("#board .message")
+    before = messages.all_inner_texts()
     form.get_by_role("button", name="Confirm the move").click()
     if expect_refusal:
         card.locator(".errorlist.nonfield").wait_for()
         assert expect_refusal in card.inner_text()
     else:
-        page.locator("#board .message").wait_for()
+        # The board is swapped with a new message; the previous move's message must not satisfy the wait.
+        if before:
+            expect(messages.first).not_to_have_text(before[0])
+        messages.first.wait_for()
 
 
 def test_from_incident_to_postmortem_to_an_action_through_plan_do_check_act_and_in_french(page):
@@ -151,7 +157,7 @@ def test_from_incident_to_postmortem_to_an_action_through_plan_do_check_act_and_
     card = board_card(page, title)
     card.locator("textarea[name=note]").fill("Canary zone live since Monday.")
     card.get_by_role("button", name="Confirm the move").click()
-    page.locator("#board .message").wait_for()
+    expect(page.locator("#board .message").first).to_contain_text("moved to Check")
     move_card(
         page,
         title,
@@ -286,3 +292,37 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
     assert session.status == "closed"
     assert Action.objects.get(pk=action.pk).stage == "do"
     assert page.refused == []
+
+
+HOSTILE = '<img src=x id="injected" onerror="window.pwned=1"><script>window.pwned=1</script>"\'&'
+
+
+def test_html_typed_into_text_fields_is_shown_as_text_in_the_browser(page):
+    from incidents import services as incident_services
+    from tests.factories import ActionFactory, IncidentFactory
+
+    team = TeamFactory(slug="platform-sre")
+    MembershipFactory(team=team, role="lead", user__username="alice")
+    incident = IncidentFactory(team=team, title=f"Gateway {HOSTILE}", summary=HOSTILE)
+    incident_services.add_timeline_event(incident=incident, text=f"Note {HOSTILE}")
+    postmortem = incident_services.start_postmortem(incident=incident)
+    incident_services.update_postmortem(postmortem=postmortem, summary=HOSTILE, impact=HOSTILE)
+    action = ActionFactory(team=team, title=f"Fix {HOSTILE}", hypothesis=HOSTILE)
+    action.incidents.add(incident)
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    log_in(page, "alice")
+    for path in (
+        f"/t/{team.slug}/incidents/",
+        f"/t/{team.slug}/incidents/{incident.pk}/",
+        f"/t/{team.slug}/postmortems/{postmortem.pk}/",
+        f"/t/{team.slug}/board/",
+        f"/t/{team.slug}/actions/{action.pk}/",
+    ):
+        page.goto(page.base + path)
+        page.wait_for_load_state()
+        assert page.locator("#injected").count() == 0, path
+        assert page.evaluate("() => window.pwned === undefined"), path
+        assert "<script>window.pwned=1</script>" in page.inner_text("main"), path
+    assert dialogs == []

@@ -91,3 +91,25 @@ def test_the_language_chosen_in_the_ui_wins_over_the_browser(client, member, tea
     html = client.get(url, HTTP_ACCEPT_LANGUAGE="en").content.decode()
     assert "Historique des étapes" in html
     assert "Modifier le plan" in html
+
+
+@pytest.mark.django_db
+def test_the_token_and_integration_settings_pages_render_in_french(client, lead, team):
+    from teams.services import create_api_token, create_integration, create_outgoing_webhook, revoke_api_token
+
+    create_api_token(team=team, name="CI", by=lead)
+    revoke_api_token(token=create_api_token(team=team, name="Old", by=lead)[0])
+    create_integration(team=team, source="jira")
+    create_outgoing_webhook(team=team, url="https://chat.example.com/hook")
+    client.force_login(lead)
+    tokens = client.get(f"/t/{team.slug}/settings/tokens/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Jetons d&#x27;API de" in tokens or "Jetons d'API de" in tokens
+    assert "Créer le jeton" in tokens and "dernière utilisation" in tokens and "jamais" in tokens
+    # A token is masculine in French: its status reads "actif"/"révoqué", not the feed address's "active"/"révoquée".
+    assert "<td>actif</td>" in tokens and "révoqué 20" in tokens
+    assert "Create token" not in tokens and "last used" not in tokens
+    integrations = client.get(f"/t/{team.slug}/settings/integrations/", HTTP_ACCEPT_LANGUAGE="fr").content.decode()
+    assert "Intégrations par webhook de" in integrations
+    assert "secret de signature" in integrations and "Renouveler le secret" in integrations
+    assert "Webhooks sortants" in integrations and "tous les événements" in integrations
+    assert "Outgoing webhooks" not in integrations and "Rotate secret" not in integrations
