@@ -73,7 +73,9 @@ def prepare(run: str):
     user, _ = get_user_model().objects.get_or_create(username="bench-ingest-lead")
     if not Membership.objects.filter(team=team, user=user).exists():
         services.add_member(team=team, user=user, role=Membership.Role.LEAD)
-    _token, key = services.create_api_token(team=team, name=f"ingest bench {run}", scope=ApiToken.Scope.READ_WRITE, by=user)
+    _token, key = services.create_api_token(
+        team=team, name=f"ingest bench {run}", scope=ApiToken.Scope.READ_WRITE, by=user
+    )
     return team, key
 
 
@@ -97,7 +99,7 @@ def start_server(port: int, workers: int, threads: int) -> subprocess.Popen:
         if server.poll() is not None:
             sys.exit(f"gunicorn exited with {server.returncode}")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/", timeout=2) as response:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz/", timeout=2) as response:
                 if response.status == 200:
                     return server
         except OSError:
@@ -175,7 +177,7 @@ def main() -> None:
     server = start_server(port, args.workers, args.threads)
     results = {}
     try:
-        for name, (prefix, auth, _source) in sides.items():  # warm up both (imports, connections)
+        for prefix, auth, _source in sides.values():  # warm up both (imports, connections)
             run_wrk(base, lua_for(f"{run}w", prefix, auth), duration=2, connections=2, threads=1)
         for name, (prefix, auth, source) in sides.items():
             before = Incident.objects.filter(team=team, source=source).count()
