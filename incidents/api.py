@@ -142,19 +142,21 @@ class IncidentViewSet(ServiceBackedViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         team = self.team_from(data)
-        with transaction.atomic():
-            # Only a status change needs the row first (it stamps timestamps); the upsert looks it up itself.
-            existing = (
-                Incident.objects.filter(team=team, source=source, external_id=external_id).first()
-                if "status" in data
-                else None
+        if "status" in data:
+            # A status change needs the row first (it stamps the timestamps the status implies).
+            with transaction.atomic():
+                existing = Incident.objects.filter(team=team, source=source, external_id=external_id).first()
+                if existing is not None:
+                    incident, created = _incident_write(existing, data, team, self.actor()), False
+                else:
+                    incident, created = services.upsert_incident_by_ref(
+                        team=team, source=source, external_id=external_id, by=self.actor(), **data
+                    )
+        else:
+            # The upsert is one transaction and looks the row up itself: no outer transaction to nest in.
+            incident, created = services.upsert_incident_by_ref(
+                team=team, source=source, external_id=external_id, by=self.actor(), **data
             )
-            if existing is not None:
-                incident, created = _incident_write(existing, data, team, self.actor()), False
-            else:
-                incident, created = services.upsert_incident_by_ref(
-                    team=team, source=source, external_id=external_id, by=self.actor(), **data
-                )
         self.serializer_class = IncidentSerializer
         if created:
             # A new incident has no timeline yet and its team is loaded: answer without reading it back.
