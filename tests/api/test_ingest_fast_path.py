@@ -58,3 +58,10 @@ def test_upsert_ingest_runs_a_fixed_small_number_of_queries(make_client, team, d
     with django_assert_max_num_queries(14):  # ~40 before the benchmark
         response = api.put("/api/v1/incidents/by-ref/jira/OPS-4/", {"title": "x", "started_at": T0}, format="json")
     assert response.status_code == 201
+
+
+def test_the_benchmark_baseline_view_is_not_mounted_outside_the_benchmark(client, team):
+    body = '{"title": "x", "started_at": "2026-01-01T10:00:00Z"}'
+    response = client.put(f"/bench-baseline/{team.pk}/src/EXT-1/", body, content_type="application/json")
+    assert response.status_code == 404
+    assert not Incident.objects.filter(external_id="EXT-1").exists()
