@@ -1,5 +1,7 @@
 """URL map: web UI, admin, REST API (/api/v1/) and its documentation."""
 
+import os
+
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
@@ -29,3 +31,7 @@ urlpatterns = [
     path("t/<slug:team_slug>/", include("incidents.urls")),
     path("t/<slug:team_slug>/", include("improvement.urls")),
 ]
+
+# Benchmarks (issue 7): the ingest benchmark's baseline view, mounted only for bench/ingest_bench.py's own server.
+if os.environ.get("OPSKAIZEN_BENCH_BASELINE") == "1":  # pragma: no cover - never set outside bench/
+    urlpatterns.insert(0, path("bench-baseline/", include("bench.baseline_urls")))

@@ -142,16 +142,27 @@ class IncidentViewSet(ServiceBackedViewSet):
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         team = self.team_from(data)
-        with transaction.atomic():
-            existing = Incident.objects.filter(team=team, source=source, external_id=external_id).first()
-            if existing is not None and "status" in data:
-                incident, created = _incident_write(existing, data, team, self.actor()), False
-            else:
-                incident, created = services.upsert_incident_by_ref(
-                    team=team, source=source, external_id=external_id, by=self.actor(), **data
-                )
+        if "status" in data:
+            # A status change needs the row first (it stamps the timestamps the status implies).
+            with transaction.atomic():
+                existing = Incident.objects.filter(team=team, source=source, external_id=external_id).first()
+                if existing is not None:
+                    incident, created = _incident_write(existing, data, team, self.actor()), False
+                else:
+                    incident, created = services.upsert_incident_by_ref(
+                        team=team, source=source, external_id=external_id, by=self.actor(), **data
+                    )
+        else:
+            # The upsert is one transaction and looks the row up itself: no outer transaction to nest in.
+            incident, created = services.upsert_incident_by_ref(
+                team=team, source=source, external_id=external_id, by=self.actor(), **data
+            )
         self.serializer_class = IncidentSerializer
-        return self.respond(incident, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+        if created:
+            # A new incident has no timeline yet and its team is loaded: answer without reading it back.
+            incident._prefetched_objects_cache = {"timeline": TimelineEvent.objects.none()}
+            return self.plain(self.get_serializer(incident).data, status.HTTP_201_CREATED)
+        return self.respond(incident, status.HTTP_200_OK)
 
     @extend_schema(
         summary="Add a timeline entry",

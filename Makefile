@@ -1,0 +1,25 @@
+# make bench: the benchmarks of bench/ (see bench/README.md). Needs PostgreSQL, Redis and `wrk`.
+PYTHON ?= .venv/bin/python
+PG ?= postgres://postgres@127.0.0.1:5432
+BENCH_DB ?= opskaizen_bench
+BENCH_REDIS ?= redis://127.0.0.1:6379/0
+LARGE := $(PG)/$(BENCH_DB)
+SMALL := $(PG)/$(BENCH_DB)_small
+COUNT = psql "$(1)" -tAc "SELECT count(*) FROM incidents_incident" 2>/dev/null || echo 0
+
+.PHONY: bench bench-data
+bench: bench-data
+	@echo "== metrics ==" && DATABASE_URL=$(LARGE) $(PYTHON) bench/metrics_bench.py
+	@echo "== ingest ==" && DATABASE_URL=$(LARGE) REDIS_URL=$(BENCH_REDIS) $(PYTHON) bench/ingest_bench.py
+	@echo "== pages ==" && REDIS_URL=$(BENCH_REDIS) $(PYTHON) bench/pages_bench.py --small $(SMALL) --large $(LARGE)
+
+# Create, migrate and fill both databases when they hold fewer incidents than the generator writes.
+bench-data:
+	@for db in $(BENCH_DB) $(BENCH_DB)_small; do \
+		psql "$(PG)/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = '$$db'" | grep -q 1 \
+			|| psql "$(PG)/postgres" -qc "CREATE DATABASE $$db"; \
+		DATABASE_URL=$(PG)/$$db $(PYTHON) manage.py migrate -v0; \
+	done
+	@[ "$$($(call COUNT,$(LARGE)))" -ge 100000 ] || DATABASE_URL=$(LARGE) $(PYTHON) bench/generate.py
+	@[ "$$($(call COUNT,$(SMALL)))" -ge 300 ] || \
+		DATABASE_URL=$(SMALL) $(PYTHON) bench/generate.py --incidents 300 --changes 600 --actions 60
