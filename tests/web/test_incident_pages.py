@@ -54,6 +54,19 @@ def test_incident_list_filters_by_service_severity_status_period_and_search(clie
     assert titles(status="resolved") == []
 
 
+def test_incident_list_pages_keep_the_filters_in_their_links(client, member, team, settings):
+    settings.UI_PAGE_SIZE = 2
+    for n in range(5):
+        IncidentFactory(team=team, severity="SEV2", title=f"Disk full {n}")
+    IncidentFactory(team=team, severity="SEV4", title="Noise")
+    client.force_login(member)
+    html = client.get(reverse("incidents:list", args=[team.slug]), {"severity": "SEV2"}).content.decode()
+    # One "?" only: "??page=2" reads as a parameter named "?page" and every link led to page 1.
+    assert 'href="?severity=SEV2&amp;page=2" rel="next"' in html
+    page = client.get(reverse("incidents:list", args=[team.slug]), {"severity": "SEV2", "page": 2}).context["page"]
+    assert (page.number, page.paginator.count) == (2, 5)
+
+
 def test_incident_list_offers_only_my_teams_services(client, member, team, other_team):
     ServiceFactory(team=team, name="Mine")
     ServiceFactory(team=other_team, name="Theirs")
