@@ -17,6 +17,7 @@ urlpatterns = [
     path("rituals/new/", views.ritual_create, name="ritual_create"),
     path("rituals/<int:pk>/", views.ritual_edit, name="ritual_edit"),
     path("reviews/<int:pk>/", views.review_session, name="review"),
+    path("reviews/<int:pk>/sections/<slug:kind>/", views.review_section, name="review_section"),
     path("reviews/<int:pk>/decide/", views.review_decide, name="review_decide"),
     path("reviews/<int:pk>/attendance/", views.review_attendance, name="review_attendance"),
     path("reviews/<int:pk>/notes/", views.review_notes, name="review_notes"),

@@ -4,8 +4,11 @@ Every stage move goes through improvement.services.move_action; a refusal is
 shown in place, next to the card, with the service's own words.
 """
 
+from urllib.parse import quote
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
@@ -328,6 +331,11 @@ AGENDA_SECTIONS = {
     "metric_signal": gettext_lazy("Metric signals"),
 }
 ACTION_ITEM_KINDS = {"action_overdue", "action_stale", "action_check_due", "recurrence"}
+# The board shows at most this many items per agenda section; the rest are on the section's own
+# page, REVIEW_SECTION_PAGE_SIZE at a time. A backlog of ~2 000 open actions puts hundreds of items
+# in a section, and rendering all of them (each with its decision forms) took seconds.
+REVIEW_SECTION_CAP = 20
+REVIEW_SECTION_PAGE_SIZE = 50
 _AGENDA_DATETIMES = ("started_at", "resolved_at", "created_at", "stage_entered_at", "last_moved_at", "check_due_at")
 
 
@@ -394,58 +402,122 @@ def ritual_edit(request, team, pk):
     return _ritual_form_view(request, team, _ritual(team, pk))
 
 
-def _agenda_view(session: ReviewSession) -> dict:
-    """The frozen agenda shaped for the page: sections in order, items with their decisions and links."""
-    agenda = session.agenda or {}
-    decisions = list(session.decisions.select_related("by", "action").order_by("at", "id"))
-    by_item: dict[str, list] = {}
-    for decision in decisions:
-        by_item.setdefault(decision.item_id, []).append(decision)
-    sections, number = [], 0
+def _agenda_by_section(session: ReviewSession) -> list[dict]:
+    """The frozen agenda split into its sections, in order: items as frozen, the number of the first, counts.
+
+    One pass over the frozen list and one query (the discussed counts, from the ReviewDecision rows);
+    nothing here is shaped for display yet, so the cost of a section does not depend on its size.
+    """
+    by_kind: dict[str, list] = {kind: [] for kind in AGENDA_SECTIONS}
+    for raw in (session.agenda or {}).get("items", []):
+        if raw.get("kind") in by_kind:
+            by_kind[raw["kind"]].append(raw)
+    discussed = selectors.discussed_per_section(session, AGENDA_SECTIONS)
+    sections, first = [], 1
     for kind, label in AGENDA_SECTIONS.items():
-        items = []
-        for raw in agenda.get("items", []):
-            if raw.get("kind") != kind:
-                continue
-            number += 1
-            data = dict(raw.get("data") or {})
-            for key in _AGENDA_DATETIMES:
-                if isinstance(data.get(key), str):
-                    data[key] = parse_datetime(data[key])
-            if isinstance(data.get("due_date"), str):
-                data["due_date"] = parse_date(data["due_date"])
-            item_decisions = by_item.get(raw["id"], [])
-            items.append(
-                {
-                    **raw,
-                    "number": number,
-                    "data": data,
-                    "is_action": kind in ACTION_ITEM_KINDS,
-                    "decisions": [d for d in item_decisions if d.kind != ReviewDecision.Kind.DISCUSSED],
-                    # Deciding something on an item means the board discussed it.
-                    "discussed": bool(item_decisions),
-                }
-            )
-        if items:
-            sections.append({"kind": kind, "label": label, "items": items})
-    total = sum(len(s["items"]) for s in sections)
-    done = sum(1 for s in sections for item in s["items"] if item["discussed"])
-    return {"sections": sections, "total": total, "done": done, "general": by_item.get("", [])}
+        raws = by_kind[kind]
+        sections.append(
+            {
+                "kind": kind,
+                "label": label,
+                "raw": raws,
+                "first": first,
+                "count": len(raws),
+                "discussed": discussed[kind],
+            }
+        )
+        first += len(raws)
+    return sections
+
+
+def _agenda_item(raw: dict, number: int, decisions: list) -> dict:
+    """One frozen item shaped for _review_item.html: its number on the agenda, typed dates, its decisions."""
+    data = dict(raw.get("data") or {})
+    for key in _AGENDA_DATETIMES:
+        if isinstance(data.get(key), str):
+            data[key] = parse_datetime(data[key])
+    if isinstance(data.get("due_date"), str):
+        data["due_date"] = parse_date(data["due_date"])
+    return {
+        **raw,
+        "number": number,
+        "data": data,
+        "is_action": raw["kind"] in ACTION_ITEM_KINDS,
+        "decisions": [d for d in decisions if d.kind != ReviewDecision.Kind.DISCUSSED],
+        # Deciding something on an item means the board discussed it.
+        "discussed": bool(decisions),
+    }
+
+
+def _decisions_by_item(session: ReviewSession, item_ids) -> dict[str, list]:
+    by_item: dict[str, list] = {}
+    for decision in selectors.decisions_on_items(session, item_ids):
+        by_item.setdefault(decision.item_id, []).append(decision)
+    return by_item
+
+
+def _agenda_view(session: ReviewSession) -> dict:
+    """The board: each section with at most REVIEW_SECTION_CAP items, the rest counted and linked to its page.
+
+    A section that does not fit shows its undiscussed items first (in the agenda's order), so the
+    board moves on to what is left as the meeting goes; one that fits keeps the agenda's order.
+    The first CAP undiscussed items are among the first CAP + discussed ones: only those are read.
+    """
+    sections = [s for s in _agenda_by_section(session) if s["count"]]
+    candidates = {}
+    for section in sections:
+        window = section["raw"][: REVIEW_SECTION_CAP + section["discussed"]]
+        candidates[section["kind"]] = list(enumerate(window, start=section["first"]))
+    by_item = _decisions_by_item(session, [raw["id"] for numbered in candidates.values() for _n, raw in numbered])
+    for section in sections:
+        numbered = candidates[section["kind"]]
+        if section["count"] > REVIEW_SECTION_CAP:
+            numbered = sorted(numbered, key=lambda pair: pair[1]["id"] in by_item)  # stable: order kept
+        shown = numbered[:REVIEW_SECTION_CAP]
+        section["items"] = [_agenda_item(raw, number, by_item.get(raw["id"], [])) for number, raw in shown]
+        section["more"] = section["count"] - len(shown)
+    total = sum(s["count"] for s in sections)
+    return {"sections": sections, "total": total, "done": sum(s["discussed"] for s in sections)}
+
+
+def _agenda_section(session: ReviewSession, kind: str, page_number) -> dict:
+    """One section of the agenda, paged in the agenda's order (an out-of-range page is the last one)."""
+    sections = _agenda_by_section(session)
+    section = next((s for s in sections if s["kind"] == kind), None)
+    if section is None:  # not a section of the agenda
+        raise Http404
+    page = Paginator(section["raw"], REVIEW_SECTION_PAGE_SIZE).get_page(page_number)
+    by_item = _decisions_by_item(session, [raw["id"] for raw in page])
+    first = section["first"] + page.start_index() - 1
+    section["items"] = [
+        _agenda_item(raw, first + index, by_item.get(raw["id"], [])) for index, raw in enumerate(page.object_list)
+    ]
+    return {"section": section, "page": page, "total": sum(s["count"] for s in sections)}
+
+
+def _agenda_item_alone(session: ReviewSession, item_id: str) -> dict:
+    """One item of the agenda, wherever it is shown (board or section page), for redrawing it in place."""
+    sections = _agenda_by_section(session)
+    for section in sections:
+        for index, raw in enumerate(section["raw"]):
+            if raw["id"] == item_id:
+                decisions = _decisions_by_item(session, [item_id]).get(item_id, [])
+                item = _agenda_item(raw, section["first"] + index, decisions)
+                return {"item": item, "section": section, "total": sum(s["count"] for s in sections)}
+    raise Http404
 
 
 def _session_context(request, team, session, **extra):
+    """What the board and a section page share: the session, its time zone and what an item's forms need."""
     return {
         "team": team,
         "session": session,
         "agenda": session.agenda or {},
         "agenda_tz": (session.agenda or {}).get("timezone") or session.ritual.timezone,
-        "decision_form": BoardDecisionForm(team=team),
-        "attendance_form": AttendanceForm(team=team, initial={"attendees": list(session.attendees.all())}),
-        "notes_form": NotesForm(initial={"notes": session.notes}),
         "stages": [(s, Stage(s).label) for s in (*OPEN_STAGES, Stage.DONE, Stage.ABANDONED)],
         "is_open": session.status == ReviewSession.Status.OPEN,
         "members": list(review_board.team_members(team)),
-        **_agenda_view(session),
+        "decide_url": reverse("improvement:review_decide", args=[team.slug, session.pk]),
         **extra,
     }
 
@@ -453,9 +525,39 @@ def _session_context(request, team, session, **extra):
 @require_GET
 @team_view()
 def review_session(request, team, pk):
-    """The review board: the frozen agenda walked item by item, the decisions taken, attendance and notes."""
+    """The review board: each agenda section (capped, the rest on its own page), decisions, attendance and notes."""
     session = _session(team, pk)
-    return render(request, "improvement/review.html", _session_context(request, team, session))
+    context = _session_context(
+        request,
+        team,
+        session,
+        attendance_form=AttendanceForm(team=team, initial={"attendees": list(session.attendees.all())}),
+        notes_form=NotesForm(initial={"notes": session.notes}),
+        cap=REVIEW_SECTION_CAP,
+        **_agenda_view(session),
+    )
+    return render(request, "improvement/review.html", context)
+
+
+@require_GET
+@team_view()
+def review_section(request, team, pk, kind):
+    """One section of a session's agenda, page by page, with the same per-item controls as the board."""
+    session = _session(team, pk)
+    shaped = _agenda_section(session, kind, request.GET.get("page"))
+    decide_url = reverse("improvement:review_decide", args=[team.slug, session.pk]) + f"?page={shaped['page'].number}"
+    context = _session_context(request, team, session, decide_url=decide_url, **shaped)
+    return render(request, "improvement/review_section.html", context)
+
+
+def _after_decision_url(team, session, item_id: str, page: str) -> str:
+    """Back where the decision was taken: the section page it came from (?page=), else the board."""
+    kind = item_id.partition(":")[0]
+    anchor = "#item-" + quote(item_id, safe=":")
+    if page.isdigit() and kind in AGENDA_SECTIONS:
+        url = reverse("improvement:review_section", args=[team.slug, session.pk, kind])
+        return f"{url}?page={page}{anchor}"
+    return reverse("improvement:review", args=[team.slug, session.pk]) + anchor
 
 
 @require_POST
@@ -485,23 +587,22 @@ def review_decide(request, team, pk):
                 )
         except ValidationError as error:
             add_service_errors(form, error)
+    item_id = request.POST.get("item_id", "")
     if not request.htmx:
         if form.errors:
             messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
-        return redirect(
-            reverse("improvement:review", args=[team.slug, pk]) + f"#item-{request.POST.get('item_id', '')}"
-        )
+        return redirect(_after_decision_url(team, session, item_id, request.GET.get("page", "")))
     session = _session(team, pk)
-    context = _session_context(request, team, session)
-    item = next((i for s in context["sections"] for i in s["items"] if i["id"] == request.POST.get("item_id")), None)
-    if item is None:
-        raise Http404
-    context |= {
-        "item": item,
-        "item_errors": form.errors if form.errors else None,
-        "open_decision": form.data.get("decision"),
-    }
-    return render(request, "improvement/_review_item.html", context, status=400 if form.errors else 200)
+    context = _session_context(
+        request,
+        team,
+        session,
+        decide_url=request.get_full_path(),
+        item_errors=form.errors if form.errors else None,
+        open_decision=form.data.get("decision"),
+        **_agenda_item_alone(session, item_id),
+    )
+    return render(request, "improvement/_review_decided.html", context, status=400 if form.errors else 200)
 
 
 @require_POST

@@ -6,9 +6,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from improvement.models import Action, ReviewDecision, ReviewSession, Ritual, StageTransition
-from tests.factories import ActionFactory, IncidentFactory, MembershipFactory, RitualFactory
+from improvement.models import Action, ReviewDecision, Ritual, StageTransition
+from tests.factories import ActionFactory, IncidentFactory, MembershipFactory
 from tests.web import once
+from tests.web.agendas import frozen_session_of
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HTTP_HX_REQUEST": "true"}
@@ -16,17 +17,9 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 def frozen_session(team, *, action, incident, previous=None, occurrence=None):
     """A session as the tick opens it: the agenda frozen in the documented JSON format (version 1)."""
-    ritual = RitualFactory(team=team)
-    occurrence = occurrence or dt.datetime(2026, 11, 23, 9, tzinfo=dt.UTC)
-    agenda = {
-        "version": 1,
-        "frozen_at": occurrence.isoformat(),
-        "occurrence": occurrence.isoformat(),
-        "since": (occurrence - dt.timedelta(days=7)).isoformat(),
-        "timezone": "Europe/Paris",
-        "stale_after_days": 14,
-        "counts": {"incident": 1, "action_overdue": 1, "metric_signal": 1},
-        "items": [
+    return frozen_session_of(
+        team,
+        [
             {
                 "id": f"incident:{incident.pk}",
                 "kind": "incident",
@@ -66,9 +59,8 @@ def frozen_session(team, *, action, incident, previous=None, occurrence=None):
                 },
             },
         ],
-    }
-    return ReviewSession.objects.create(
-        team=team, ritual=ritual, occurrence=occurrence, agenda=agenda, previous=previous
+        occurrence=occurrence,
+        previous=previous,
     )
 
 
