@@ -160,7 +160,7 @@ def session_markdown(session: ReviewSession) -> str:
     lines += [f"**{attendees_label}:** {people or '—'}", ""]
     decisions = list(session.decisions.select_related("by").order_by("at", "id"))
     items = (session.agenda or {}).get("items", [])
-    discussed = {d.item_id for d in decisions}  # a decision on an item means it was discussed
+    discussed = {d.item_id for d in decisions if d.item_id}  # a decision on an item means it was discussed
     lines += [
         f"## {agenda_label}",
         "",

@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from improvement import review_board
 from improvement.models import Action, ReviewDecision, Ritual, StageTransition
 from tests.factories import ActionFactory, IncidentFactory, MembershipFactory
 from tests.web import once
@@ -265,3 +266,11 @@ def test_review_page_query_count_does_not_grow_with_decisions(client, lead, team
     with django_assert_max_num_queries(baseline):
         response = client.get(url)
     assert "Follow-up 4" in response.content.decode()
+
+
+def test_an_action_created_outside_any_item_does_not_count_as_an_item_discussed(lead, team, board):
+    session, _action, _incident = board
+    review_board.create_action_from_board(session=session, by=lead, title="Tidy the runbooks")
+    text = review_board.session_markdown(session)
+    assert "0 of 3 items discussed." in text
+    assert "New action: Tidy the runbooks (action created)" in text
