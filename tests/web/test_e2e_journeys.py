@@ -294,6 +294,35 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
     assert page.refused == []
 
 
+def test_a_lead_walks_a_long_agenda_section_by_section(page):
+    from improvement.views import REVIEW_SECTION_CAP, REVIEW_SECTION_PAGE_SIZE
+    from tests.web.agendas import big_session
+
+    team = TeamFactory(name="Platform SRE", slug="platform-sre", timezone="Europe/Paris")
+    MembershipFactory(team=team, role="lead", user__username="alice")
+    per_section = REVIEW_SECTION_CAP + 40
+    session = big_session(team, per_section, kinds=("postmortem", "action_overdue"))
+
+    log_in(page, "alice")
+    page.goto(f"{page.base}/t/{team.slug}/reviews/{session.pk}/")
+    overdue = page.locator("#section-action_overdue")
+    expect(overdue.locator("article.agenda-item")).to_have_count(REVIEW_SECTION_CAP)
+    shot(page, "15-review-board-capped")
+    overdue.get_by_role("link", name="and 40 more").click()
+    page.get_by_role("heading", name=re.compile("Overdue actions")).wait_for()
+    expect(page.locator("article.agenda-item")).to_have_count(REVIEW_SECTION_PAGE_SIZE)
+    page.get_by_role("link", name="Next page").click()
+    expect(page.locator("article.agenda-item")).to_have_count(per_section - REVIEW_SECTION_PAGE_SIZE)
+    item = page.locator("article.agenda-item", has=page.get_by_role("link", name="action_overdue #055"))
+    item.get_by_role("button", name="Mark as discussed").click()
+    item.get_by_text("✓ discussed").wait_for()
+    expect(page.locator("#section-action_overdue-progress")).to_have_text(f"1 of {per_section} discussed")
+    shot(page, "16-review-section-page")
+    page.get_by_role("link", name="Back to the board").click()
+    expect(page.locator("#section-action_overdue-progress")).to_have_text(f"1 of {per_section} discussed")
+    assert page.refused == []
+
+
 HOSTILE = '<img src=x id="injected" onerror="window.pwned=1"><script>window.pwned=1</script>"\'&'
 
 
