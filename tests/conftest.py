@@ -10,6 +10,7 @@ import os
 
 import pytest
 from django.conf import settings
+from django.utils import translation
 
 from tests import factories
 
@@ -47,6 +48,15 @@ def pytest_runtest_setup(item):
         if REQUIRE_SERVICES:
             pytest.fail(f"required service missing (OPSKAIZEN_REQUIRE_SERVICES=1): {message}", pytrace=False)
         pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _default_language_after_each_test():
+    """LocaleMiddleware activates a request's language and never deactivates it: a French request would
+    leave French active in the thread, and the next test that formats a string without a request
+    (a template helper, a service message) would read French."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
