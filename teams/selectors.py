@@ -5,6 +5,16 @@ from django.db.models import QuerySet
 from teams.models import Membership, Team
 
 
+def only_row(queryset: QuerySet):
+    """The row of a lookup on a unique key, or None.
+
+    Like `.first()` without the ORDER BY that `.first()` adds (the model's ordering or
+    the primary key): a unique lookup has nothing to order, and on the ingest path the
+    ordering costs more to compile than the query costs to run.
+    """
+    return next(iter(queryset.order_by()[:1]), None)
+
+
 def teams_for_user(user) -> QuerySet[Team]:
     """The teams `user` belongs to (all teams for a superuser)."""
     if not user.is_authenticated:

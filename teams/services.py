@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from teams.models import ApiToken, Integration, Membership, OutgoingWebhook, Service, Team
+from teams.selectors import only_row
 
 
 def ensure_same_team(team: Team, **related) -> None:
@@ -86,7 +87,7 @@ def authenticate_api_key(key: str) -> ApiToken | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != ApiToken.KEY_PREFIX or len(parts[1]) != 8:
         return None
-    token = ApiToken.objects.select_related("team", "created_by").filter(prefix=parts[1]).first()
+    token = only_row(ApiToken.objects.select_related("team", "created_by").filter(prefix=parts[1]))
     if token is None or not hmac.compare_digest(token.key_hash, ApiToken.hash_key(key)):
         return None
     if not token.is_active:

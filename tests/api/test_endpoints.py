@@ -251,6 +251,25 @@ def test_throttling_is_per_token(team, make_client, settings):
     assert second.get("/api/v1/actions/").status_code == 200
 
 
+def test_throttle_window_slides_and_counts_only_allowed_requests(team, make_client, settings, monkeypatch):
+    """3/minute: the previous minute's count weighs by how much of it still overlaps the last 60 s."""
+    from teams.api.auth import TokenRateThrottle
+
+    settings.API_THROTTLE_RATE = "3/minute"
+    api, _ = make_client(team)
+    clock = {"now": 6_000_000.0}  # the start of a window (a multiple of 60)
+    monkeypatch.setattr(TokenRateThrottle, "timer", staticmethod(lambda: clock["now"]))
+    codes = [api.get("/api/v1/actions/").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    refused = api.get("/api/v1/actions/")
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
+    clock["now"] += 90  # half-way through the next window: 3 x 0.5 = 1.5 still counted
+    codes = [api.get("/api/v1/actions/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    clock["now"] += 60  # the previous window allowed 2 (the refused call is not counted): 2 x 0.5 = 1
+    assert [api.get("/api/v1/actions/").status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_published_postmortem_is_frozen(api, team):
     postmortem = factories.PostmortemFactory(incident=factories.IncidentFactory(team=team), status="published")
     response = api.patch(f"/api/v1/postmortems/{postmortem.pk}/", {"summary": "rewrite"}, format="json")
