@@ -337,4 +337,8 @@ OPSKAIZEN_WEBHOOK_LEASE_SECONDS = env.int("OPSKAIZEN_WEBHOOK_LEASE_SECONDS", def
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "outgoing-dispatch": {"task": "teams.dispatch_outgoing", "schedule": 60.0, "options": {"expires": 55}},
+    # Incoming webhooks are stored queued and applied by this drain (nudged per delivery; this sweeps).
+    "webhook-drain": {"task": "teams.drain_webhooks", "schedule": 30.0, "options": {"expires": 25}},
 }
+# How long one drain task applies queued deliveries before handing over to the next.
+OPSKAIZEN_WEBHOOK_DRAIN_SECONDS = env.float("OPSKAIZEN_WEBHOOK_DRAIN_SECONDS", default=20.0)

@@ -164,9 +164,14 @@ class Integration(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One delivery to a hook URL: accepted ones keep the raw body; refused ones only the reason."""
+    """One delivery to a hook URL: accepted ones keep the raw body; refused ones only the reason.
+
+    An accepted delivery is stored `queued` and applied later by the inbox drain
+    (teams.webhooks.processing.drain_inbox), which records its final outcome.
+    """
 
     class Outcome(models.TextChoices):
+        QUEUED = "queued", _("queued (accepted, not applied yet)")
         PROCESSED = "processed", _("processed")
         IGNORED = "ignored", _("ignored (event not used)")
         DUPLICATE = "duplicate", _("duplicate (already processed)")
@@ -174,7 +179,7 @@ class WebhookDelivery(models.Model):
         REFUSED = "refused", _("refused (signature, timestamp or format)")
 
     # Outcomes of a delivery whose vendor id may not be taken again.
-    FIRST_OUTCOMES = (Outcome.PROCESSED, Outcome.IGNORED, Outcome.FAILED)
+    FIRST_OUTCOMES = (Outcome.QUEUED, Outcome.PROCESSED, Outcome.IGNORED, Outcome.FAILED)
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
@@ -194,9 +199,13 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["integration", "vendor_delivery_id"],
-                condition=~Q(vendor_delivery_id="") & Q(outcome__in=["processed", "ignored", "failed"]),
+                condition=~Q(vendor_delivery_id="") & Q(outcome__in=["queued", "processed", "ignored", "failed"]),
                 name="webhook_delivery_unique_vendor_id",
             )
+        ]
+        indexes = [
+            # The inbox: what the drain reads, per integration in arrival order.
+            models.Index(fields=["integration", "id"], condition=Q(outcome="queued"), name="webhook_delivery_inbox"),
         ]
 
     def __str__(self) -> str:

@@ -3,6 +3,8 @@
 - ``deliver_webhook(id)``: the nudge queued after the commit; retried with exponential backoff.
 - ``teams.dispatch_outgoing`` (beat, every minute): sends the rows whose nudge was lost (broker
   down at publish time, worker killed mid-task, retry message lost) once they are due.
+- ``teams.drain_webhooks`` (nudged after each accepted incoming delivery, and beat every 30 s):
+  applies the queued incoming deliveries (teams.webhooks.processing.drain_inbox).
 
 Both claim a row with a conditional UPDATE before the POST (pending, due, and not claimed by a
 live sender), so two senders never POST the same row at the same time. A sender killed mid-POST
@@ -18,6 +20,8 @@ import urllib.request
 
 from celery import shared_task
 from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -147,3 +151,25 @@ def dispatch_pending(*, limit: int = 100, budget_seconds: float = 45.0) -> dict[
 @shared_task(name="teams.dispatch_outgoing", acks_late=True, ignore_result=True)
 def dispatch_outgoing() -> dict[str, int]:
     return dispatch_pending()
+
+
+@shared_task(
+    name="teams.drain_webhooks",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def drain_webhooks() -> int:
+    """Apply queued incoming webhook deliveries (nudged after each accepted delivery; beat sweeps too).
+
+    Clearing the nudge key first means a delivery stored from now on queues the next drain.
+    A drain killed mid-batch commits nothing of that batch; the redelivered task applies it.
+    """
+    from teams.webhooks import processing
+
+    cache.delete(processing.NUDGE_KEY)
+    return processing.drain_inbox(budget_seconds=settings.OPSKAIZEN_WEBHOOK_DRAIN_SECONDS)

@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
+from teams.cache import redis_client
 from teams.models import ApiToken, Membership
 from teams.selectors import has_role
 from teams.services import authenticate_api_key
@@ -108,10 +109,8 @@ return 1
 
 
 @functools.cache
-def _redis_script(location: str):
-    import redis
-
-    return redis.Redis.from_url(location).register_script(SLIDING_WINDOW_LUA)
+def _sliding_window_script(client):
+    return client.register_script(SLIDING_WINDOW_LUA)
 
 
 class TokenRateThrottle(throttling.SimpleRateThrottle):
@@ -166,10 +165,10 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         return True if allowed else self.throttle_failure()
 
     def _count(self, keys: tuple[str, str], overlap: float) -> bool:
-        cache_settings = settings.CACHES["default"]
         ttl = 2 * self.duration + 1
-        if cache_settings["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
-            script = _redis_script(cache_settings["LOCATION"])
+        client = redis_client()
+        if client is not None:
+            script = _sliding_window_script(client)
             return bool(script(keys=[f"opskaizen:{key}" for key in keys], args=[overlap, self.num_requests, ttl]))
         current_key, previous_key = keys
         counts = self.cache.get_many(keys)
