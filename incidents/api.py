@@ -192,25 +192,29 @@ class ProblemSerializer(ModelSerializer):
         model = Problem
         validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["id", "team", "service", "title", "description", "status", "created_at", "updated_at"]
-        read_only_fields = ["id", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
 
 
 @extend_schema_view(
     list=extend_schema(summary="Problems (recurring causes)"),
     retrieve=extend_schema(summary="A problem"),
     create=extend_schema(summary="Open a problem", parameters=[IDEMPOTENCY_HEADER]),
+    partial_update=extend_schema(summary="Edit a problem or move its status (open, known_error, resolved)"),
 )
 class ProblemViewSet(ServiceBackedViewSet):
     serializer_class = ProblemSerializer
     filterset_class = ProblemFilter
     ordering_fields = ["created_at", "updated_at", "title"]
-    http_method_names = ["get", "post", "head", "options"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def base_queryset(self):
         return Problem.objects.select_related("team")
 
     def perform_service_create(self, data, team):
         return services.create_problem(team=team, **data)
+
+    def perform_service_update(self, obj, data):
+        return services.update_problem(problem=obj, **data)
 
 
 class ContributingFactorSerializer(ModelSerializer):

@@ -44,6 +44,7 @@ CHANGE_FIELDS = {
     "external_id",
     "url",
 }
+PROBLEM_FIELDS = {"service", "title", "description", "status"}
 POSTMORTEM_TEXT_FIELDS = {"summary", "impact", "what_went_well", "what_went_badly", "where_we_got_lucky"}
 
 
@@ -249,10 +250,23 @@ def update_change(*, change: Change, **fields) -> Change:
 
 
 @transaction.atomic
-def create_problem(*, team: Team, title: str, service=None, description: str = "") -> Problem:
+def create_problem(
+    *, team: Team, title: str, service=None, description: str = "", status: str = Problem.Status.OPEN
+) -> Problem:
     """Open a problem: the recurring cause that several incidents share."""
-    problem = Problem(team=team, title=title, service=service, description=description)
+    problem = Problem(team=team, title=title, service=service, description=description, status=status)
     _check_links(team, problem)
+    problem.full_clean()
+    problem.save()
+    return problem
+
+
+@transaction.atomic
+def update_problem(*, problem: Problem, **fields) -> Problem:
+    """Edit a problem or move its status (open → known error → resolved; a recurrence may reopen it)."""
+    problem = Problem.objects.select_for_update().get(pk=problem.pk)
+    _apply(problem, fields, PROBLEM_FIELDS)
+    _check_links(problem.team, problem)
     problem.full_clean()
     problem.save()
     return problem

@@ -325,3 +325,28 @@ def test_metrics_team_parameter_with_a_unicode_digit_is_404_not_500(api):
     response = api.get("/api/v1/metrics/weekly/", {"team": "¹"})
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_a_problem_is_edited_and_resolved_through_patch(api, team, other_team, make_client):
+    problem = factories.ProblemFactory(team=team, title="Disk fills up")
+    service = factories.ServiceFactory(team=team)
+    response = api.patch(
+        f"/api/v1/problems/{problem.pk}/", {"status": "resolved", "service": service.pk}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    problem.refresh_from_db()
+    assert (problem.status, problem.service, problem.title) == ("resolved", service, "Disk fills up")
+    response = api.patch(f"/api/v1/problems/{problem.pk}/", {"status": "gone", "title": ""}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"status", "title"}
+    foreign = factories.ServiceFactory(team=other_team)
+    response = api.patch(f"/api/v1/problems/{problem.pk}/", {"service": foreign.pk}, format="json")
+    assert response.status_code == 400 and "service" in response.json()["errors"]
+    problem.refresh_from_db()
+    assert (problem.status, problem.service) == ("resolved", service)
+    reader, _ = make_client(team, scope="read")
+    assert reader.patch(f"/api/v1/problems/{problem.pk}/", {"status": "open"}, format="json").status_code == 403
+    assert (
+        api.post("/api/v1/problems/", {"title": "Known", "status": "known_error"}, format="json").json()["status"]
+        == "known_error"
+    )
