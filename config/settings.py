@@ -338,3 +338,10 @@ CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "outgoing-dispatch": {"task": "teams.dispatch_outgoing", "schedule": 60.0, "options": {"expires": 55}},
 }
+
+# --- Hardening: where outgoing requests may go, how long delivery logs are kept ---------------
+# Outgoing and chat webhooks only reach public addresses (teams/egress.py); an on-premises install
+# whose Jira or chat is on the internal network opens loopback and private networks here, or
+# names hosts / networks (CIDR) in the allow-list.
+OUTGOING_ALLOW_PRIVATE_NETWORKS = env.bool("OUTGOING_ALLOW_PRIVATE_NETWORKS", default=False)
+OUTGOING_ALLOWED_HOSTS = env.list("OUTGOING_ALLOWED_HOSTS", default=[])

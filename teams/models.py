@@ -12,6 +12,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from teams.egress import validate_outgoing_url
+
 
 def validate_timezone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
@@ -228,7 +230,12 @@ class OutgoingWebhook(models.Model):
         REVIEW_SESSION_OPENED = "review_session.opened", _("a review session was opened")
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="outgoing_webhooks")
-    url = models.URLField(_("URL"), max_length=500)
+    url = models.URLField(
+        _("URL"),
+        max_length=500,
+        validators=[validate_outgoing_url],
+        help_text=_("An http(s) URL on a public address (internal ones are refused)."),
+    )
     secret = models.CharField(_("signing secret"), max_length=200, default=_new_webhook_secret)
     events = models.JSONField(_("events"), default=list, blank=True, help_text=_("Empty means every event."))
     active = models.BooleanField(_("active"), default=True)
