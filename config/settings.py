@@ -345,3 +345,15 @@ CELERY_BEAT_SCHEDULE = {
 # names hosts / networks (CIDR) in the allow-list.
 OUTGOING_ALLOW_PRIVATE_NETWORKS = env.bool("OUTGOING_ALLOW_PRIVATE_NETWORKS", default=False)
 OUTGOING_ALLOWED_HOSTS = env.list("OUTGOING_ALLOWED_HOSTS", default=[])
+# Incoming deliveries (every outcome) and finished outgoing ones older than this many days are
+# deleted by teams.prune_deliveries (0 keeps them forever); Idempotency-Keys after 24 hours.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+WEBHOOK_PRUNE_BATCH_SIZE = env.int("WEBHOOK_PRUNE_BATCH_SIZE", default=1000)
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "prune-deliveries": {
+        "task": "teams.prune_deliveries",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3000},
+    },
+}

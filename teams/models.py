@@ -1,5 +1,6 @@
 """Teams, who belongs to them, and the services they run."""
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -208,6 +209,9 @@ class WebhookDelivery(models.Model):
 class IdempotencyKey(models.Model):
     """The first successful response to a POST sent with an Idempotency-Key, replayed on a retry."""
 
+    # What the API documents ("Kept 24 hours"): a key is forgotten, and its row pruned, after this.
+    TTL = dt.timedelta(hours=24)
+
     owner = models.CharField(max_length=40, help_text=_("token:<id> or user:<id>"))
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of method, path and body"))
@@ -275,7 +279,11 @@ class OutgoingDelivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = _("outgoing deliveries")
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="teams_outgoing_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="teams_outgoing_due_idx"),
+            # The admin's newest-first list, and the retention pruning (teams/retention.py).
+            models.Index(fields=["created_at"], name="teams_outgoing_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint} ({self.status})"

@@ -3,6 +3,8 @@
 - ``deliver_webhook(id)``: the nudge queued after the commit; retried with exponential backoff.
 - ``teams.dispatch_outgoing`` (beat, every minute): sends the rows whose nudge was lost (broker
   down at publish time, worker killed mid-task, retry message lost) once they are due.
+- ``teams.prune_deliveries`` (beat, hourly): deletes the webhook logs past their retention
+  (teams/retention.py).
 
 Both claim a row with a conditional UPDATE before the POST (pending, due, and not claimed by a
 live sender), so two senders never POST the same row at the same time. A sender killed mid-POST
@@ -20,7 +22,7 @@ from django.conf import settings
 from django.db.models import F, Q
 from django.utils import timezone
 
-from teams import egress
+from teams import egress, retention
 from teams.models import OutgoingDelivery
 from teams.outgoing import SIGNATURE_HEADER, TIMESTAMP_HEADER, encode, sign
 
@@ -146,3 +148,12 @@ def dispatch_pending(*, limit: int = 100, budget_seconds: float = 45.0) -> dict[
 @shared_task(name="teams.dispatch_outgoing", acks_late=True, ignore_result=True)
 def dispatch_outgoing() -> dict[str, int]:
     return dispatch_pending()
+
+
+# Per log and run: 200 batches of WEBHOOK_PRUNE_BATCH_SIZE rows; a larger backlog takes a few runs.
+PRUNE_MAX_BATCHES = 200
+
+
+@shared_task(name="teams.prune_deliveries", acks_late=True, ignore_result=True)
+def prune_deliveries() -> dict[str, int]:
+    return retention.prune_deliveries(max_batches=PRUNE_MAX_BATCHES)
