@@ -32,6 +32,7 @@ PUBLIC = "93.184.215.14"
 # One address of every class that must be refused, as a URL host.
 FORBIDDEN = {
     "loopback": "127.0.0.1",
+    "loopback by name (/etc/hosts)": "localhost",
     "loopback elsewhere in 127/8": "127.1.2.3",
     "IPv6 loopback": "[::1]",
     "private 10/8": "10.0.0.5",
