@@ -7,7 +7,10 @@ connections are real, to local servers on 127.0.0.1.
 
 import ipaddress
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -86,7 +89,7 @@ def dns(monkeypatch):
 class Server:
     """A local HTTP server: records each POST (headers, body); answers `status`, with `location` if given."""
 
-    def __init__(self, status=200, location=""):
+    def __init__(self, status=200, location="", tls=None):
         self.requests: list[tuple[dict, bytes]] = []
         outer = self
 
@@ -110,6 +113,12 @@ class Server:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server_names: list[str | None] = []
+        if tls is not None:  # (certificate file, key file): serve HTTPS, recording the SNI names asked for
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            context.sni_callback = lambda _socket, name, _context: self.server_names.append(name)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_port
         self.url = f"http://127.0.0.1:{self.port}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
@@ -432,3 +441,37 @@ def test_a_chat_webhook_redirect_is_not_followed(team, servers, settings):
     assert "redirect to" in notification.last_error and "not followed" in notification.last_error
     assert internal.requests == []
     assert len(redirecting.requests) == 1
+
+
+@pytest.fixture
+def certificate(tmp_path, monkeypatch):
+    """A self-signed certificate for tls.example, trusted by the client side for this test."""
+    if shutil.which("openssl") is None:
+        pytest.skip("the openssl command is not installed")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+         "-subj", "/CN=tls.example", "-addext", "subjectAltName=DNS:tls.example"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    real = ssl.create_default_context
+    monkeypatch.setattr(ssl, "create_default_context", lambda *args, **kwargs: real(cafile=str(cert)))
+    return str(cert), str(key)
+
+
+def test_https_goes_to_the_checked_address_and_verifies_the_host_name(team, dns, servers, settings, certificate):
+    settings.OUTGOING_ALLOW_PRIVATE_NETWORKS = True
+    server = servers(tls=certificate)
+    dns["tls.example"] = ["127.0.0.1"]
+    dns["impostor.example"] = ["127.0.0.1"]  # same server, a name its certificate does not cover
+    good = queue_delivery(create_outgoing_webhook(team=team, url=f"https://tls.example:{server.port}/hook"))
+    bad = queue_delivery(create_outgoing_webhook(team=team, url=f"https://impostor.example:{server.port}/hook"))
+
+    assert dispatch_pending() == {"delivered": 1, "retry": 1}
+    good.refresh_from_db()
+    bad.refresh_from_db()
+    assert good.status == "delivered"
+    assert len(server.requests) == 1 and server.requests[0][0]["host"] == f"tls.example:{server.port}"
+    assert server.server_names[0] == "tls.example"  # SNI is the host name, not the address connected to
+    assert (bad.status, bad.last_status_code) == ("pending", None)
+    assert "certificate verify failed" in bad.last_error
