@@ -1,5 +1,6 @@
 """Teams, who belongs to them, and the services they run."""
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -11,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from teams.egress import validate_outgoing_url
 
 
 def validate_timezone(value: str) -> None:
@@ -215,6 +218,9 @@ class WebhookDelivery(models.Model):
 class IdempotencyKey(models.Model):
     """The first successful response to a POST sent with an Idempotency-Key, replayed on a retry."""
 
+    # What the API documents ("Kept 24 hours"): a key is forgotten, and its row pruned, after this.
+    TTL = dt.timedelta(hours=24)
+
     owner = models.CharField(max_length=40, help_text=_("token:<id> or user:<id>"))
     key = models.CharField(max_length=255)
     fingerprint = models.CharField(max_length=64, help_text=_("SHA-256 of method, path and body"))
@@ -237,7 +243,12 @@ class OutgoingWebhook(models.Model):
         REVIEW_SESSION_OPENED = "review_session.opened", _("a review session was opened")
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="outgoing_webhooks")
-    url = models.URLField(_("URL"), max_length=500)
+    url = models.URLField(
+        _("URL"),
+        max_length=500,
+        validators=[validate_outgoing_url],
+        help_text=_("An http(s) URL on a public address (internal ones are refused)."),
+    )
     secret = models.CharField(_("signing secret"), max_length=200, default=_new_webhook_secret)
     events = models.JSONField(_("events"), default=list, blank=True, help_text=_("Empty means every event."))
     active = models.BooleanField(_("active"), default=True)
@@ -277,7 +288,11 @@ class OutgoingDelivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = _("outgoing deliveries")
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="teams_outgoing_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="teams_outgoing_due_idx"),
+            # The admin's newest-first list, and the retention pruning (teams/retention.py).
+            models.Index(fields=["created_at"], name="teams_outgoing_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint} ({self.status})"

@@ -135,13 +135,11 @@ def set_integration_active(*, integration: Integration, active: bool) -> Integra
 
 @transaction.atomic
 def create_outgoing_webhook(*, team: Team, url: str, events: list | None = None) -> OutgoingWebhook:
-    """Register a URL of the team's that will receive signed events."""
+    """Register a URL of the team's that will receive signed events (a public http(s) address: teams.egress)."""
     events = events or []
     unknown = [event for event in events if event not in OutgoingWebhook.Event.values]
     if unknown:
         raise ValidationError({"events": _("Unknown event: %(events)s.") % {"events": ", ".join(unknown)}})
-    if not url.lower().startswith(("https://", "http://")):
-        raise ValidationError({"url": _("Use an http(s) URL.")})
     endpoint = OutgoingWebhook(team=team, url=url, events=events)
     endpoint.full_clean()
     endpoint.save()

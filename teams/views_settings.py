@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from teams import services
 from teams.decorators import resolve_team
-from teams.forms import ApiTokenForm, IntegrationForm, OutgoingWebhookForm
+from teams.forms import ApiTokenForm, IntegrationForm, OutgoingWebhookForm, add_service_errors
 from teams.models import ApiToken, Integration, Membership, OutgoingWebhook, Team
 
 
@@ -68,6 +68,10 @@ def integrations(request, team_slug):
         else:
             messages.success(request, _("%(source)s connected.") % {"source": integration.get_source_display()})
             return redirect("team_settings:integrations", team_slug=team.slug)
+    return _integrations_page(request, team, form=form)
+
+
+def _integrations_page(request, team, *, form=None, outgoing_form=None, status=200):
     rows = [
         (integration, request.build_absolute_uri(reverse("hooks:receive", args=[integration.public_id])))
         for integration in Integration.objects.filter(team=team)
@@ -77,11 +81,12 @@ def integrations(request, team_slug):
         "teams/settings_integrations.html",
         {
             "team": team,
-            "form": form,
+            "form": form if form is not None else IntegrationForm(team=team),
             "rows": rows,
             "outgoing": OutgoingWebhook.objects.filter(team=team),
-            "outgoing_form": OutgoingWebhookForm(),
+            "outgoing_form": outgoing_form if outgoing_form is not None else OutgoingWebhookForm(),
         },
+        status=status,
     )
 
 
@@ -94,12 +99,12 @@ def add_outgoing(request, team_slug):
         try:
             services.create_outgoing_webhook(team=team, **form.cleaned_data)
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            add_service_errors(form, exc)
         else:
             messages.success(request, _("Events will be sent to %(url)s.") % {"url": form.cleaned_data["url"]})
-    else:
-        messages.error(request, " ".join(str(e) for errors in form.errors.values() for e in errors))
-    return redirect("team_settings:integrations", team_slug=team.slug)
+            return redirect("team_settings:integrations", team_slug=team.slug)
+    # The refusal shows on the field at fault, with what the lead typed.
+    return _integrations_page(request, team, outgoing_form=form, status=400)
 
 
 @login_required

@@ -1,7 +1,6 @@
 """What every viewset of the API shares: parsing, pagination, ordering, team scoping, Idempotency-Key."""
 
 import copy
-import datetime as dt
 import hashlib
 import json
 
@@ -29,7 +28,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
         "the same key with another body is refused with 422. Kept 24 hours."
     ),
 )
-IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+IDEMPOTENCY_TTL = IdempotencyKey.TTL
 
 
 class TeamScopedViewSet(viewsets.GenericViewSet):

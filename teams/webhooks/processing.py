@@ -140,6 +140,15 @@ def nudge_inbox() -> None:
     enqueue(drain_webhooks)
 
 
+def release_nudge() -> None:
+    """Let the next accepted delivery queue a drain (the drain task calls this when it starts)."""
+    client = redis_client()
+    if client is not None:
+        client.delete(NUDGE_KEY)
+    else:
+        cache.delete(NUDGE_KEY)
+
+
 def claim_nudge() -> bool:
     """Take the "a drain is queued" key; False when it is already taken."""
     client = redis_client()

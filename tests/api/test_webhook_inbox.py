@@ -9,7 +9,6 @@ import threading
 import time
 
 import pytest
-from django.core.cache import cache
 from django.db import DatabaseError, connection
 from django.test import Client
 
@@ -112,7 +111,7 @@ def test_a_delivery_with_an_unforeseen_shape_fails_alone(team, monkeypatch):
 @pytest.mark.django_db
 def test_an_accepted_delivery_nudges_the_drain_task(team, celery_eager, django_capture_on_commit_callbacks):
     hook = create_integration(team=team, source="generic")
-    cache.delete(processing.NUDGE_KEY)
+    processing.release_nudge()
     with django_capture_on_commit_callbacks(execute=True):
         response = deliver(hook, incident_event(1))
     assert response.status_code == 202

@@ -23,7 +23,14 @@ from tests import factories
 from tests.faults.support import Receiver, ThrowawayRedis, celery_broker, wait_until
 from tests.improvement.test_ritual_worker import Worker
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
+# The receiver listens on 127.0.0.1: this process (saving the URL) and the workers (sending to it)
+# opt in to private networks, the workers through their environment like a real deployment.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("allow_private_networks"),
+]
 
 
 @pytest.fixture
@@ -43,7 +50,7 @@ def workers(tmp_path, broker):
     started: list[Worker] = []
 
     def start(name: str, **env) -> Worker:
-        worker = Worker(tmp_path, name, CELERY_BROKER_URL=broker.url, **env)
+        worker = Worker(tmp_path, name, CELERY_BROKER_URL=broker.url, OUTGOING_ALLOW_PRIVATE_NETWORKS="true", **env)
         started.append(worker)
         return worker
 

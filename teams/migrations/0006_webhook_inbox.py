@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('teams', '0003_outgoing_outbox'),
+        ('teams', '0005_outgoing_created_index'),
     ]
 
     operations = [
