@@ -168,3 +168,15 @@ def test_drains_running_together_apply_each_delivery_once(team, other_team):
     assert sum(counts) == 40
     assert Incident.objects.count() == 40
     assert WebhookDelivery.objects.filter(outcome="processed").count() == 40
+
+
+def test_the_drain_task_releases_the_nudge_key_it_was_queued_under(db):
+    """claim → taken → released by the drain task → claimable again (Redis client or the local cache)."""
+    from teams.tasks import drain_webhooks
+
+    processing.release_nudge()
+    assert processing.claim_nudge() is True
+    assert processing.claim_nudge() is False
+    drain_webhooks()
+    assert processing.claim_nudge() is True
+    processing.release_nudge()
