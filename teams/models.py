@@ -211,6 +211,16 @@ class WebhookDelivery(models.Model):
     def __str__(self) -> str:
         return f"{self.integration} {self.event} {self.outcome}"
 
+    def field_errors(self) -> list[tuple[str, list[str]]]:
+        """The fields at fault of a failed delivery, as (field, messages) pairs, for the delivery log."""
+        errors = (self.result or {}).get("errors") if self.outcome == self.Outcome.FAILED else None
+        if not isinstance(errors, dict):
+            return []
+        return [
+            (str(field), [str(m) for m in messages] if isinstance(messages, list) else [str(messages)])
+            for field, messages in errors.items()
+        ]
+
 
 class IdempotencyKey(models.Model):
     """The first successful response to a POST sent with an Idempotency-Key, replayed on a retry."""
