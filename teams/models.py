@@ -207,12 +207,24 @@ class WebhookDelivery(models.Model):
             )
         ]
         indexes = [
+            # The delivery log of an integration, newest first (/t/<team>/settings/integrations/<id>/deliveries/).
+            models.Index(fields=["integration", "-received_at", "-id"], name="webhook_delivery_log"),
             # The inbox: what the drain reads, per integration in arrival order.
             models.Index(fields=["integration", "id"], condition=Q(outcome="queued"), name="webhook_delivery_inbox"),
         ]
 
     def __str__(self) -> str:
         return f"{self.integration} {self.event} {self.outcome}"
+
+    def field_errors(self) -> list[tuple[str, list[str]]]:
+        """The fields at fault of a failed delivery, as (field, messages) pairs, for the delivery log."""
+        errors = (self.result or {}).get("errors") if self.outcome == self.Outcome.FAILED else None
+        if not isinstance(errors, dict):
+            return []
+        return [
+            (str(field), [str(m) for m in messages] if isinstance(messages, list) else [str(messages)])
+            for field, messages in errors.items()
+        ]
 
 
 class IdempotencyKey(models.Model):

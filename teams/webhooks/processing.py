@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Min
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.serializers import as_serializer_error
 
@@ -227,6 +228,26 @@ def apply_delivery(delivery: WebhookDelivery) -> WebhookDelivery:
     delivery.processed_at = timezone.now()
     delivery.save(update_fields=OUTCOME_FIELDS)
     return delivery
+
+
+def reapply_failed(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """Apply a failed delivery again, once its cause is fixed (a lead's “Re-apply”); returns it with its new outcome.
+
+    The integration's row lock keeps this in step with the drain; the delivery is re-read under it,
+    so a double submit applies it once and the second gets the refusal.
+    """
+    with transaction.atomic():
+        integration = (
+            Integration.objects.select_for_update(of=("self",)).select_related("team").get(pk=delivery.integration_id)
+        )
+        current = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
+        if current.outcome != WebhookDelivery.Outcome.FAILED or not current.body:
+            raise ValidationError(
+                _("Only a failed delivery can be applied again; this one is %(outcome)s.")
+                % {"outcome": current.get_outcome_display()}
+            )
+        current.integration = integration
+        return apply_delivery(current)
 
 
 def process(delivery: WebhookDelivery) -> WebhookDelivery:
