@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.serializers import as_serializer_error
 
+from config.fault_hooks import pause_if_asked
 from teams.api.errors import flatten
 from teams.api.plumbing import parse_json_bytes
 from teams.cache import redis_client
@@ -38,6 +39,8 @@ STORED_HEADERS_SKIP = {"authorization", "cookie", "proxy-authorization"}
 NUDGE_KEY = "opskaizen:webhook-drain-queued"
 OUTCOME_FIELDS = ["outcome", "result", "error", "processed_at"]  # what applying a delivery writes
 NUDGE_TTL = 5  # seconds: a lost nudge holds the next ones back at most this long
+# Lets a fault test SIGKILL a real worker inside a batch (config/fault_hooks.py); unset in production.
+DRAIN_PAUSE = "OPSKAIZEN_TEST_DRAIN_PAUSE"
 
 
 class Outcome:
@@ -202,9 +205,11 @@ def _drain_batch(batch_size: int) -> int:
                     integration=integration, outcome=WebhookDelivery.Outcome.QUEUED
                 ).order_by("id")[:batch_size]
             )
-            for delivery in deliveries:
+            for position, delivery in enumerate(deliveries):
                 delivery.integration = integration
                 apply_delivery(delivery)
+                if position == 0 and len(deliveries) > 1:
+                    pause_if_asked(DRAIN_PAUSE, "mid_batch")  # fault tests only: half a batch applied, uncommitted
             if deliveries:
                 return len(deliveries)
     return 0
