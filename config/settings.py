@@ -337,4 +337,27 @@ OPSKAIZEN_WEBHOOK_LEASE_SECONDS = env.int("OPSKAIZEN_WEBHOOK_LEASE_SECONDS", def
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "outgoing-dispatch": {"task": "teams.dispatch_outgoing", "schedule": 60.0, "options": {"expires": 55}},
+    # Incoming webhooks are stored queued and applied by this drain (nudged per delivery; this sweeps).
+    "webhook-drain": {"task": "teams.drain_webhooks", "schedule": 30.0, "options": {"expires": 25}},
+}
+# How long one drain task applies queued deliveries before handing over to the next.
+OPSKAIZEN_WEBHOOK_DRAIN_SECONDS = env.float("OPSKAIZEN_WEBHOOK_DRAIN_SECONDS", default=20.0)
+
+# --- Hardening: where outgoing requests may go, how long delivery logs are kept ---------------
+# Outgoing and chat webhooks only reach public addresses (teams/egress.py); an on-premises install
+# whose Jira or chat is on the internal network opens loopback and private networks here, or
+# names hosts / networks (CIDR) in the allow-list.
+OUTGOING_ALLOW_PRIVATE_NETWORKS = env.bool("OUTGOING_ALLOW_PRIVATE_NETWORKS", default=False)
+OUTGOING_ALLOWED_HOSTS = env.list("OUTGOING_ALLOWED_HOSTS", default=[])
+# Incoming deliveries (applied or refused) and finished outgoing ones older than this many days are
+# deleted by teams.prune_deliveries (0 keeps them forever); Idempotency-Keys after 24 hours.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+WEBHOOK_PRUNE_BATCH_SIZE = env.int("WEBHOOK_PRUNE_BATCH_SIZE", default=1000)
+CELERY_BEAT_SCHEDULE = {
+    **CELERY_BEAT_SCHEDULE,
+    "prune-deliveries": {
+        "task": "teams.prune_deliveries",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3000},
+    },
 }

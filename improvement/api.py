@@ -13,7 +13,7 @@ from improvement.filters import ActionFilter, ReviewSessionFilter, RitualFilter
 from improvement.models import Action, Check, ReviewSession, Ritual, Stage, StageTransition, Verdict
 from incidents.api import REF_PARAMETERS, REF_PATH, clean_ref
 from incidents.models import Change, Incident, Postmortem, Problem
-from teams.api.base import IDEMPOTENCY_HEADER, ScopedRelatedField, ServiceBackedViewSet, TeamField
+from teams.api.base import IDEMPOTENCY_HEADER, ModelSerializer, ScopedRelatedField, ServiceBackedViewSet, TeamField
 from teams.models import Membership, Service
 from teams.selectors import teams_for_request
 
@@ -34,7 +34,7 @@ class TeamUserField(serializers.SlugRelatedField):
         return get_user_model().objects.filter(memberships__team__in=teams_for_request(request)).distinct()
 
 
-class StageTransitionSerializer(serializers.ModelSerializer):
+class StageTransitionSerializer(ModelSerializer):
     by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     from_stage = serializers.ChoiceField(choices=Stage.choices, allow_blank=True, read_only=True)
 
@@ -45,7 +45,7 @@ class StageTransitionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class CheckSerializer(serializers.ModelSerializer):
+class CheckSerializer(ModelSerializer):
     computed_verdict = serializers.ChoiceField(choices=Verdict.choices, allow_blank=True, read_only=True)
     verdict = serializers.ChoiceField(choices=Verdict.choices, allow_blank=True, read_only=True)
 
@@ -71,7 +71,7 @@ class CheckSerializer(serializers.ModelSerializer):
 LINK_FIELDS = {"incidents": Incident, "postmortems": Postmortem, "problems": Problem, "changes": Change}
 
 
-class ActionSerializer(serializers.ModelSerializer):
+class ActionSerializer(ModelSerializer):
     team = TeamField()
     owner = TeamUserField(required=False, allow_null=True)
     target_service = ScopedRelatedField(Service, required=False, allow_null=True)
@@ -236,7 +236,7 @@ class LocalTimeField(serializers.TimeField):
     """A wall-clock time in the ritual's time zone (no offset: OpenAPI's `time` format demands one)."""
 
 
-class RitualSerializer(serializers.ModelSerializer):
+class RitualSerializer(ModelSerializer):
     team = TeamField()
     time_of_day = LocalTimeField(required=False, allow_null=True)
     attendees = TeamUserField(many=True, required=False)
@@ -297,7 +297,7 @@ class RitualViewSet(ServiceBackedViewSet):
         return self.plain(None, status.HTTP_204_NO_CONTENT)
 
 
-class ReviewSessionSerializer(serializers.ModelSerializer):
+class ReviewSessionSerializer(ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     attendees = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
     agenda = serializers.JSONField(read_only=True)

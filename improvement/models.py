@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from incidents.models import Change, FactorCategory, Incident, Postmortem, Problem
 from teams.audit import TeamAudited
+from teams.egress import validate_outgoing_url
 from teams.models import Service, Team, validate_timezone
 
 logger = logging.getLogger(__name__)
@@ -230,7 +231,13 @@ class Ritual(models.Model):
     duration_minutes = models.PositiveSmallIntegerField(_("duration (minutes)"), default=60)
     attendees = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="rituals")
     notify_email = models.BooleanField(_("notify by email"), default=True)
-    chat_webhook_url = models.URLField(_("chat webhook URL"), max_length=500, blank=True)
+    chat_webhook_url = models.URLField(
+        _("chat webhook URL"),
+        max_length=500,
+        blank=True,
+        validators=[validate_outgoing_url],
+        help_text=_("A Slack, Mattermost or Teams incoming webhook, on a public address (internal ones are refused)."),
+    )
     active = models.BooleanField(_("active"), default=True)
     next_occurrence = models.DateTimeField(_("next occurrence"), null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -12,11 +12,10 @@ Chat: a Slack / Mattermost / Microsoft Teams "incoming webhook" URL on the ritua
 """
 
 import datetime as dt
+import http.client
 import json
 import logging
 import smtplib
-import urllib.error
-import urllib.request
 
 from django.conf import settings
 from django.core.mail import send_mail
@@ -28,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from improvement.models import OPEN_STAGES, Action, Notification, ReviewSession, Ritual
 from incidents.models import Postmortem
+from teams import egress
 from teams.models import Team
 
 logger = logging.getLogger(__name__)
@@ -269,20 +269,24 @@ class _Permanent(Exception):
 
 
 def _post_chat(url: str, text: str) -> None:
-    request = urllib.request.Request(  # noqa: S310 — a URL the team lead configured, http(s) only (URLField)
-        url,
-        data=json.dumps({"text": text}).encode(),
-        headers={"Content-Type": "application/json", "User-Agent": "OpsKaizen"},
-        method="POST",
-    )
+    """POST {"text": ...} to an incoming webhook; the URL is checked again (teams.egress), redirects not followed."""
     timeout = getattr(settings, "OPSKAIZEN_CHAT_TIMEOUT", 10)
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-            response.read(1024)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 429 or exc.code >= 500:
-            raise OSError(f"chat webhook answered HTTP {exc.code}") from exc
-        raise _Permanent(f"chat webhook answered HTTP {exc.code}") from exc
+        answer = egress.post(
+            url,
+            body=json.dumps({"text": text}).encode(),
+            headers={"Content-Type": "application/json", "User-Agent": "OpsKaizen"},
+            timeout=timeout,
+        )
+    except egress.UnsafeURL as exc:
+        raise _Permanent(f"refused: {exc.reason}") from exc
+    except http.client.HTTPException as exc:
+        raise OSError(f"chat webhook: {exc or type(exc).__name__}") from exc
+    if answer.ok:
+        return
+    if answer.status == 429 or answer.status >= 500:
+        raise OSError(f"chat webhook answered {answer.describe()}")
+    raise _Permanent(f"chat webhook answered {answer.describe()}")
 
 
 def deliver(notification_id: int, *, now: dt.datetime | None = None) -> str:

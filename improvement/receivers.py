@@ -5,7 +5,7 @@ import logging
 from django.dispatch import receiver
 
 from improvement import recurrence
-from incidents.signals import incident_logged
+from incidents.signals import factor_recorded, incident_logged
 
 logger = logging.getLogger(__name__)
 
@@ -16,7 +16,20 @@ def reopen_standardised_actions(sender, incident, **kwargs):
     try:
         # One cheap read first: most incidents hit no standardised action, and then there is no
         # transaction to open (the ingest benchmark counts every round trip of an upsert).
-        if recurrence.matching_standardised_actions(incident).exists():
+        # A new incident has no contributing factors yet; with no service and no problem
+        # either, nothing can match and no query is sent.
+        if recurrence.matching_standardised_actions(incident, factors=False).exists():
             recurrence.record_recurrence(incident=incident)
     except Exception:
         logger.exception("Recurrence check failed for incident %s", incident.pk)
+
+
+@receiver(factor_recorded, dispatch_uid="improvement_recurrence_on_factor_recorded")
+def reopen_on_factor(sender, factor, **kwargs):
+    """A factor recorded in a postmortem can hit a standardised action aimed at its category."""
+    try:
+        incident = factor.postmortem.incident
+        if recurrence.matching_standardised_actions(incident).exists():
+            recurrence.record_recurrence(incident=incident)
+    except Exception:
+        logger.exception("Recurrence check failed for contributing factor %s", factor.pk)

@@ -14,15 +14,22 @@ from incidents.models import ContributingFactor, Incident
 logger = logging.getLogger(__name__)
 
 
-def matching_standardised_actions(incident: Incident):
-    """Standardised (done) actions of the incident's team whose target this incident hits."""
+def matching_standardised_actions(incident: Incident, *, factors: bool = True):
+    """Standardised (done) actions of the incident's team whose target this incident hits.
+
+    `factors=False` leaves out contributing-factor targets: an incident just logged has no
+    postmortem yet, so they cannot match (they are checked when a factor is recorded).
+    """
     target = Q()
     if incident.service_id:
         target |= Q(target_kind=Action.TargetKind.SERVICE, target_service_id=incident.service_id)
     if incident.problem_id:
         target |= Q(target_kind=Action.TargetKind.PROBLEM, target_problem_id=incident.problem_id)
-    categories = ContributingFactor.objects.filter(postmortem__incident=incident).values("category")
-    target |= Q(target_kind=Action.TargetKind.FACTOR_CATEGORY, target_factor_category__in=categories)
+    if factors:
+        categories = ContributingFactor.objects.filter(postmortem__incident=incident).values("category")
+        target |= Q(target_kind=Action.TargetKind.FACTOR_CATEGORY, target_factor_category__in=categories)
+    if not target:
+        return Action.objects.none()
     return Action.objects.filter(
         target,
         team_id=incident.team_id,

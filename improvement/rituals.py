@@ -27,8 +27,6 @@ opened, and the next one is computed from now.
 
 import datetime as dt
 import logging
-import os
-import time
 import zoneinfo
 
 from dateutil import rrule as du_rrule
@@ -36,10 +34,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from config.fault_hooks import pause_if_asked
 from improvement import signals
 from improvement.models import ReviewSession, Ritual
 
 logger = logging.getLogger(__name__)
+# Lets a fault test SIGKILL a real worker mid-tick (config/fault_hooks.py); unset in production.
+TICK_PAUSE = "OPSKAIZEN_TEST_TICK_PAUSE"
 
 UTC = dt.UTC
 # Local-time margin when converting a UTC instant to the wall clock: covers DST gaps and folds.
@@ -180,25 +181,6 @@ def refresh_schedules(*, now: dt.datetime) -> int:
     return repaired
 
 
-def _pause_for_tests(where: str) -> None:
-    # Lets the integration test SIGKILL a real worker mid-task. OPSKAIZEN_TEST_TICK_PAUSE is
-    # "<before_commit|after_commit>:<seconds>[:<file>]"; with a file, only the first tick pauses
-    # (it creates the file). Unset in production.
-    spec = os.environ.get("OPSKAIZEN_TEST_TICK_PAUSE", "")
-    where_, _sep, rest = spec.partition(":")
-    if where_ != where:
-        return
-    seconds, _sep, once_file = rest.partition(":")
-    if once_file:
-        try:
-            with open(once_file, "x"):
-                pass
-        except FileExistsError:
-            return
-    logger.warning("tick: pausing %.0fs %s in pid %s (OPSKAIZEN_TEST_TICK_PAUSE)", float(seconds), where, os.getpid())
-    time.sleep(float(seconds))
-
-
 def open_session(*, ritual: Ritual, now: dt.datetime) -> ReviewSession | None:
     """Open the session of the ritual's latest due occurrence and advance its next occurrence.
 
@@ -259,7 +241,7 @@ def open_due_sessions(*, now: dt.datetime | None = None, limit: int = 500) -> li
                 with transaction.atomic():
                     session = open_session(ritual=ritual, now=now)
                 if session is not None:
-                    _pause_for_tests("before_commit")
+                    pause_if_asked(TICK_PAUSE, "before_commit")
             except Exception:
                 # One broken ritual must not stop the others; it stays due and is retried next tick.
                 logger.exception("ritual %s: could not open its session", ritual.pk)
@@ -269,7 +251,7 @@ def open_due_sessions(*, now: dt.datetime | None = None, limit: int = 500) -> li
             opened.append(session.pk)
             logger.info("ritual %s: opened session %s for %s", ritual.pk, session.pk, session.occurrence)
     if opened:
-        _pause_for_tests("after_commit")
+        pause_if_asked(TICK_PAUSE, "after_commit")
     return opened
 
 

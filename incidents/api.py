@@ -13,7 +13,7 @@ from rest_framework.decorators import action
 from incidents import services
 from incidents.filters import ChangeFilter, IncidentFilter, PostmortemFilter, ProblemFilter
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
-from teams.api.base import IDEMPOTENCY_HEADER, ScopedRelatedField, ServiceBackedViewSet, TeamField
+from teams.api.base import IDEMPOTENCY_HEADER, ModelSerializer, ScopedRelatedField, ServiceBackedViewSet, TeamField
 from teams.models import Service
 
 REF_PARAMETERS = [
@@ -35,7 +35,7 @@ def clean_ref(external_id: str) -> str:
     return external_id
 
 
-class TimelineEventSerializer(serializers.ModelSerializer):
+class TimelineEventSerializer(ModelSerializer):
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     kind = serializers.ChoiceField(choices=TimelineEvent.Kind.choices, required=False)
     occurred_at = serializers.DateTimeField(required=False)
@@ -47,7 +47,7 @@ class TimelineEventSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "author", "created_at"]
 
 
-class IncidentSerializer(serializers.ModelSerializer):
+class IncidentSerializer(ModelSerializer):
     team = TeamField()
     service = ScopedRelatedField(Service, required=False, allow_null=True)
     problem = ScopedRelatedField(Problem, required=False, allow_null=True)
@@ -184,7 +184,7 @@ class IncidentViewSet(ServiceBackedViewSet):
         return self.idempotent(request, perform)
 
 
-class ProblemSerializer(serializers.ModelSerializer):
+class ProblemSerializer(ModelSerializer):
     team = TeamField()
     service = ScopedRelatedField(Service, required=False, allow_null=True)
 
@@ -192,19 +192,20 @@ class ProblemSerializer(serializers.ModelSerializer):
         model = Problem
         validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["id", "team", "service", "title", "description", "status", "created_at", "updated_at"]
-        read_only_fields = ["id", "status", "created_at", "updated_at"]
+        read_only_fields = ["id", "created_at", "updated_at"]
 
 
 @extend_schema_view(
     list=extend_schema(summary="Problems (recurring causes)"),
     retrieve=extend_schema(summary="A problem"),
     create=extend_schema(summary="Open a problem", parameters=[IDEMPOTENCY_HEADER]),
+    partial_update=extend_schema(summary="Edit a problem or move its status (open, known_error, resolved)"),
 )
 class ProblemViewSet(ServiceBackedViewSet):
     serializer_class = ProblemSerializer
     filterset_class = ProblemFilter
     ordering_fields = ["created_at", "updated_at", "title"]
-    http_method_names = ["get", "post", "head", "options"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
 
     def base_queryset(self):
         return Problem.objects.select_related("team")
@@ -212,8 +213,11 @@ class ProblemViewSet(ServiceBackedViewSet):
     def perform_service_create(self, data, team):
         return services.create_problem(team=team, **data)
 
+    def perform_service_update(self, obj, data):
+        return services.update_problem(problem=obj, **data)
 
-class ContributingFactorSerializer(serializers.ModelSerializer):
+
+class ContributingFactorSerializer(ModelSerializer):
     class Meta:
         model = ContributingFactor
         validators = []  # uniqueness is the services\' rule, not a required-field trap
@@ -221,7 +225,7 @@ class ContributingFactorSerializer(serializers.ModelSerializer):
         read_only_fields = ["id"]
 
 
-class PostmortemSerializer(serializers.ModelSerializer):
+class PostmortemSerializer(ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     incident = ScopedRelatedField(Incident)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -322,7 +326,7 @@ class PostmortemViewSet(ServiceBackedViewSet):
         return self.respond(postmortem)
 
 
-class ChangeSerializer(serializers.ModelSerializer):
+class ChangeSerializer(ModelSerializer):
     team = TeamField()
     service = ScopedRelatedField(Service, required=False, allow_null=True)
     source = serializers.SlugField(max_length=40, required=False)

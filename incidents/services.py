@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from incidents import signals
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Team
+from teams.selectors import only_row
 from teams.services import ensure_same_team
 
 INCIDENT_FIELDS = {
@@ -43,6 +44,7 @@ CHANGE_FIELDS = {
     "external_id",
     "url",
 }
+PROBLEM_FIELDS = {"service", "title", "description", "status"}
 POSTMORTEM_TEXT_FIELDS = {"summary", "impact", "what_went_well", "what_went_badly", "where_we_got_lucky"}
 
 
@@ -65,7 +67,7 @@ def _check_links(team: Team, instance) -> None:
     )
 
 
-def _clean_incident(incident: Incident) -> None:
+def _clean_incident(incident: Incident, *, check_unique: bool = True) -> None:
     """full_clean() without the database round trips that re-check what is already checked.
 
     Incident.clean() checks the timestamp order in Python (ORDER_RULES are the CHECK
@@ -77,7 +79,7 @@ def _clean_incident(incident: Incident) -> None:
     incident.full_clean(exclude=["team", "created_by"], validate_constraints=False)
     # The one unique constraint (team, source, external_id where external_id != ""), as one plain
     # query: Django's own check of a conditional constraint costs a savepoint and two more statements.
-    if incident.external_id:
+    if check_unique and incident.external_id:
         taken = Incident.objects.filter(
             team_id=incident.team_id, source=incident.source, external_id=incident.external_id
         ).exclude(pk=incident.pk)
@@ -91,12 +93,17 @@ def _clean_incident(incident: Incident) -> None:
 @transaction.atomic
 def create_incident(*, team: Team, by=None, **fields) -> Incident:
     """Log an incident; `detected_at` defaults to `started_at`."""
+    return _insert_incident(team, by, fields)
+
+
+def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True) -> Incident:
+    """create_incident's work, in the caller's transaction (the by-ref upsert has just looked the reference up)."""
     incident = Incident(team=team, created_by=by)
     _apply(incident, fields, INCIDENT_FIELDS)
     if incident.detected_at is None:
         incident.detected_at = incident.started_at
     _check_links(team, incident)
-    _clean_incident(incident)
+    _clean_incident(incident, check_unique=check_unique)
     incident.save()
     transaction.on_commit(lambda: signals.incident_logged.send(sender=Incident, incident=incident))
     return incident
@@ -181,6 +188,7 @@ def add_contributing_factor(*, postmortem: Postmortem, category: str, descriptio
     factor = ContributingFactor(team=postmortem.team, postmortem=postmortem, category=category, description=description)
     factor.full_clean()
     factor.save()
+    transaction.on_commit(lambda: signals.factor_recorded.send(sender=ContributingFactor, factor=factor))
     return factor
 
 
@@ -242,10 +250,23 @@ def update_change(*, change: Change, **fields) -> Change:
 
 
 @transaction.atomic
-def create_problem(*, team: Team, title: str, service=None, description: str = "") -> Problem:
+def create_problem(
+    *, team: Team, title: str, service=None, description: str = "", status: str = Problem.Status.OPEN
+) -> Problem:
     """Open a problem: the recurring cause that several incidents share."""
-    problem = Problem(team=team, title=title, service=service, description=description)
+    problem = Problem(team=team, title=title, service=service, description=description, status=status)
     _check_links(team, problem)
+    problem.full_clean()
+    problem.save()
+    return problem
+
+
+@transaction.atomic
+def update_problem(*, problem: Problem, **fields) -> Problem:
+    """Edit a problem or move its status (open → known error → resolved; a recurrence may reopen it)."""
+    problem = Problem.objects.select_for_update().get(pk=problem.pk)
+    _apply(problem, fields, PROBLEM_FIELDS)
+    _check_links(problem.team, problem)
     problem.full_clean()
     problem.save()
     return problem
@@ -257,31 +278,47 @@ def create_problem(*, team: Team, title: str, service=None, description: str = "
 
 
 def _upsert_by_ref(model, create, update, *, team: Team, source: str, external_id: str, fields: dict, **extra):
+    """Look the reference up and update it, or create it, in one transaction (a savepoint when nested).
+
+    Two concurrent requests for a new reference both find nothing and both insert; the
+    unique constraint refuses the second, whose transaction is then run again and finds
+    the row to update. Retried once: a second IntegrityError is another fault and is raised.
+    """
     if not source or not external_id:
         raise ValidationError({"external_id": _("A source and an external id are needed.")})
     fields = {k: v for k, v in fields.items() if k not in ("source", "external_id")}
-    existing = model.objects.filter(team=team, source=source, external_id=external_id).first()
-    if existing is not None:
-        return update(existing, fields, **extra), False
-    try:
-        with transaction.atomic():
-            return create(team=team, source=source, external_id=external_id, **fields, **extra), True
-    except IntegrityError:
-        # Another request created it between our read and our write: update that one.
-        existing = model.objects.get(team=team, source=source, external_id=external_id)
-        return update(existing, fields, **extra), False
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                # The key only: an update reads the row again, locked (select_for_update).
+                existing = only_row(
+                    model.objects.filter(team=team, source=source, external_id=external_id).values_list("pk", flat=True)
+                )
+                if existing is None:
+                    return create(team=team, source=source, external_id=external_id, **fields, **extra), True
+                if not fields:
+                    return model.objects.get(pk=existing), False
+                return update(model(pk=existing, team=team), fields, **extra), False
+        except IntegrityError:
+            if attempt:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
-@transaction.atomic
 def upsert_incident_by_ref(*, team: Team, source: str, external_id: str, by=None, **fields) -> tuple[Incident, bool]:
     """Create or update the incident known to `source` as `external_id`; returns (incident, created)."""
 
+    def create(*, team, by=None, **fields):
+        # No second uniqueness query and no nested savepoint: the lookup above is in the same
+        # transaction, and the constraint refuses a concurrent twin (then the upsert runs again).
+        return _insert_incident(team, by, fields, check_unique=False)
+
     def update(incident, changes, by=None):
-        return update_incident(incident=incident, by=by, **changes) if changes else incident
+        return update_incident(incident=incident, by=by, **changes)
 
     return _upsert_by_ref(
         Incident,
-        create_incident,
+        create,
         update,
         team=team,
         source=source,
@@ -291,12 +328,11 @@ def upsert_incident_by_ref(*, team: Team, source: str, external_id: str, by=None
     )
 
 
-@transaction.atomic
 def upsert_change_by_ref(*, team: Team, source: str, external_id: str, **fields) -> tuple[Change, bool]:
     """Create or update the change known to `source` as `external_id`; returns (change, created)."""
 
     def update(change, changes):
-        return update_change(change=change, **changes) if changes else change
+        return update_change(change=change, **changes)
 
     return _upsert_by_ref(
         Change, create_change, update, team=team, source=source, external_id=external_id, fields=fields

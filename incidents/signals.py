@@ -4,3 +4,6 @@ from django.dispatch import Signal
 
 # Sent after an incident was created (by any path: UI, API, webhook). kwargs: incident (Incident).
 incident_logged = Signal()
+
+# Sent after a contributing factor was recorded in a postmortem. kwargs: factor (ContributingFactor).
+factor_recorded = Signal()

@@ -105,13 +105,13 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Re-process the selected deliveries"))
     def reprocess(self, request, queryset):
-        from teams.webhooks.processing import process
+        from teams.webhooks.processing import apply_delivery
 
         done = 0
         for delivery in queryset.select_related("integration__team").exclude(body=""):
             if delivery.outcome == WebhookDelivery.Outcome.DUPLICATE:
                 continue
-            process(delivery)
+            apply_delivery(delivery)
             done += 1
         messages.info(request, _("%(count)d deliveries re-processed.") % {"count": done})
 

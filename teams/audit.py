@@ -9,16 +9,26 @@ from auditlog.registry import auditlog
 from django.db.models import QuerySet
 
 
+def _not_audited(model) -> list[str]:
+    """`updated_at`, and the reverse relations (the incident's postmortem, an action's next cycle…).
+
+    A reverse relation is not a column of the row, and django-auditlog would read it:
+    a reverse one-to-one costs a query on every save (incident → postmortem).
+    """
+    reverse = [field.name for field in model._meta.get_fields() if field.auto_created and not field.concrete]
+    return ["updated_at", *reverse]
+
+
 def register_audited_models() -> None:
     from improvement.models import Action, Check
     from incidents.models import ContributingFactor, Incident, Postmortem, TimelineEvent
 
     for model in (Incident, TimelineEvent, Postmortem, ContributingFactor, Check):
         if not auditlog.contains(model):
-            auditlog.register(model, exclude_fields=["updated_at"])
+            auditlog.register(model, exclude_fields=_not_audited(model))
     if not auditlog.contains(Action):
         auditlog.register(
-            Action, exclude_fields=["updated_at"], m2m_fields={"incidents", "postmortems", "problems", "changes"}
+            Action, exclude_fields=_not_audited(Action), m2m_fields={"incidents", "postmortems", "problems", "changes"}
         )
 
 

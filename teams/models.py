@@ -1,5 +1,6 @@
 """Teams, who belongs to them, and the services they run."""
 
+import datetime as dt
 import hashlib
 import secrets
 import uuid
@@ -11,6 +12,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from teams.egress import validate_outgoing_url
 
 
 def validate_timezone(value: str) -> None:
@@ -164,9 +167,14 @@ class Integration(models.Model):
 
 
 class WebhookDelivery(models.Model):
-    """One delivery to a hook URL: accepted ones keep the raw body; refused ones only the reason."""
+    """One delivery to a hook URL: accepted ones keep the raw body; refused ones only the reason.
+
+    An accepted delivery is stored `queued` and applied later by the inbox drain
+    (teams.webhooks.processing.drain_inbox), which records its final outcome.
+    """
 
     class Outcome(models.TextChoices):
+        QUEUED = "queued", _("queued (accepted, not applied yet)")
         PROCESSED = "processed", _("processed")
         IGNORED = "ignored", _("ignored (event not used)")
         DUPLICATE = "duplicate", _("duplicate (already processed)")
@@ -174,7 +182,7 @@ class WebhookDelivery(models.Model):
         REFUSED = "refused", _("refused (signature, timestamp or format)")
 
     # Outcomes of a delivery whose vendor id may not be taken again.
-    FIRST_OUTCOMES = (Outcome.PROCESSED, Outcome.IGNORED, Outcome.FAILED)
+    FIRST_OUTCOMES = (Outcome.QUEUED, Outcome.PROCESSED, Outcome.IGNORED, Outcome.FAILED)
 
     integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
@@ -194,17 +202,36 @@ class WebhookDelivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["integration", "vendor_delivery_id"],
-                condition=~Q(vendor_delivery_id="") & Q(outcome__in=["processed", "ignored", "failed"]),
+                condition=~Q(vendor_delivery_id="") & Q(outcome__in=["queued", "processed", "ignored", "failed"]),
                 name="webhook_delivery_unique_vendor_id",
             )
+        ]
+        indexes = [
+            # The delivery log of an integration, newest first (/t/<team>/settings/integrations/<id>/deliveries/).
+            models.Index(fields=["integration", "-received_at", "-id"], name="webhook_delivery_log"),
+            # The inbox: what the drain reads, per integration in arrival order.
+            models.Index(fields=["integration", "id"], condition=Q(outcome="queued"), name="webhook_delivery_inbox"),
         ]
 
     def __str__(self) -> str:
         return f"{self.integration} {self.event} {self.outcome}"
 
+    def field_errors(self) -> list[tuple[str, list[str]]]:
+        """The fields at fault of a failed delivery, as (field, messages) pairs, for the delivery log."""
+        errors = (self.result or {}).get("errors") if self.outcome == self.Outcome.FAILED else None
+        if not isinstance(errors, dict):
+            return []
+        return [
+            (str(field), [str(m) for m in messages] if isinstance(messages, list) else [str(messages)])
+            for field, messages in errors.items()
+        ]
+
 
 class IdempotencyKey(models.Model):
     """The first successful response to a POST sent with an Idempotency-Key, replayed on a retry."""
+
+    # What the API documents ("Kept 24 hours"): a key is forgotten, and its row pruned, after this.
+    TTL = dt.timedelta(hours=24)
 
     owner = models.CharField(max_length=40, help_text=_("token:<id> or user:<id>"))
     key = models.CharField(max_length=255)
@@ -228,7 +255,12 @@ class OutgoingWebhook(models.Model):
         REVIEW_SESSION_OPENED = "review_session.opened", _("a review session was opened")
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="outgoing_webhooks")
-    url = models.URLField(_("URL"), max_length=500)
+    url = models.URLField(
+        _("URL"),
+        max_length=500,
+        validators=[validate_outgoing_url],
+        help_text=_("An http(s) URL on a public address (internal ones are refused)."),
+    )
     secret = models.CharField(_("signing secret"), max_length=200, default=_new_webhook_secret)
     events = models.JSONField(_("events"), default=list, blank=True, help_text=_("Empty means every event."))
     active = models.BooleanField(_("active"), default=True)
@@ -268,7 +300,11 @@ class OutgoingDelivery(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         verbose_name_plural = _("outgoing deliveries")
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="teams_outgoing_due_idx")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="teams_outgoing_due_idx"),
+            # The admin's newest-first list, and the retention pruning (teams/retention.py).
+            models.Index(fields=["created_at"], name="teams_outgoing_created_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event} → {self.endpoint} ({self.status})"

@@ -11,6 +11,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from teams.models import ApiToken, Integration, Membership, OutgoingWebhook, Service, Team
+from teams.selectors import only_row
 
 
 def ensure_same_team(team: Team, **related) -> None:
@@ -86,7 +87,7 @@ def authenticate_api_key(key: str) -> ApiToken | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != ApiToken.KEY_PREFIX or len(parts[1]) != 8:
         return None
-    token = ApiToken.objects.select_related("team", "created_by").filter(prefix=parts[1]).first()
+    token = only_row(ApiToken.objects.select_related("team", "created_by").filter(prefix=parts[1]))
     if token is None or not hmac.compare_digest(token.key_hash, ApiToken.hash_key(key)):
         return None
     if not token.is_active:
@@ -134,13 +135,11 @@ def set_integration_active(*, integration: Integration, active: bool) -> Integra
 
 @transaction.atomic
 def create_outgoing_webhook(*, team: Team, url: str, events: list | None = None) -> OutgoingWebhook:
-    """Register a URL of the team's that will receive signed events."""
+    """Register a URL of the team's that will receive signed events (a public http(s) address: teams.egress)."""
     events = events or []
     unknown = [event for event in events if event not in OutgoingWebhook.Event.values]
     if unknown:
         raise ValidationError({"events": _("Unknown event: %(events)s.") % {"events": ", ".join(unknown)}})
-    if not url.lower().startswith(("https://", "http://")):
-        raise ValidationError({"url": _("Use an http(s) URL.")})
     endpoint = OutgoingWebhook(team=team, url=url, events=events)
     endpoint.full_clean()
     endpoint.save()

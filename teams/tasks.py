@@ -3,6 +3,10 @@
 - ``deliver_webhook(id)``: the nudge queued after the commit; retried with exponential backoff.
 - ``teams.dispatch_outgoing`` (beat, every minute): sends the rows whose nudge was lost (broker
   down at publish time, worker killed mid-task, retry message lost) once they are due.
+- ``teams.drain_webhooks`` (nudged after each accepted incoming delivery, and beat every 30 s):
+  applies the queued incoming deliveries (teams.webhooks.processing.drain_inbox).
+- ``teams.prune_deliveries`` (beat, hourly): deletes the webhook logs past their retention
+  (teams/retention.py).
 
 Both claim a row with a conditional UPDATE before the POST (pending, due, and not claimed by a
 live sender), so two senders never POST the same row at the same time. A sender killed mid-POST
@@ -11,16 +15,17 @@ with the same event id: delivery is at-least-once, receivers de-duplicate on the
 """
 
 import datetime as dt
+import http.client
 import logging
 import time
-import urllib.error
-import urllib.request
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError
 from django.db.models import F, Q
 from django.utils import timezone
 
+from teams import egress, retention
 from teams.models import OutgoingDelivery
 from teams.outgoing import SIGNATURE_HEADER, TIMESTAMP_HEADER, encode, sign
 
@@ -60,35 +65,34 @@ def claim(delivery_id: int, *, due_only: bool = False) -> OutgoingDelivery | Non
     return OutgoingDelivery.objects.select_related("endpoint").get(pk=delivery_id)
 
 
-def post(delivery: OutgoingDelivery) -> tuple[int | None, str]:
-    """POST the event, signed; (HTTP status or None, error text)."""
+def post(delivery: OutgoingDelivery) -> tuple[int | None, str, bool]:
+    """POST the event, signed; (HTTP status or None, error text, whether trying again is pointless).
+
+    The URL is checked again right before the request (teams.egress): a host that now resolves
+    to an internal address is refused, and a redirect is never followed; both are final.
+    """
     body = encode(delivery.payload)
     timestamp = str(int(time.time()))
-    request = urllib.request.Request(  # noqa: S310 - endpoints are http(s) URLs validated by URLField
-        delivery.endpoint.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "OpsKaizen-Webhooks/1",
-            "X-OpsKaizen-Event": delivery.event,
-            "X-OpsKaizen-Delivery": str(delivery.event_id),
-            TIMESTAMP_HEADER: timestamp,
-            SIGNATURE_HEADER: sign(delivery.endpoint.secret, timestamp, body),
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "OpsKaizen-Webhooks/1",
+        "X-OpsKaizen-Event": delivery.event,
+        "X-OpsKaizen-Delivery": str(delivery.event_id),
+        TIMESTAMP_HEADER: timestamp,
+        SIGNATURE_HEADER: sign(delivery.endpoint.secret, timestamp, body),
+    }
     try:
-        with urllib.request.urlopen(request, timeout=timeout_seconds()) as response:  # noqa: S310
-            return response.status, ""
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
-        return None, str(exc)[:1000]
+        answer = egress.post(delivery.endpoint.url, body=body, headers=headers, timeout=timeout_seconds())
+    except egress.UnsafeURL as exc:
+        return None, f"refused: {exc.reason}", True
+    except (OSError, http.client.HTTPException) as exc:
+        return None, (str(exc) or type(exc).__name__)[:1000], False
+    return answer.status, "" if answer.ok else answer.describe(), answer.redirect
 
 
 def attempt(delivery: OutgoingDelivery) -> str:
     """Send a claimed row once and record the outcome on it: delivered, retry (pending) or failed."""
-    status_code, error = post(delivery)
+    status_code, error, final = post(delivery)
     mine = OutgoingDelivery.objects.filter(pk=delivery.pk, status=OutgoingDelivery.Status.PENDING)
     if status_code is not None and 200 <= status_code < 300:
         mine.update(
@@ -99,7 +103,7 @@ def attempt(delivery: OutgoingDelivery) -> str:
             claimed_until=None,
         )
         return "delivered"
-    gave_up = delivery.attempts >= MAX_ATTEMPTS
+    gave_up = final or delivery.attempts >= MAX_ATTEMPTS
     mine.update(
         status=OutgoingDelivery.Status.FAILED if gave_up else OutgoingDelivery.Status.PENDING,
         last_status_code=status_code,
@@ -147,3 +151,34 @@ def dispatch_pending(*, limit: int = 100, budget_seconds: float = 45.0) -> dict[
 @shared_task(name="teams.dispatch_outgoing", acks_late=True, ignore_result=True)
 def dispatch_outgoing() -> dict[str, int]:
     return dispatch_pending()
+
+
+@shared_task(
+    name="teams.drain_webhooks",
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    autoretry_for=(DatabaseError,),
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=5,
+)
+def drain_webhooks() -> int:
+    """Apply queued incoming webhook deliveries (nudged after each accepted delivery; beat sweeps too).
+
+    Clearing the nudge key first means a delivery stored from now on queues the next drain.
+    A drain killed mid-batch commits nothing of that batch; the redelivered task applies it.
+    """
+    from teams.webhooks import processing
+
+    processing.release_nudge()
+    return processing.drain_inbox(budget_seconds=settings.OPSKAIZEN_WEBHOOK_DRAIN_SECONDS)
+
+
+# Per log and run: 200 batches of WEBHOOK_PRUNE_BATCH_SIZE rows; a larger backlog takes a few runs.
+PRUNE_MAX_BATCHES = 200
+
+
+@shared_task(name="teams.prune_deliveries", acks_late=True, ignore_result=True)
+def prune_deliveries() -> dict[str, int]:
+    return retention.prune_deliveries(max_batches=PRUNE_MAX_BATCHES)

@@ -165,3 +165,41 @@ def celery_eager(settings):
     app.conf.task_eager_propagates = True
     yield app
     app.conf.task_always_eager, app.conf.task_eager_propagates = old
+
+
+# --- outgoing requests (teams/egress.py) ------------------------------------------------------
+# URLs are resolved when saved: the example domains (RFC 2606) that tests use as webhook URLs
+# resolve here to a public address, without a DNS server. Nothing is ever sent to them.
+EXAMPLE_DOMAINS = ("example.com", "example.org", "example.net")
+EXAMPLE_ADDRESS = "93.184.215.14"
+
+
+@pytest.fixture(autouse=True)
+def _example_domains_resolve(monkeypatch):
+    import socket
+
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        name = str(host).lower().rstrip(".")
+        if any(name == domain or name.endswith("." + domain) for domain in EXAMPLE_DOMAINS):
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (EXAMPLE_ADDRESS, port or 0))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def allow_private_networks(settings):
+    """Opt in to sending to 127.0.0.1, for tests that run a local receiver (production default: refused)."""
+    settings.OUTGOING_ALLOW_PRIVATE_NETWORKS = True
+
+
+@pytest.fixture(autouse=True)
+def _english_by_default():
+    """Every test starts in English: a request in French (tests/web/test_i18n.py) leaves the thread's language set."""
+    from django.utils import translation
+
+    translation.activate("en")
+    yield
+    translation.deactivate()

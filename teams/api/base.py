@@ -1,6 +1,6 @@
 """What every viewset of the API shares: parsing, pagination, ordering, team scoping, Idempotency-Key."""
 
-import datetime as dt
+import copy
 import hashlib
 import json
 
@@ -28,7 +28,7 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
         "the same key with another body is refused with 422. Kept 24 hours."
     ),
 )
-IDEMPOTENCY_TTL = dt.timedelta(hours=24)
+IDEMPOTENCY_TTL = IdempotencyKey.TTL
 
 
 class TeamScopedViewSet(viewsets.GenericViewSet):
@@ -114,6 +114,38 @@ class TeamScopedViewSet(viewsets.GenericViewSet):
                 code="idempotency_key_reused",
             )
         return Response(previous.response_body, status=previous.status_code, headers={"Idempotent-Replayed": "true"})
+
+
+class ModelSerializer(serializers.ModelSerializer):
+    """DRF's ModelSerializer with its fields built from the model once per class, then copied.
+
+    DRF introspects the model again for every serializer instance (build_field per
+    field); every request builds at least one. The first instance of a class keeps its
+    fields as a template and later instances get a deep copy, which is how DRF itself
+    copies declared fields. Nothing in a field depends on the instance: querysets of
+    related fields are resolved from the context at validation time (ScopedRelatedField).
+    """
+
+    def get_fields(self):
+        template = type(self).__dict__.get("_fields_template")
+        if template is None:
+            template = super().get_fields()
+            type(self)._fields_template = template  # a benign race: two threads build the same thing
+        return {name: _fresh(field) for name, field in template.items()}
+
+
+def _fresh(field: serializers.Field) -> serializers.Field:
+    """An unbound copy of a template field.
+
+    A field holding other fields (a nested serializer, a many=True relation, a ListField's
+    child) is deep-copied: the inner fields get bound to it. A plain field is built again
+    from its constructor arguments, shared rather than deep-copied: Field.__init__ copies the
+    lists it keeps, and a related field's queryset is only ever cloned (`.all()`).
+    """
+    arguments = [*field._args, *field._kwargs.values()]
+    if isinstance(field, serializers.BaseSerializer) or any(isinstance(a, serializers.Field) for a in arguments):
+        return copy.deepcopy(field)
+    return field.__class__(*field._args, **field._kwargs)
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):

@@ -6,13 +6,13 @@ from rest_framework import mixins, serializers, status, viewsets
 
 from teams import services
 from teams.api.auth import IsTeamCaller
-from teams.api.base import ServiceBackedViewSet, TeamField, TeamScopedViewSet
+from teams.api.base import ModelSerializer, ServiceBackedViewSet, TeamField, TeamScopedViewSet
 from teams.filters import MembershipFilter, ServiceFilter, TeamFilter
 from teams.models import Membership, Service, Team
 from teams.selectors import teams_for_request
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(ModelSerializer):
     class Meta:
         model = Team
         validators = []  # uniqueness is the services\' rule, not a required-field trap
@@ -33,7 +33,7 @@ class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TeamScopedVi
         return teams_for_request(self.request).order_by("name", "pk")
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(ModelSerializer):
     team = TeamField()
     slug = serializers.SlugField(max_length=60, required=False)
     tier = serializers.ChoiceField(choices=Service.Tier.choices, required=False)
@@ -67,7 +67,7 @@ class ServiceViewSet(ServiceBackedViewSet):
         return services.update_service(service=obj, **data)
 
 
-class MembershipSerializer(serializers.ModelSerializer):
+class MembershipSerializer(ModelSerializer):
     team = TeamField()
     user = serializers.SlugRelatedField(slug_field="username", queryset=get_user_model().objects.filter(is_active=True))
     role = serializers.ChoiceField(choices=Membership.Role.choices, required=False)

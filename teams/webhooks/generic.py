@@ -4,7 +4,9 @@ Headers: `X-OpsKaizen-Timestamp: <unix seconds>` and
 `X-OpsKaizen-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`.
 Body: {"id": "<unique delivery id>", "type": "incident" | "change" | "action",
        "data": {"external_id": "...", "source": "optional, default generic", ...fields as in the API}}
-The data is validated by the same serializers as `PUT /api/v1/<type>s/by-ref/…` and upserted.
+The envelope (type, data, external_id) is checked when the delivery arrives (400 if wrong); the
+data is then validated by the same serializers as `PUT /api/v1/<type>s/by-ref/…` and upserted
+by the inbox drain, which records a refusal as a failed delivery with the fields at fault.
 """
 
 from types import SimpleNamespace
@@ -35,8 +37,19 @@ def verify(headers, body: bytes, secret: str) -> None:
     verify_timestamped(headers, body, secret, TIMESTAMP_HEADER, SIGNATURE_HEADER)
 
 
+TYPES = ("incident", "change", "action")
+
+
 def describe(headers, payload) -> tuple[str, str]:
+    """The type and delivery id; the envelope's shape is checked here, so a bad one is a 400 to the sender."""
     kind = dig(payload, "type", kind=str)
+    if kind not in TYPES:
+        raise malformed(_("Unknown type: use incident, change or action."), {"type": [_("Unknown type.")]})
+    data = dig(payload, "data", kind=dict)
+    external_id = dig(data, "external_id", kind=str)
+    source = dig(data, "source", required=False, kind=str) or "generic"
+    if not external_id or len(external_id) > 200 or len(source) > 40:
+        raise malformed(_("external_id (≤ 200) and source (≤ 40) are needed."), {"external_id": [_("Invalid.")]})
     delivery_id = dig(payload, "id", required=False)
     return kind, str(delivery_id or headers.get("X-OpsKaizen-Delivery", ""))[:200]
 
@@ -60,13 +73,9 @@ def handle(integration, event, payload):
         "change": ChangeByRefSerializer,
         "action": ActionByRefSerializer,
     }
-    if event not in serializers:
-        raise malformed(_("Unknown type: use incident, change or action."), {"type": [_("Unknown type.")]})
-    data = dig(payload, "data", kind=dict)
-    external_id = dig(data, "external_id", kind=str)
-    source = dig(data, "source", required=False, kind=str) or "generic"
-    if not external_id or len(external_id) > 200 or len(source) > 40:
-        raise malformed(_("external_id (≤ 200) and source (≤ 40) are needed."), {"external_id": [_("Invalid.")]})
+    data = payload["data"]  # describe() checked the envelope before the delivery was accepted
+    external_id = data["external_id"]
+    source = data.get("source") or "generic"
     body = {k: v for k, v in data.items() if k not in ("external_id", "source", "team")}
     serializer = serializers[event](data=body, partial=True, context={"request": _as_token_request(integration.team)})
     try:

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_POST
 
 from teams.api.errors import error_json
 from teams.models import Integration
+from teams.selectors import only_row
 from teams.webhooks import Refused
 from teams.webhooks.processing import receive as receive_delivery
 from teams.webhooks.processing import refuse
@@ -16,7 +17,8 @@ from teams.webhooks.processing import refuse
 @csrf_exempt
 @require_POST
 def receive(request, public_id):
-    integration = Integration.objects.select_related("team").filter(public_id=public_id, active=True).first()
+    # Only the integration's own columns: the request needs team_id, not the team (the drain loads it).
+    integration = only_row(Integration.objects.filter(public_id=public_id, active=True))
     if integration is None:
         return error_json(404, "not_found", _("No active integration at this URL."))
     remote = request.META.get("REMOTE_ADDR", "")

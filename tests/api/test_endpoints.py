@@ -251,6 +251,25 @@ def test_throttling_is_per_token(team, make_client, settings):
     assert second.get("/api/v1/actions/").status_code == 200
 
 
+def test_throttle_window_slides_and_counts_only_allowed_requests(team, make_client, settings, monkeypatch):
+    """3/minute: the previous minute's count weighs by how much of it still overlaps the last 60 s."""
+    from teams.api.auth import TokenRateThrottle
+
+    settings.API_THROTTLE_RATE = "3/minute"
+    api, _ = make_client(team)
+    clock = {"now": 6_000_000.0}  # the start of a window (a multiple of 60)
+    monkeypatch.setattr(TokenRateThrottle, "timer", staticmethod(lambda: clock["now"]))
+    codes = [api.get("/api/v1/actions/").status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]
+    refused = api.get("/api/v1/actions/")
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 60
+    clock["now"] += 90  # half-way through the next window: 3 x 0.5 = 1.5 still counted
+    codes = [api.get("/api/v1/actions/").status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    clock["now"] += 60  # the previous window allowed 2 (the refused call is not counted): 2 x 0.5 = 1
+    assert [api.get("/api/v1/actions/").status_code for _ in range(3)] == [200, 200, 429]
+
+
 def test_published_postmortem_is_frozen(api, team):
     postmortem = factories.PostmortemFactory(incident=factories.IncidentFactory(team=team), status="published")
     response = api.patch(f"/api/v1/postmortems/{postmortem.pk}/", {"summary": "rewrite"}, format="json")
@@ -306,3 +325,28 @@ def test_metrics_team_parameter_with_a_unicode_digit_is_404_not_500(api):
     response = api.get("/api/v1/metrics/weekly/", {"team": "¹"})
     assert response.status_code == 404
     assert response.json()["code"] == "not_found"
+
+
+def test_a_problem_is_edited_and_resolved_through_patch(api, team, other_team, make_client):
+    problem = factories.ProblemFactory(team=team, title="Disk fills up")
+    service = factories.ServiceFactory(team=team)
+    response = api.patch(
+        f"/api/v1/problems/{problem.pk}/", {"status": "resolved", "service": service.pk}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    problem.refresh_from_db()
+    assert (problem.status, problem.service, problem.title) == ("resolved", service, "Disk fills up")
+    response = api.patch(f"/api/v1/problems/{problem.pk}/", {"status": "gone", "title": ""}, format="json")
+    assert response.status_code == 400
+    assert set(response.json()["errors"]) == {"status", "title"}
+    foreign = factories.ServiceFactory(team=other_team)
+    response = api.patch(f"/api/v1/problems/{problem.pk}/", {"service": foreign.pk}, format="json")
+    assert response.status_code == 400 and "service" in response.json()["errors"]
+    problem.refresh_from_db()
+    assert (problem.status, problem.service) == ("resolved", service)
+    reader, _ = make_client(team, scope="read")
+    assert reader.patch(f"/api/v1/problems/{problem.pk}/", {"status": "open"}, format="json").status_code == 403
+    assert (
+        api.post("/api/v1/problems/", {"title": "Known", "status": "known_error"}, format="json").json()["status"]
+        == "known_error"
+    )

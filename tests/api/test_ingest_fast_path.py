@@ -65,3 +65,18 @@ def test_the_benchmark_baseline_view_is_not_mounted_outside_the_benchmark(client
     response = client.put(f"/bench-baseline/{team.pk}/src/EXT-1/", body, content_type="application/json")
     assert response.status_code == 404
     assert not Incident.objects.filter(external_id="EXT-1").exists()
+
+
+def test_serializer_fields_are_copied_per_instance_never_shared():
+    """ModelSerializer builds its fields once per class; each instance still gets its own, bound to itself."""
+    from incidents.api import IncidentSerializer
+
+    first, second = IncidentSerializer(context={"n": 1}), IncidentSerializer(context={"n": 2})
+    assert first.fields.keys() == second.fields.keys()
+    for name in first.fields:
+        assert first.fields[name] is not second.fields[name]
+        assert first.fields[name].parent is first and second.fields[name].parent is second
+    assert first.fields["service"].context == {"n": 1} and second.fields["service"].context == {"n": 2}
+    timeline_child = first.fields["timeline"].child
+    assert timeline_child is not second.fields["timeline"].child
+    assert timeline_child.root is first

@@ -60,7 +60,7 @@ def test_a_write_rolled_back_after_the_move_leaves_no_event(team, django_capture
 
 
 def test_broker_down_the_move_succeeds_and_the_dispatcher_sends_the_event(
-    team, broker_down, caplog, django_capture_on_commit_callbacks
+    team, broker_down, caplog, django_capture_on_commit_callbacks, allow_private_networks
 ):
     action = factories.ActionFactory(team=team)
     with Receiver() as receiver:
@@ -110,7 +110,7 @@ def test_the_dispatcher_runs_every_minute_on_beat():
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_two_dispatchers_at_once_send_each_event_once(team, broker_down):
+def test_two_dispatchers_at_once_send_each_event_once(team, broker_down, allow_private_networks):
     with Receiver() as receiver:
         endpoint = create_outgoing_webhook(team=team, url=receiver.url)
         OutgoingDelivery.objects.bulk_create(

@@ -17,7 +17,8 @@ from teams.models import OutgoingDelivery
 from teams.services import create_outgoing_webhook
 from tests import factories
 
-pytestmark = pytest.mark.django_db
+# Every test here sends to a Receiver on 127.0.0.1: an explicit opt-in, as an on-prem install would.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_private_networks")]
 
 
 class Receiver:

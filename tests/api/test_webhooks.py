@@ -15,6 +15,7 @@ from incidents.models import Change, Incident
 from teams.models import Integration, WebhookDelivery
 from teams.services import create_integration, rotate_integration_secret
 from teams.webhooks import generic, github, jira, pagerduty
+from teams.webhooks.processing import drain_inbox
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -24,8 +25,12 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def post(integration, body: bytes, **headers):
-    return Client().post(f"/hooks/{integration.public_id}/", data=body, content_type="application/json", **headers)
+def post(integration, body: bytes, *, drain=True, **headers):
+    """POST a delivery; an accepted one (202, queued) is then applied, as the teams.drain_webhooks task does."""
+    response = Client().post(f"/hooks/{integration.public_id}/", data=body, content_type="application/json", **headers)
+    if drain and response.status_code == 202:
+        drain_inbox()
+    return response
 
 
 def http(name: str) -> str:
@@ -56,9 +61,28 @@ GENERIC_INCIDENT = {
 }
 
 
+def test_a_delivery_is_accepted_queued_and_applied_by_the_drain(generic_hook, team):
+    body = json.dumps(GENERIC_INCIDENT).encode()
+    timestamp = str(int(time.time()))
+    headers = {
+        http(generic.TIMESTAMP_HEADER): timestamp,
+        http(generic.SIGNATURE_HEADER): generic.sign(generic_hook.secret, timestamp, body),
+    }
+    response = post(generic_hook, body, drain=False, **headers)
+    assert response.status_code == 202
+    delivery = WebhookDelivery.objects.get()
+    assert response.json() == {"outcome": "queued", "delivery": delivery.pk}
+    assert delivery.outcome == "queued" and not Incident.objects.exists()
+    assert drain_inbox() == 1
+    delivery.refresh_from_db()
+    assert delivery.outcome == "processed" and delivery.processed_at is not None
+    assert Incident.objects.get(team=team, external_id="ALERT-9").title == "Queue backlog"
+    assert drain_inbox() == 0  # applied once
+
+
 def test_generic_delivery_creates_an_incident_and_is_stored_raw(generic_hook, team):
     response = generic_post(generic_hook, GENERIC_INCIDENT)
-    assert response.status_code == 200, response.json()
+    assert response.status_code == 202, response.json()
     incident = Incident.objects.get(team=team, source="generic", external_id="ALERT-9")
     assert incident.title == "Queue backlog"
     delivery = WebhookDelivery.objects.get(outcome="processed")
@@ -108,10 +132,9 @@ def test_a_rotated_secret_refuses_the_old_one(generic_hook):
 @pytest.mark.parametrize(
     "payload",
     [
-        {"id": "x", "type": "incident", "data": {"external_id": "A", "started_at": "yesterday", "title": "t"}},
         {"id": "x", "type": "spaceship", "data": {"external_id": "A"}},
         {"id": "x", "type": "incident", "data": "not an object"},
-        {"id": "x", "type": "incident", "data": {"external_id": "A", "title": "t", "severity": "SEV9"}},
+        {"id": "x", "type": "incident", "data": {"title": "no external id"}},
         ["not", "an", "object"],
     ],
 )
@@ -121,6 +144,21 @@ def test_malformed_deliveries_are_400_and_touch_nothing(generic_hook, payload):
     assert set(response.json()) == {"code", "message", "errors"}
     assert not Incident.objects.exists()
     assert WebhookDelivery.objects.get().outcome == "refused"
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"external_id": "A", "started_at": "yesterday", "title": "t"}, "started_at"),
+        ({"external_id": "A", "title": "t", "severity": "SEV9", "started_at": "2026-01-01T10:00:00Z"}, "severity"),
+    ],
+)
+def test_invalid_fields_are_accepted_then_failed_with_the_field_and_touch_nothing(generic_hook, data, field):
+    response = generic_post(generic_hook, {"id": "x", "type": "incident", "data": data})
+    assert response.status_code == 202
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == "failed" and field in delivery.result["errors"] and field in delivery.error
+    assert not Incident.objects.exists()
 
 
 def test_invalid_utf8_is_refused(generic_hook):
@@ -149,10 +187,10 @@ def test_a_delivery_the_domain_refuses_is_stored_as_failed_with_the_fields(gener
         },
     }
     response = generic_post(generic_hook, payload)
-    assert response.status_code == 422
-    assert "detected_at" in response.json()["errors"]
+    assert response.status_code == 202
     delivery = WebhookDelivery.objects.get()
     assert delivery.outcome == "failed" and delivery.body
+    assert "detected_at" in delivery.result["errors"]
     assert not Incident.objects.exists()
 
 
@@ -172,8 +210,10 @@ def test_unknown_or_inactive_hook_is_404(generic_hook):
 def test_a_hook_writes_only_into_its_own_team(generic_hook, other_team):
     other_service = factories.ServiceFactory(team=other_team)
     payload = {**GENERIC_INCIDENT, "data": {**GENERIC_INCIDENT["data"], "service": other_service.pk}}
-    assert generic_post(generic_hook, payload).status_code == 400
+    assert generic_post(generic_hook, payload).status_code == 202
     assert not Incident.objects.exists()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == "failed" and "service" in delivery.result["errors"]
 
 
 def test_failed_delivery_can_be_reprocessed_from_the_admin(generic_hook, team, rf):
@@ -182,11 +222,12 @@ def test_failed_delivery_can_be_reprocessed_from_the_admin(generic_hook, team, r
         "type": "action",
         "data": {"external_id": "OPS-1", "title": "Add canary", "owner": "ghost"},
     }
-    response = generic_post(generic_hook, payload)
-    assert response.status_code == 400  # unknown owner: malformed, refused
+    assert generic_post(generic_hook, payload).status_code == 202
+    failed = WebhookDelivery.objects.get(outcome="failed")  # unknown owner
+    assert "owner" in failed.result["errors"] and not Action.objects.exists()
     factories.MembershipFactory(team=team, role="member", user=factories.UserFactory(username="ghost"))
     ok = generic_post(generic_hook, {**payload, "id": "evt-4"})
-    assert ok.status_code == 200
+    assert ok.status_code == 202
     delivery = WebhookDelivery.objects.get(outcome="processed")
     Action.objects.all().delete()
     admin = site._registry[WebhookDelivery]
@@ -195,6 +236,9 @@ def test_failed_delivery_can_be_reprocessed_from_the_admin(generic_hook, team, r
     request._messages = type("M", (), {"add": lambda *a, **k: None})()
     admin.reprocess(request, WebhookDelivery.objects.filter(pk=delivery.pk))
     assert Action.objects.get(external_id="OPS-1").owner.username == "ghost"
+    admin.reprocess(request, WebhookDelivery.objects.filter(pk=failed.pk))  # now that ghost is a member
+    failed.refresh_from_db()
+    assert failed.outcome == "processed"
 
 
 # --- GitHub ---------------------------------------------------------------------
@@ -243,12 +287,12 @@ def github_hook(team):
 
 
 def test_github_issue_becomes_an_action_and_closing_never_touches_the_stage(github_hook, team):
-    assert github_post(github_hook, "issues", github_issue()).status_code == 200
+    assert github_post(github_hook, "issues", github_issue()).status_code == 202
     action = Action.objects.get(team=team, source="github", external_id="acme/checkout#1347")
     assert action.external_ticket == "https://github.com/acme/checkout/issues/1347"
     assert action.problem_statement == "Deploys break the gateway."
     response = github_post(github_hook, "issues", github_issue("closed", title="Add a canary stage (done)"))
-    assert response.status_code == 200
+    assert response.status_code == 202
     action.refresh_from_db()
     assert action.title == "Add a canary stage (done)"
     assert action.stage == Stage.PLAN
@@ -292,10 +336,10 @@ def github_deployment(state=None):
 
 def test_github_deployment_and_success_status_make_one_deployed_change(github_hook, team):
     service = factories.ServiceFactory(team=team, slug="checkout")
-    assert github_post(github_hook, "deployment", github_deployment()).status_code == 200
+    assert github_post(github_hook, "deployment", github_deployment()).status_code == 202
     change = Change.objects.get(team=team, source="github")
     assert change.deployed_at is None and change.service == service
-    assert github_post(github_hook, "deployment_status", github_deployment("success")).status_code == 200
+    assert github_post(github_hook, "deployment_status", github_deployment("success")).status_code == 202
     change.refresh_from_db()
     assert change.deployed_at is not None
     assert Change.objects.filter(source="github").count() == 1
@@ -303,8 +347,8 @@ def test_github_deployment_and_success_status_make_one_deployed_change(github_ho
 
 def test_github_ping_is_acknowledged_and_ignored(github_hook):
     response = github_post(github_hook, "ping", {"zen": "Keep it simple.", "hook_id": 1})
-    assert response.status_code == 200
-    assert response.json()["outcome"] == "ignored"
+    assert response.status_code == 202
+    assert WebhookDelivery.objects.get(pk=response.json()["delivery"]).outcome == "ignored"
 
 
 # --- PagerDuty --------------------------------------------------------------------
@@ -347,7 +391,7 @@ def pagerduty_post(integration, payload, secret=None):
 def test_pagerduty_lifecycle_sets_incident_timestamps(team):
     hook = create_integration(team=team, source="pagerduty")
     service = factories.ServiceFactory(team=team, name="Checkout", slug="checkout")
-    assert pagerduty_post(hook, pagerduty_event("incident.triggered")).status_code == 200
+    assert pagerduty_post(hook, pagerduty_event("incident.triggered")).status_code == 202
     incident = Incident.objects.get(team=team, source="pagerduty", external_id="Q1ABCDEF")
     assert (incident.severity, incident.service, incident.status) == ("SEV1", service, "open")
     pagerduty_post(hook, pagerduty_event("incident.acknowledged"))
@@ -410,12 +454,12 @@ def jira_post(integration, payload, secret=None, identifier=None):
 
 def test_jira_incident_issue_becomes_an_incident_keeping_the_key(team):
     hook = create_integration(team=team, source="jira")
-    assert jira_post(hook, jira_payload(issuetype="Incident")).status_code == 200
+    assert jira_post(hook, jira_payload(issuetype="Incident")).status_code == 202
     incident = Incident.objects.get(team=team, source="jira", external_id="OPS-12")
     assert incident.severity == "SEV2"
     assert incident.url == "https://acme.atlassian.net/browse/OPS-12"
     resolved = jira_payload("jira:issue_updated", "Incident", resolution="2026-01-05T12:00:00.000+0000")
-    assert jira_post(hook, resolved).status_code == 200
+    assert jira_post(hook, resolved).status_code == 202
     incident.refresh_from_db()
     assert incident.status == "resolved"
     assert incident.resolved_at == dt.datetime(2026, 1, 5, 12, tzinfo=dt.UTC)
@@ -424,7 +468,7 @@ def test_jira_incident_issue_becomes_an_incident_keeping_the_key(team):
 def test_jira_task_becomes_an_action_and_a_replayed_identifier_is_a_duplicate(team):
     hook = create_integration(team=team, source="jira")
     payload = jira_payload()
-    assert jira_post(hook, payload, identifier="jira-1").status_code == 200
+    assert jira_post(hook, payload, identifier="jira-1").status_code == 202
     second = jira_post(hook, payload, identifier="jira-1")
     assert second.json()["outcome"] == "duplicate"
     action = Action.objects.get(team=team, source="jira", external_id="OPS-12")
@@ -473,11 +517,11 @@ SN_RECORD = {
 
 def test_servicenow_incident_record_is_upserted_and_resolved(team):
     hook = create_integration(team=team, source="servicenow")
-    assert servicenow_post(hook, SN_RECORD).status_code == 200
+    assert servicenow_post(hook, SN_RECORD).status_code == 202
     incident = Incident.objects.get(team=team, source="servicenow", external_id="INC0010023")
     assert (incident.severity, incident.started_at) == ("SEV2", dt.datetime(2026, 1, 5, 8, tzinfo=dt.UTC))
     resolved = {**SN_RECORD, "state": "6", "resolved_at": "2026-01-05 09:30:00", "sys_mod_count": "4"}
-    assert servicenow_post(hook, resolved).status_code == 200
+    assert servicenow_post(hook, resolved).status_code == 202
     incident.refresh_from_db()
     assert incident.status == "resolved"
     assert incident.resolved_at == dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.UTC)
@@ -500,7 +544,7 @@ def test_servicenow_accepts_a_base64_mac_as_glide_computes_it(team):
     ts = str(int(time.time()))
     mac = base64.b64encode(hmac_module.new(hook.secret.encode(), ts.encode() + b"." + body, hashlib.sha256).digest())
     headers = {http("X-ServiceNow-Timestamp"): ts, http("X-ServiceNow-Signature"): "sha256=" + mac.decode()}
-    assert post(hook, body, **headers).status_code == 200
+    assert post(hook, body, **headers).status_code == 202
     forged = {**headers, http("X-ServiceNow-Signature"): "sha256=" + base64.b64encode(b"x" * 32).decode()}
     assert post(hook, body.replace(b"Email", b"Mail!"), **forged).status_code == 401
     assert Incident.objects.count() == 1

@@ -5,6 +5,7 @@ The machine's shared Redis (6379) is never stopped: the outage is played on our 
 """
 
 import contextlib
+import re
 import socket
 import subprocess
 import threading
@@ -147,3 +148,10 @@ def wait_until(predicate, timeout: float = 20, what: str = "condition") -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"{what} not met in {timeout}s")
+
+
+def task_result(worker, task: str, task_id: str, timeout: float = 20) -> str:
+    """Wait for `task`[task_id] to succeed on `worker`; its return value as the worker logged it."""
+    pattern = rf"Task {re.escape(task)}\[{re.escape(task_id)}\] succeeded in [\d.]+s: (.*)"
+    worker.wait_for(pattern, timeout=timeout)
+    return re.search(pattern, worker.text()).group(1).strip()

@@ -35,7 +35,9 @@ def terminate(pid: int) -> None:
         assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone() == (True,)
 
 
-def test_connection_killed_mid_transition_is_a_503_with_nothing_written_then_the_next_request_works(team, monkeypatch):
+def test_connection_killed_mid_transition_is_a_503_with_nothing_written_then_the_next_request_works(
+    team, monkeypatch, allow_private_networks
+):
     action = factories.ActionFactory(team=team)
     create_outgoing_webhook(team=team, url="http://127.0.0.1:9/never-called")
     _token, key = create_api_token(team=team, name="fault test", scope=ApiToken.Scope.READ_WRITE)

@@ -20,36 +20,16 @@ from teams.models import ApiToken, OutgoingDelivery
 from teams.services import create_api_token, create_outgoing_webhook
 from teams.tasks import dispatch_outgoing
 from tests import factories
-from tests.faults.support import Receiver, ThrowawayRedis, celery_broker, wait_until
-from tests.improvement.test_ritual_worker import Worker
+from tests.faults.support import Receiver, wait_until
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def broker(tmp_path):
-    """The throwaway Redis, serving as this process's Celery broker; always killed at the end."""
-    server = ThrowawayRedis(tmp_path / "redis.log")
-    server.start()
-    try:
-        with celery_broker(server.url):
-            yield server
-    finally:
-        server.stop()
-
-
-@pytest.fixture
-def workers(tmp_path, broker):
-    started: list[Worker] = []
-
-    def start(name: str, **env) -> Worker:
-        worker = Worker(tmp_path, name, CELERY_BROKER_URL=broker.url, **env)
-        started.append(worker)
-        return worker
-
-    yield start
-    for worker in started:
-        worker.kill()
+# The receiver listens on 127.0.0.1: this process (saving the URL) and the workers (sending to it)
+# opt in to private networks, the workers through their environment like a real deployment.
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("allow_private_networks"),
+]
 
 
 def api_client(team) -> APIClient:

@@ -123,3 +123,42 @@ def test_an_owner_who_left_still_gets_the_action_flagged_without_a_new_cycle(dja
     assert action.recurred_at is not None
     assert list(action.recurrences.all()) == [incident]
     assert not Action.objects.filter(previous_cycle=action).exists()
+
+
+def test_a_factor_recorded_later_reopens_an_action_aimed_at_its_category(django_capture_on_commit_callbacks):
+    """Factor-category targets match when the postmortem names the factor, not when the incident is logged."""
+    from tests.factories import TeamFactory
+
+    team = TeamFactory()
+    action = standardised(
+        team=team, target_kind="factor_category", target_service=None, target_factor_category="change"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        incident = incident_services.create_incident(team=team, title="Bad flag", started_at=at("2026-03-10 08:00"))
+    action.refresh_from_db()
+    assert action.recurred_at is None  # no factor yet: nothing to match
+    postmortem = incident_services.start_postmortem(incident=incident)
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_services.add_contributing_factor(postmortem=postmortem, category="detection", description="No alert")
+    action.refresh_from_db()
+    assert action.recurred_at is None  # another category
+    with django_capture_on_commit_callbacks(execute=True):
+        incident_services.add_contributing_factor(postmortem=postmortem, category="change", description="Typo")
+        incident_services.add_contributing_factor(postmortem=postmortem, category="change", description="No review")
+    action.refresh_from_db()
+    assert list(action.recurrences.all()) == [incident]
+    assert Action.objects.filter(previous_cycle=action, origin="recurrence").count() == 1
+
+
+def test_an_incident_with_no_service_nor_problem_costs_no_recurrence_query(
+    django_capture_on_commit_callbacks, django_assert_num_queries
+):
+    from tests.factories import TeamFactory
+
+    team = TeamFactory()
+    standardised(team=team)
+    with django_capture_on_commit_callbacks() as callbacks:
+        incident_services.create_incident(team=team, title="Unmapped alert", started_at=at("2026-03-10 08:00"))
+    with django_assert_num_queries(0):
+        for callback in callbacks:
+            callback()

@@ -51,7 +51,8 @@ class ChatServer:
 
 
 @pytest.fixture
-def chat():
+def chat(allow_private_networks):
+    """Local chat servers on 127.0.0.1, so this opts in to private networks (production: refused)."""
     servers = []
 
     def start(statuses=(200,)):

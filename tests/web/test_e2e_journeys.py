@@ -355,3 +355,44 @@ def test_html_typed_into_text_fields_is_shown_as_text_in_the_browser(page):
         assert page.evaluate("() => window.pwned === undefined"), path
         assert "<script>window.pwned=1</script>" in page.inner_text("main"), path
     assert dialogs == []
+
+
+def test_a_lead_finds_a_failed_delivery_from_the_integrations_page_and_re_applies_it(page):
+    from teams.models import WebhookDelivery
+    from teams.services import create_integration
+    from teams.webhooks.processing import drain_inbox
+    from tests.api.test_webhook_inbox import deliver
+
+    team = TeamFactory(slug="platform-sre")
+    MembershipFactory(team=team, role="lead", user__username="alice")
+    hook = create_integration(team=team, source="generic")
+    # Vendor input: the title carries markup, which the log must show as text.
+    data = {"external_id": "OPS-7", "title": f"Canary {HOSTILE}", "owner": "ghost"}
+    assert deliver(hook, {"id": "evt-ghost", "type": "action", "data": data}).status_code == 202
+    drain_inbox()
+    assert WebhookDelivery.objects.get().outcome == "failed"  # nobody called ghost in the team
+    dialogs = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+
+    log_in(page, "alice")
+    page.goto(page.base + f"/t/{team.slug}/settings/integrations/")
+    expect(page.locator("#delivery-health")).to_contain_text("1 delivery failed")
+    shot(page, "integrations")
+    page.get_by_role("link", name="⚠ 1 failed").click()
+    row = page.locator("tbody tr", has_text="evt-ghost")
+    expect(row).to_contain_text("failed (rejected by the domain rules)")
+    expect(row.locator("li", has_text="owner")).to_be_visible()
+    row.get_by_text("body").click()
+    expect(row.locator("pre")).to_contain_text("<script>window.pwned=1</script>")
+    assert page.locator("#injected").count() == 0 and page.evaluate("() => window.pwned === undefined")
+    shot(page, "delivery-log")
+
+    MembershipFactory(team=team, role="member", user__username="ghost")  # the cause, fixed
+    row.get_by_role("button", name="Re-apply").click()
+    # Back on the failed deliveries, where it no longer is; the message says what it became.
+    expect(page.locator(".messages")).to_contain_text("Delivery evt-ghost applied again: processed.")
+    expect(page.locator("main")).to_contain_text("No delivery matches.")
+    page.get_by_role("link", name="Reset").click()
+    expect(page.locator("tbody tr", has_text="evt-ghost")).to_contain_text("processed")
+    assert Action.objects.get(external_id="OPS-7").owner.username == "ghost"
+    assert dialogs == [] and page.refused == []
