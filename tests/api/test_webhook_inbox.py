@@ -180,3 +180,16 @@ def test_the_drain_task_releases_the_nudge_key_it_was_queued_under(db):
     drain_webhooks()
     assert processing.claim_nudge() is True
     processing.release_nudge()
+
+
+@pytest.mark.django_db
+def test_the_hooks_plain_lookup_reads_what_the_orm_reads(team):
+    from teams.models import Integration
+    from teams.webhooks.views import active_integration
+
+    hook = create_integration(team=team, source="github")
+    found = active_integration(hook.public_id)
+    assert (found.pk, found.team_id, found.source, found.secret) == (hook.pk, team.pk, "github", hook.secret)
+    assert found.public_id == hook.public_id and found.active
+    Integration.objects.filter(pk=hook.pk).update(active=False)
+    assert active_integration(hook.public_id) is None
