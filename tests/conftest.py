@@ -193,13 +193,3 @@ def _example_domains_resolve(monkeypatch):
 def allow_private_networks(settings):
     """Opt in to sending to 127.0.0.1, for tests that run a local receiver (production default: refused)."""
     settings.OUTGOING_ALLOW_PRIVATE_NETWORKS = True
-
-
-@pytest.fixture(autouse=True)
-def _english_by_default():
-    """Every test starts in English: a request in French (tests/web/test_i18n.py) leaves the thread's language set."""
-    from django.utils import translation
-
-    translation.activate("en")
-    yield
-    translation.deactivate()
