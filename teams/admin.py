@@ -1,4 +1,5 @@
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from teams import services
@@ -105,13 +106,16 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
 
     @admin.action(description=_("Re-process the selected deliveries"))
     def reprocess(self, request, queryset):
-        from teams.webhooks.processing import apply_delivery
+        from teams.webhooks.processing import reapply
 
+        applied = (WebhookDelivery.Outcome.PROCESSED, WebhookDelivery.Outcome.IGNORED, WebhookDelivery.Outcome.FAILED)
         done = 0
-        for delivery in queryset.select_related("integration__team").exclude(body=""):
-            if delivery.outcome == WebhookDelivery.Outcome.DUPLICATE:
+        for delivery in queryset.filter(outcome__in=applied).exclude(body=""):
+            # Under the integration's lock, like the drain and the lead's Re-apply; queued ones are the drain's.
+            try:
+                reapply(delivery=delivery, outcomes=applied)
+            except ValidationError:  # applied or pruned since the list was shown
                 continue
-            apply_delivery(delivery)
             done += 1
         messages.info(request, _("%(count)d deliveries re-processed.") % {"count": done})
 

@@ -101,9 +101,8 @@ def receive(integration: Integration, headers, body: bytes, remote: str = "") ->
     )
     try:
         if transaction.get_connection().in_atomic_block:
-            with (
-                transaction.atomic()
-            ):  # a savepoint, so that a refused duplicate leaves the caller's transaction usable
+            # A savepoint, so that a refused duplicate leaves the caller's transaction usable.
+            with transaction.atomic():
                 delivery.save()
         else:
             delivery.save()  # autocommit: one INSERT, and a refused duplicate harms nothing
@@ -191,7 +190,7 @@ def _drain_batch(batch_size: int) -> int:
         .annotate(oldest=Min("id"))
         .order_by("oldest")
     )
-    for row in queued[:50]:
+    for row in queued:  # every integration with queued deliveries, until one is not held by another drain
         with transaction.atomic():
             integration = only_row(
                 Integration.objects.select_for_update(skip_locked=True, of=("self",))
@@ -236,7 +235,13 @@ def apply_delivery(delivery: WebhookDelivery) -> WebhookDelivery:
 
 
 def reapply_failed(*, delivery: WebhookDelivery) -> WebhookDelivery:
-    """Apply a failed delivery again, once its cause is fixed (a lead's “Re-apply”); returns it with its new outcome.
+    """Apply a failed delivery again, once its cause is fixed (a lead's “Re-apply”); returns it with its new outcome."""
+    return reapply(delivery=delivery, outcomes=(WebhookDelivery.Outcome.FAILED,))
+
+
+def reapply(*, delivery: WebhookDelivery, outcomes) -> WebhookDelivery:
+    """Apply a stored delivery again when its outcome is one of `outcomes` (the lead's page: failed;
+    the admin's “Re-process”: any applied one). Never a queued one: that is the drain's.
 
     The integration's row lock keeps this in step with the drain; the delivery is re-read under it,
     so a double submit applies it once and the second gets the refusal.
@@ -246,7 +251,7 @@ def reapply_failed(*, delivery: WebhookDelivery) -> WebhookDelivery:
             Integration.objects.select_for_update(of=("self",)).select_related("team").get(pk=delivery.integration_id)
         )
         current = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
-        if current.outcome != WebhookDelivery.Outcome.FAILED or not current.body:
+        if current.outcome not in outcomes or not current.body:
             raise ValidationError(
                 _("Only a failed delivery can be applied again; this one is %(outcome)s.")
                 % {"outcome": current.get_outcome_display()}

@@ -548,3 +548,24 @@ def test_servicenow_accepts_a_base64_mac_as_glide_computes_it(team):
     forged = {**headers, http("X-ServiceNow-Signature"): "sha256=" + base64.b64encode(b"x" * 32).decode()}
     assert post(hook, body.replace(b"Email", b"Mail!"), **forged).status_code == 401
     assert Incident.objects.count() == 1
+
+
+def test_the_admin_leaves_queued_deliveries_to_the_drain(generic_hook, rf):
+    response = post(
+        generic_hook,
+        body := json.dumps(GENERIC_INCIDENT).encode(),
+        drain=False,
+        **{
+            http(generic.TIMESTAMP_HEADER): (ts := str(int(time.time()))),
+            http(generic.SIGNATURE_HEADER): generic.sign(generic_hook.secret, ts, body),
+        },
+    )
+    assert response.status_code == 202
+    admin = site._registry[WebhookDelivery]
+    request = rf.post("/admin/")
+    request.user = factories.UserFactory(is_superuser=True, is_staff=True)
+    request._messages = type("M", (), {"add": lambda *a, **k: None})()
+    admin.reprocess(request, WebhookDelivery.objects.all())
+    assert WebhookDelivery.objects.get().outcome == "queued" and not Incident.objects.exists()
+    assert drain_inbox() == 1
+    assert Incident.objects.filter(external_id="ALERT-9").count() == 1
