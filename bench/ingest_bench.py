@@ -13,7 +13,7 @@ that run every side in turn with the same connections and duration:
 - api: PUT /api/v1/incidents/by-ref/<source>/<external_id>/ with a read-write API
   token (auth, throttle, serializer, service, audit log, response body);
 
-then applies the queued deliveries with teams.webhooks.processing.drain_inbox in this
+then applies the queued deliveries with integrations.webhooks.processing.drain_inbox in this
 process and times it. Every request carries a new external id, so each is a real insert;
 the script checks every answer is 2xx and the rows are in the database. It prints the
 median req/s, p50/p99 of each side and the median of its per-round ratios to the baseline
@@ -82,7 +82,7 @@ end
 
 def webhook_lua(run: str, path: str, secret: str, *, count: int, threads: int) -> str:
     """A Lua script whose table holds `count` signed generic deliveries, split between wrk threads."""
-    from teams.webhooks import generic
+    from integrations.webhooks import generic
 
     stamp = str(int(time.time()))
     bodies, signatures = [], []
@@ -149,10 +149,10 @@ def prepare(run: str):
 
 
 def prepare_integration(team):
-    from teams import services
-    from teams.models import Integration
+    from integrations import services as integration_services
+    from integrations.models import Integration
 
-    return Integration.objects.filter(team=team, source="generic").first() or services.create_integration(
+    return Integration.objects.filter(team=team, source="generic").first() or integration_services.create_integration(
         team=team, source="generic"
     )
 
@@ -245,8 +245,8 @@ def main() -> None:
     args = parser.parse_args()
     setup()
     from incidents.models import Incident
-    from teams.models import WebhookDelivery
-    from teams.webhooks.processing import drain_inbox
+    from integrations.models import WebhookDelivery
+    from integrations.webhooks.processing import drain_inbox
 
     run = uuid.uuid4().hex[:8]
     team, key = prepare(run)

@@ -1,4 +1,4 @@
-"""Time one year of weekly metrics of one team: improvement.metrics vs hand-written SQL, in the same run.
+"""Time one year of weekly metrics of one team: reporting.metrics vs hand-written SQL, in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/opskaizen_bench python bench/metrics_bench.py
 
@@ -184,8 +184,8 @@ def main():
     setup()
     from django.db import connection
 
-    from improvement import metrics
-    from improvement.metrics.series import weekly_rows
+    from reporting import metrics
+    from reporting.metrics.series import weekly_rows
     from teams.models import Team
 
     team = Team.objects.get(slug=args.team)

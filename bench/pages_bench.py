@@ -51,9 +51,9 @@ def prepare():
     from django.db import transaction
     from django.utils import timezone
 
-    from improvement import rituals
-    from improvement import services as improvement_services
-    from improvement.models import ReviewSession, Ritual
+    from rituals import services as ritual_services
+    from rituals import tick
+    from rituals.models import ReviewSession, Ritual
     from teams import services
     from teams.models import ApiToken, Membership, Team
 
@@ -64,7 +64,7 @@ def prepare():
     _token, key = services.create_api_token(team=team, name="pages bench", scope=ApiToken.Scope.READ, by=user)
     ritual = Ritual.objects.filter(team=team, name="Bench weekly review").first()
     if ritual is None:
-        ritual = improvement_services.create_ritual(
+        ritual = ritual_services.create_ritual(
             team=team,
             name="Bench weekly review",
             kind=Ritual.Kind.WEEKLY_REVIEW,
@@ -77,7 +77,7 @@ def prepare():
     if session is None:
         with transaction.atomic():
             ritual = Ritual.objects.select_for_update().get(pk=ritual.pk)
-            session = rituals.open_session(ritual=ritual, now=timezone.now() + dt.timedelta(days=7))
+            session = tick.open_session(ritual=ritual, now=timezone.now() + dt.timedelta(days=7))
     return team, user, key, session
 
 

@@ -5,9 +5,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.routers import DefaultRouter
 
-from improvement.api import ActionViewSet, ReviewSessionViewSet, RitualViewSet
+from core.api.errors import error_json
+from improvement.api import ActionViewSet
 from incidents.api import ChangeViewSet, IncidentViewSet, PostmortemViewSet, ProblemViewSet
-from teams.api.errors import error_json
+from rituals.api import ReviewSessionViewSet, RitualViewSet
 from teams.api.resources import MembershipViewSet, ServiceViewSet, TeamViewSet
 
 router = DefaultRouter()

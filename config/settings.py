@@ -51,9 +51,14 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "auditlog",
+    # The product, from the base up: an app imports only the apps above it in this list.
+    "core",
     "teams",
     "incidents",
     "improvement",
+    "reporting",
+    "rituals",
+    "integrations",
 ]
 
 MIDDLEWARE = [
@@ -116,7 +121,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 AUTHENTICATION_BACKENDS = [
-    "teams.auth.LoginThrottleBackend",
+    "core.auth.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling: after AXES_FAILURE_LIMIT failed logins for one username
@@ -242,21 +247,21 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # --- REST framework -----------------------------------------------------------
 # Owned by the API (issue 3): token or session auth, one error shape, per-token throttling.
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "teams.api.schema.OpsKaizenAutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.api.schema.OpsKaizenAutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "teams.api.plumbing.StableOrderingFilter",
+        "core.api.plumbing.StableOrderingFilter",
     ],
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "teams.api.auth.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["teams.api.auth.IsTeamCaller"],
-    "DEFAULT_PARSER_CLASSES": ["teams.api.plumbing.StrictJSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.api.plumbing.StrictJSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PAGINATION_CLASS": "teams.api.plumbing.StablePagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.plumbing.StablePagination",
     "DEFAULT_THROTTLE_CLASSES": ["teams.api.auth.TokenRateThrottle"],
-    "EXCEPTION_HANDLER": "teams.api.errors.exception_handler",
+    "EXCEPTION_HANDLER": "core.api.errors.exception_handler",
     "DEFAULT_METADATA_CLASS": None,
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
     "PAGE_SIZE": 50,
@@ -265,7 +270,7 @@ REST_FRAMEWORK = {
 API_THROTTLE_RATE = env.str("API_THROTTLE_RATE", default="1200/minute") or None
 SPECTACULAR_SETTINGS = {
     "TITLE": "OpsKaizen API",
-    "DESCRIPTION": (BASE_DIR / "teams" / "api" / "API.md").read_text(encoding="utf-8"),
+    "DESCRIPTION": (BASE_DIR / "core" / "api" / "API.md").read_text(encoding="utf-8"),
     "VERSION": "1.0.0",
     "SCHEMA_PATH_PREFIX": "/api/v1",
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -278,10 +283,10 @@ SPECTACULAR_SETTINGS = {
         "IncidentStatusEnum": "incidents.models.Incident.Status",
         "PostmortemStatusEnum": "incidents.models.Postmortem.Status",
         "ProblemStatusEnum": "incidents.models.Problem.Status",
-        "ReviewSessionStatusEnum": "improvement.models.ReviewSession.Status",
+        "ReviewSessionStatusEnum": "rituals.models.ReviewSession.Status",
         "ChangeKindEnum": "incidents.models.Change.Kind",
         "ActionKindEnum": "improvement.models.Action.Kind",
-        "RitualKindEnum": "improvement.models.Ritual.Kind",
+        "RitualKindEnum": "rituals.models.Ritual.Kind",
         "TimelineKindEnum": "incidents.models.TimelineEvent.Kind",
         "StageEnum": "improvement.models.Stage",
         "VerdictEnum": "improvement.models.Verdict",

@@ -6,6 +6,9 @@ class ImprovementConfig(AppConfig):
     name = "improvement"
 
     def ready(self):
-        # Percentile aggregate on SQLite connections; recurrence receiver on incident_logged.
-        from improvement import receivers  # noqa: F401
-        from improvement.metrics import db  # noqa: F401
+        from core import audit
+        from improvement import receivers  # noqa: F401 - reopens standardised actions on a recurrence
+        from improvement.models import Action, Check
+
+        audit.register(Check)
+        audit.register(Action, m2m_fields={"incidents", "postmortems", "problems", "changes"})

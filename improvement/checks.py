@@ -32,8 +32,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from improvement import services, stats
-from improvement.metrics.db import Percentile, Seconds
 from improvement.models import Action, Check, Stage, StageTransition, Verdict
+from incidents.measures.db import Percentile, Seconds
 from incidents.models import Change, Incident
 
 ALPHA = 0.05

@@ -4,7 +4,7 @@ import django_filters
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from improvement.models import Action, ReviewSession, Ritual, Stage
+from improvement.models import Action, Stage
 from incidents.filters import ServiceFilterField
 from teams.filters import TeamSlugFilter, TitleSearchFilter, UtcDateTimeFilter
 
@@ -48,26 +48,3 @@ class ActionFilter(django_filters.FilterSet):
     class Meta:
         model = Action
         fields = ["team", "service", "stage", "kind", "origin", "owner", "source", "external_id"]
-
-
-class RitualFilter(django_filters.FilterSet):
-    team = TeamSlugFilter()
-    kind = django_filters.MultipleChoiceFilter(choices=Ritual.Kind.choices)
-    active = django_filters.BooleanFilter()
-    q = TitleSearchFilter(field_name="name")
-
-    class Meta:
-        model = Ritual
-        fields = ["team", "kind", "active"]
-
-
-class ReviewSessionFilter(django_filters.FilterSet):
-    team = TeamSlugFilter()
-    ritual = django_filters.NumberFilter(field_name="ritual_id")
-    status = django_filters.MultipleChoiceFilter(choices=ReviewSession.Status.choices)
-    occurred_after = UtcDateTimeFilter(field_name="occurrence", lookup_expr="gte")
-    occurred_before = UtcDateTimeFilter(field_name="occurrence", lookup_expr="lt")
-
-    class Meta:
-        model = ReviewSession
-        fields = ["team", "ritual", "status"]

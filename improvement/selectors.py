@@ -1,8 +1,9 @@
 """Reads on improvement actions, shaped for the pages that show them."""
 
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, QuerySet
 
-from improvement.models import OPEN_STAGES, Action, ReviewDecision, ReviewSession, StageTransition
+from improvement.models import OPEN_STAGES, Action, StageTransition
+from incidents.models import Incident, Postmortem, TimelineEvent
 from teams.models import Team
 
 
@@ -33,13 +34,42 @@ def action_for_page(team: Team, pk: int) -> Action:
     )
 
 
-def discussed_per_section(session: ReviewSession, kinds) -> dict[str, int]:
-    """How many agenda items of each kind the board has discussed (decided anything on): one query, counted in SQL."""
-    # Item ids are "<kind>:<object id>", so an item's section is the prefix of its id.
-    counts = {kind: Count("item_id", distinct=True, filter=Q(item_id__startswith=f"{kind}:")) for kind in kinds}
-    return session.decisions.aggregate(**counts) if counts else {}
+def incidents_for_team(team: Team) -> QuerySet[Incident]:
+    """The team's incidents with what a list row shows (service, problem, postmortem, action count)."""
+    return (
+        Incident.objects.filter(team=team)
+        .select_related("service", "problem", "postmortem")
+        .annotate(action_count=Count("actions", distinct=True))
+        .order_by("-started_at", "-id")
+    )
 
 
-def decisions_on_items(session: ReviewSession, item_ids) -> QuerySet[ReviewDecision]:
-    """The decisions taken on these agenda items, in the order they were taken, with who and which action."""
-    return session.decisions.filter(item_id__in=list(item_ids)).select_related("by", "action").order_by("at", "id")
+def incident_for_page(team: Team, pk: int) -> Incident:
+    """One incident of `team` with its timeline, links and actions; DoesNotExist for another team's."""
+    from improvement.models import Action
+
+    return (
+        Incident.objects.filter(team=team)
+        .select_related("service", "problem", "caused_by_change", "postmortem", "created_by")
+        .prefetch_related(
+            Prefetch("timeline", queryset=TimelineEvent.objects.select_related("author")),
+            Prefetch("actions", queryset=Action.objects.select_related("owner").order_by("-created_at")),
+        )
+        .get(pk=pk)
+    )
+
+
+def postmortem_for_page(team: Team, pk: int) -> Postmortem:
+    """One postmortem of `team` with its incident, timeline, factors and actions."""
+    from improvement.models import Action
+
+    return (
+        Postmortem.objects.filter(team=team)
+        .select_related("incident", "incident__service", "author")
+        .prefetch_related(
+            "factors",
+            Prefetch("incident__timeline", queryset=TimelineEvent.objects.select_related("author")),
+            Prefetch("actions", queryset=Action.objects.select_related("owner").order_by("-created_at")),
+        )
+        .get(pk=pk)
+    )

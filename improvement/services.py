@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from improvement import signals
-from improvement.models import Action, Check, Ritual, Stage, StageTransition, Verdict
+from improvement.models import Action, Check, Stage, StageTransition, Verdict
 from teams.models import Membership, Team
 from teams.services import ensure_same_team
 
@@ -336,54 +336,3 @@ def upsert_action_by_ref(
     if not fields and not links:
         return existing, False
     return update_action(action=existing, links=links, **fields), False
-
-
-RITUAL_FIELDS = {
-    "name",
-    "kind",
-    "weekday",
-    "time_of_day",
-    "rrule",
-    "timezone",
-    "duration_minutes",
-    "notify_email",
-    "chat_webhook_url",
-    "active",
-    "stale_after_days",
-}
-
-
-def _save_ritual(ritual: Ritual, fields: dict, attendees) -> Ritual:
-    unknown = set(fields) - RITUAL_FIELDS
-    if unknown:
-        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
-    for name, value in fields.items():
-        setattr(ritual, name, value)
-    ritual.full_clean(exclude=["next_occurrence"])
-    ritual.save()
-    if attendees is not None:
-        members = set(Membership.objects.filter(team=ritual.team).values_list("user_id", flat=True))
-        strangers = [user for user in attendees if user.pk not in members]
-        if strangers:
-            raise ValidationError({"attendees": _("Attendees must be members of the team.")})
-        ritual.attendees.set(attendees)
-    return ritual
-
-
-@transaction.atomic
-def create_ritual(*, team: Team, attendees=None, **fields) -> Ritual:
-    """Create a recurring meeting of `team` (its next occurrence is computed by the ritual scheduler)."""
-    return _save_ritual(Ritual(team=team), fields, attendees)
-
-
-@transaction.atomic
-def update_ritual(*, ritual: Ritual, attendees=None, **fields) -> Ritual:
-    """Edit a ritual; its past sessions stay as they were."""
-    ritual = Ritual.objects.select_for_update().get(pk=ritual.pk)
-    return _save_ritual(ritual, fields, attendees)
-
-
-@transaction.atomic
-def delete_ritual(*, ritual: Ritual) -> None:
-    """Delete a ritual and its sessions."""
-    ritual.delete()

@@ -4,7 +4,6 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from improvement.models import Action
 from incidents.models import Change, FactorCategory, Incident, Problem, Severity, TimelineEvent
 from teams.models import Membership, Service
 
@@ -107,16 +106,3 @@ class PostmortemForm(forms.Form):
 class ContributingFactorForm(forms.Form):
     category = forms.ChoiceField(label=_("Category"), choices=FactorCategory.choices)
     description = forms.CharField(label=_("Description"), widget=forms.Textarea(attrs={"rows": 2}))
-
-
-class QuickActionForm(forms.Form):
-    """An action created from a postmortem in one step; the plan is completed later on its page."""
-
-    title = forms.CharField(label=_("Action title"), max_length=200)
-    kind = forms.ChoiceField(label=_("Kind"), choices=Action.Kind.choices, initial=Action.Kind.CORRECTIVE)
-    owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.none(), required=False)
-    due_date = forms.DateField(label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
-
-    def __init__(self, *args, team, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = team_members(team)

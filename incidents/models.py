@@ -6,7 +6,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 
-from teams.audit import TeamAudited
+from core.audit import TeamAudited
 from teams.models import Service, Team
 
 

@@ -1,17 +1,12 @@
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from teams import services
 from teams.models import (
     ApiToken,
-    Integration,
     Membership,
-    OutgoingDelivery,
-    OutgoingWebhook,
     Service,
     Team,
-    WebhookDelivery,
 )
 
 
@@ -76,76 +71,3 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             services.revoke_api_token(token=token)
-
-
-@admin.register(Integration)
-class IntegrationAdmin(admin.ModelAdmin):
-    list_display = ["team", "source", "public_id", "active", "created_at"]
-    list_filter = ["source", "active"]
-    list_select_related = ["team"]
-    readonly_fields = ["public_id"]
-    actions = ["rotate_secret"]
-
-    @admin.action(description=_("Rotate the signing secret"))
-    def rotate_secret(self, request, queryset):
-        for integration in queryset:
-            services.rotate_integration_secret(integration=integration)
-
-
-@admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["received_at", "integration", "event", "vendor_delivery_id", "outcome", "error"]
-    list_filter = ["outcome", "integration__source", "team"]
-    list_select_related = ["integration__team"]
-    search_fields = ["vendor_delivery_id", "event", "error"]
-    readonly_fields = [f.name for f in WebhookDelivery._meta.fields]
-    actions = ["reprocess"]
-
-    def has_add_permission(self, request):
-        return False
-
-    @admin.action(description=_("Re-process the selected deliveries"))
-    def reprocess(self, request, queryset):
-        from teams.webhooks.processing import reapply
-
-        applied = (WebhookDelivery.Outcome.PROCESSED, WebhookDelivery.Outcome.IGNORED, WebhookDelivery.Outcome.FAILED)
-        done = 0
-        for delivery in queryset.filter(outcome__in=applied).exclude(body=""):
-            # Under the integration's lock, like the drain and the lead's Re-apply; queued ones are the drain's.
-            try:
-                reapply(delivery=delivery, outcomes=applied)
-            except ValidationError:  # applied or pruned since the list was shown
-                continue
-            done += 1
-        messages.info(request, _("%(count)d deliveries re-processed.") % {"count": done})
-
-
-class OutgoingDeliveryInline(admin.TabularInline):
-    model = OutgoingDelivery
-    extra = 0
-    can_delete = False
-    fields = ["created_at", "event", "status", "attempts", "last_status_code", "last_error"]
-    readonly_fields = fields
-    ordering = ["-created_at"]
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-
-@admin.register(OutgoingWebhook)
-class OutgoingWebhookAdmin(admin.ModelAdmin):
-    list_display = ["url", "team", "active", "created_at"]
-    list_filter = ["team", "active"]
-    list_select_related = ["team"]
-    inlines = [OutgoingDeliveryInline]
-
-
-@admin.register(OutgoingDelivery)
-class OutgoingDeliveryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "endpoint", "event", "status", "attempts", "last_status_code"]
-    list_filter = ["status", "event"]
-    list_select_related = ["endpoint"]
-    readonly_fields = [f.name for f in OutgoingDelivery._meta.fields]
-
-    def has_add_permission(self, request):
-        return False

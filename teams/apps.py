@@ -4,9 +4,3 @@ from django.apps import AppConfig
 class TeamsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "teams"
-
-    def ready(self):
-        from teams import outgoing  # noqa: F401 - connects the outgoing-webhook receivers
-        from teams.audit import register_audited_models
-
-        register_audited_models()

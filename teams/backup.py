@@ -22,7 +22,18 @@ from django.db import models, transaction
 
 from teams.models import Team
 
-PRODUCT_APPS = ("teams", "incidents", "improvement")
+# Exports written before the apps were split name some models by their old app: they still import.
+LEGACY_LABELS = {
+    "teams.integration": "integrations.integration",
+    "teams.webhookdelivery": "integrations.webhookdelivery",
+    "teams.outgoingwebhook": "integrations.outgoingwebhook",
+    "teams.outgoingdelivery": "integrations.outgoingdelivery",
+    "improvement.ritual": "rituals.ritual",
+    "improvement.reviewsession": "rituals.reviewsession",
+    "improvement.reviewdecision": "rituals.reviewdecision",
+    "improvement.calendarfeed": "rituals.calendarfeed",
+    "improvement.notification": "rituals.notification",
+}
 
 
 class LosslessEncoder(DjangoJSONEncoder):
@@ -37,11 +48,10 @@ class LosslessEncoder(DjangoJSONEncoder):
 def team_models() -> list[type[models.Model]]:
     """The product's models whose rows belong to one team, in dependency order."""
     found = []
-    for label in PRODUCT_APPS:
-        for model in apps.get_app_config(label).get_models():
-            field = next((f for f in model._meta.concrete_fields if f.name == "team"), None)
-            if field is not None and field.related_model is Team:
-                found.append(model)
+    for model in apps.get_models():  # every installed app: the apps above this one register theirs
+        field = next((f for f in model._meta.concrete_fields if f.name == "team"), None)
+        if field is not None and field.related_model is Team:
+            found.append(model)
     return serializers.sort_dependencies([(None, found)])
 
 
@@ -86,6 +96,9 @@ def import_team(data: str) -> Team:
     """Load an export into this instance; refused when the team (or any of its rows) already exists."""
     try:
         rows = json.loads(data)
+        for row in rows:
+            row["model"] = LEGACY_LABELS.get(row.get("model"), row.get("model"))
+        data = json.dumps(rows)
         team_row = next(row for row in rows if row.get("model") == "teams.team")
     except (json.JSONDecodeError, StopIteration, AttributeError, TypeError) as exc:
         raise ValidationError({"file": "This is not an OpsKaizen team export."}) from exc

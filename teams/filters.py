@@ -6,7 +6,7 @@ import django_filters
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
-from teams.models import Membership, Service, Team, WebhookDelivery
+from teams.models import Membership, Service, Team
 from teams.selectors import teams_for_request
 
 
@@ -78,15 +78,3 @@ class MembershipFilter(django_filters.FilterSet):
     class Meta:
         model = Membership
         fields = ["team", "role"]
-
-
-class DeliveryFilterSet(django_filters.FilterSet):
-    """The delivery log's filter (settings → integrations → deliveries)."""
-
-    outcome = django_filters.ChoiceFilter(
-        empty_label=_("any"), choices=WebhookDelivery.Outcome.choices, label=_("Outcome")
-    )
-
-    class Meta:
-        model = WebhookDelivery
-        fields = ["outcome"]

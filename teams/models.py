@@ -1,19 +1,13 @@
-"""Teams, who belongs to them, and the services they run."""
+"""Teams, who belongs to them, the services they run, and their API tokens."""
 
 import datetime as dt
 import hashlib
-import secrets
-import uuid
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.db.models import Q
-from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-
-from teams.egress import validate_outgoing_url
 
 
 def validate_timezone(value: str) -> None:
@@ -98,10 +92,6 @@ class Service(models.Model):
 # lookup prefix and the SHA-256 of the key.
 
 
-def _new_webhook_secret() -> str:
-    return secrets.token_urlsafe(32)
-
-
 class ApiToken(models.Model):
     class Scope(models.TextChoices):
         READ = "read", _("read")
@@ -141,92 +131,6 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
 
-class Integration(models.Model):
-    """One incoming webhook source of a team, with its own signing secret and hook URL."""
-
-    class Source(models.TextChoices):
-        JIRA = "jira", "Jira"
-        GITHUB = "github", "GitHub"
-        PAGERDUTY = "pagerduty", "PagerDuty"
-        SERVICENOW = "servicenow", "ServiceNow"
-        GENERIC = "generic", _("generic JSON")
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="integrations")
-    source = models.CharField(_("source"), max_length=12, choices=Source.choices)
-    public_id = models.UUIDField(_("hook id"), default=uuid.uuid4, unique=True, editable=False)
-    secret = models.CharField(_("signing secret"), max_length=200, default=_new_webhook_secret)
-    active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["team__name", "source"]
-        constraints = [models.UniqueConstraint(fields=["team", "source"], name="integration_unique_team_source")]
-
-    def __str__(self) -> str:
-        return f"{self.team} · {self.get_source_display()}"
-
-
-class WebhookDelivery(models.Model):
-    """One delivery to a hook URL: accepted ones keep the raw body; refused ones only the reason.
-
-    An accepted delivery is stored `queued` and applied later by the inbox drain
-    (teams.webhooks.processing.drain_inbox), which records its final outcome.
-    """
-
-    class Outcome(models.TextChoices):
-        QUEUED = "queued", _("queued (accepted, not applied yet)")
-        PROCESSED = "processed", _("processed")
-        IGNORED = "ignored", _("ignored (event not used)")
-        DUPLICATE = "duplicate", _("duplicate (already processed)")
-        FAILED = "failed", _("failed (rejected by the domain rules)")
-        REFUSED = "refused", _("refused (signature, timestamp or format)")
-
-    # Outcomes of a delivery whose vendor id may not be taken again.
-    FIRST_OUTCOMES = (Outcome.QUEUED, Outcome.PROCESSED, Outcome.IGNORED, Outcome.FAILED)
-
-    integration = models.ForeignKey(Integration, on_delete=models.CASCADE, related_name="deliveries")
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    vendor_delivery_id = models.CharField(_("vendor delivery id"), max_length=200, blank=True)
-    event = models.CharField(_("event"), max_length=100, blank=True)
-    headers = models.JSONField(default=dict, blank=True)
-    body = models.TextField(blank=True)
-    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices)
-    error = models.TextField(_("error"), blank=True)
-    result = models.JSONField(default=dict, blank=True)
-    processed_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-received_at", "-id"]
-        verbose_name_plural = _("webhook deliveries")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["integration", "vendor_delivery_id"],
-                condition=~Q(vendor_delivery_id="") & Q(outcome__in=["queued", "processed", "ignored", "failed"]),
-                name="webhook_delivery_unique_vendor_id",
-            )
-        ]
-        indexes = [
-            # The delivery log of an integration, newest first (/t/<team>/settings/integrations/<id>/deliveries/).
-            models.Index(fields=["integration", "-received_at", "-id"], name="webhook_delivery_log"),
-            # The inbox: what the drain reads, per integration in arrival order.
-            models.Index(fields=["integration", "id"], condition=Q(outcome="queued"), name="webhook_delivery_inbox"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.integration} {self.event} {self.outcome}"
-
-    def field_errors(self) -> list[tuple[str, list[str]]]:
-        """The fields at fault of a failed delivery, as (field, messages) pairs, for the delivery log."""
-        errors = (self.result or {}).get("errors") if self.outcome == self.Outcome.FAILED else None
-        if not isinstance(errors, dict):
-            return []
-        return [
-            (str(field), [str(m) for m in messages] if isinstance(messages, list) else [str(messages)])
-            for field, messages in errors.items()
-        ]
-
-
 class IdempotencyKey(models.Model):
     """The first successful response to a POST sent with an Idempotency-Key, replayed on a retry."""
 
@@ -245,66 +149,3 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.owner} {self.key}"
-
-
-class OutgoingWebhook(models.Model):
-    """A URL of the team's that receives signed events (action moved, review session opened)."""
-
-    class Event(models.TextChoices):
-        ACTION_MOVED = "action.moved", _("an action changed stage")
-        REVIEW_SESSION_OPENED = "review_session.opened", _("a review session was opened")
-
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="outgoing_webhooks")
-    url = models.URLField(
-        _("URL"),
-        max_length=500,
-        validators=[validate_outgoing_url],
-        help_text=_("An http(s) URL on a public address (internal ones are refused)."),
-    )
-    secret = models.CharField(_("signing secret"), max_length=200, default=_new_webhook_secret)
-    events = models.JSONField(_("events"), default=list, blank=True, help_text=_("Empty means every event."))
-    active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["team__name", "url"]
-
-    def __str__(self) -> str:
-        return self.url
-
-    def wants(self, event: str) -> bool:
-        return not self.events or event in self.events
-
-
-class OutgoingDelivery(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending", _("pending")
-        DELIVERED = "delivered", _("delivered")
-        FAILED = "failed", _("failed (gave up)")
-
-    endpoint = models.ForeignKey(OutgoingWebhook, on_delete=models.CASCADE, related_name="deliveries")
-    event = models.CharField(max_length=40)
-    event_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    payload = models.JSONField(default=dict)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
-    attempts = models.PositiveSmallIntegerField(default=0)
-    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    delivered_at = models.DateTimeField(null=True, blank=True)
-    # Outbox (issue 7): the row is written in the transaction of the domain write; whoever sends
-    # it (the Celery nudge or the periodic dispatcher) first claims it until `claimed_until`.
-    next_attempt_at = models.DateTimeField(default=timezone.now)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at", "-id"]
-        verbose_name_plural = _("outgoing deliveries")
-        indexes = [
-            models.Index(fields=["status", "next_attempt_at"], name="teams_outgoing_due_idx"),
-            # The admin's newest-first list, and the retention pruning (teams/retention.py).
-            models.Index(fields=["created_at"], name="teams_outgoing_created_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event} → {self.endpoint} ({self.status})"

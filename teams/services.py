@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from teams.models import ApiToken, Integration, Membership, OutgoingWebhook, Service, Team
+from teams.models import ApiToken, Membership, Service, Team
 from teams.selectors import only_row
 
 
@@ -107,49 +107,6 @@ def revoke_api_token(*, token: ApiToken) -> ApiToken:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
     return token
-
-
-@transaction.atomic
-def create_integration(*, team: Team, source: str) -> Integration:
-    """Connect a webhook source to `team`: one integration per team and source."""
-    integration = Integration(team=team, source=source)
-    integration.full_clean()
-    integration.save()
-    return integration
-
-
-@transaction.atomic
-def rotate_integration_secret(*, integration: Integration) -> Integration:
-    """Give the integration a new signing secret; deliveries signed with the old one are refused."""
-    integration.secret = secrets.token_urlsafe(32)
-    integration.save(update_fields=["secret"])
-    return integration
-
-
-@transaction.atomic
-def set_integration_active(*, integration: Integration, active: bool) -> Integration:
-    integration.active = active
-    integration.save(update_fields=["active"])
-    return integration
-
-
-@transaction.atomic
-def create_outgoing_webhook(*, team: Team, url: str, events: list | None = None) -> OutgoingWebhook:
-    """Register a URL of the team's that will receive signed events (a public http(s) address: teams.egress)."""
-    events = events or []
-    unknown = [event for event in events if event not in OutgoingWebhook.Event.values]
-    if unknown:
-        raise ValidationError({"events": _("Unknown event: %(events)s.") % {"events": ", ".join(unknown)}})
-    endpoint = OutgoingWebhook(team=team, url=url, events=events)
-    endpoint.full_clean()
-    endpoint.save()
-    return endpoint
-
-
-@transaction.atomic
-def delete_outgoing_webhook(*, endpoint: OutgoingWebhook) -> None:
-    """Stop sending events to this URL (its delivery log goes with it)."""
-    endpoint.delete()
 
 
 def _refuse_losing_last_lead(membership: Membership) -> None:

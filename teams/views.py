@@ -2,21 +2,24 @@
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 
+from core.forms import add_service_errors
+from core.once import once
 from teams import services
-from teams.decorators import once, team_view
-from teams.forms import MemberForm, add_service_errors
-from teams.models import Membership
+from teams.decorators import lead_team, team_view
+from teams.forms import ApiTokenForm, MemberForm
+from teams.models import ApiToken, Membership
 
 
 @require_GET
 @team_view()
 def team_home(request, team):
-    return redirect("improvement:dashboard", team.slug)
+    return redirect("reporting:dashboard", team.slug)
 
 
 @team_view(Membership.Role.LEAD)
@@ -45,3 +48,36 @@ def members(request, team):
     return render(
         request, "teams/members.html", {"team": team, "form": form, "memberships": memberships}, status=status
     )
+
+
+@login_required
+def tokens(request, team_slug):
+    team = lead_team(request, team_slug)
+    new_key = None
+    form = ApiTokenForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        token, new_key = services.create_api_token(team=team, by=request.user, **form.cleaned_data)
+        messages.success(
+            request, _("Token “%(name)s” created. Copy the key now: it will not be shown again.") % {"name": token.name}
+        )
+        form = ApiTokenForm()
+    return render(
+        request,
+        "teams/settings_tokens.html",
+        {
+            "team": team,
+            "form": form,
+            "new_key": new_key,
+            "tokens": ApiToken.objects.filter(team=team).select_related("created_by"),
+        },
+    )
+
+
+@login_required
+@require_POST
+def revoke_token(request, team_slug, token_id):
+    team = lead_team(request, team_slug)
+    token = get_object_or_404(ApiToken, team=team, pk=token_id)
+    services.revoke_api_token(token=token)
+    messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
+    return redirect("teams:tokens", team_slug=team.slug)

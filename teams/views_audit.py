@@ -3,7 +3,7 @@
 from django.core.paginator import Paginator
 from django.shortcuts import render
 
-from teams.audit import audit_log_for_team
+from core.audit import audit_log_for_team
 from teams.decorators import team_view
 from teams.models import Membership
 

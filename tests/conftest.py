@@ -10,8 +10,11 @@ import os
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.utils import translation
+from rest_framework.test import APIClient
 
+from teams.services import create_api_token
 from tests import factories
 
 REQUIRE_SERVICES = os.environ.get("OPSKAIZEN_REQUIRE_SERVICES") == "1"
@@ -193,3 +196,35 @@ def _example_domains_resolve(monkeypatch):
 def allow_private_networks(settings):
     """Opt in to sending to 127.0.0.1, for tests that run a local receiver (production default: refused)."""
     settings.OUTGOING_ALLOW_PRIVATE_NETWORKS = True
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    # Factories hash a password per user; the default hasher costs ~0.3 s each on a shared 2-core machine.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_cache():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def client_for(key: str | None = None) -> APIClient:
+    client = APIClient()
+    if key:
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return client
+
+
+@pytest.fixture
+def make_client():
+    """make_client(team, scope="read_write", by=lead user) → (APIClient with a token, token)."""
+
+    def make(team, scope="read_write", by=None):
+        by = by or factories.MembershipFactory(team=team, role="lead").user
+        token, key = create_api_token(team=team, name="test", scope=scope, by=by)
+        return client_for(key), token
+
+    return make

@@ -6,8 +6,9 @@ import factory
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from improvement.models import Action, Ritual, Stage, StageTransition
+from improvement.models import Action, Stage, StageTransition
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
+from rituals.models import Ritual
 from teams.models import Membership, Service, Team
 
 PASSWORD = "correct-horse-battery"
@@ -163,7 +164,7 @@ class RitualFactory(factory.django.DjangoModelFactory):
 
 class CalendarFeedFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "improvement.CalendarFeed"
+        model = "rituals.CalendarFeed"
 
     team = factory.SubFactory(TeamFactory)
     label = "Team calendar"
@@ -171,7 +172,7 @@ class CalendarFeedFactory(factory.django.DjangoModelFactory):
 
 class ReviewSessionFactory(factory.django.DjangoModelFactory):
     class Meta:
-        model = "improvement.ReviewSession"
+        model = "rituals.ReviewSession"
 
     ritual = factory.SubFactory(RitualFactory)
     team = factory.SelfAttribute("ritual.team")

@@ -10,8 +10,9 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from improvement.models import Action, Ritual, StageTransition
+from improvement.models import Action, StageTransition
 from incidents.models import Change, Incident, Postmortem
+from rituals.models import Ritual
 from teams.models import Team
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from teams.cache import redis_client
+from core.cache import redis_client
 from teams.models import ApiToken, Membership
 from teams.selectors import has_role
 from teams.services import authenticate_api_key

@@ -4,7 +4,9 @@ import copy
 import hashlib
 import json
 
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -12,9 +14,9 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
+from core.api.errors import Unprocessable
+from core.api.plumbing import check_body_size
 from teams.api.auth import IsTeamCaller, may, token_of
-from teams.api.errors import Unprocessable
-from teams.api.plumbing import check_body_size
 from teams.models import IdempotencyKey, Membership, Team
 from teams.selectors import teams_for_request
 
@@ -29,6 +31,14 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     ),
 )
 IDEMPOTENCY_TTL = IdempotencyKey.TTL
+
+
+def context_teams(context) -> QuerySet[Team]:
+    """The teams a serializer may relate rows to: the request's, or the one team a webhook writes for."""
+    if context.get("team") is not None:
+        return Team.objects.filter(pk=context["team"].pk)
+    request = context.get("request")
+    return teams_for_request(request) if request is not None else Team.objects.none()
 
 
 class TeamScopedViewSet(viewsets.GenericViewSet):
@@ -158,10 +168,7 @@ class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
         super().__init__(**kwargs)
 
     def get_queryset(self):
-        request = self.context.get("request")
-        if request is None:
-            return self.model.objects.none()
-        return self.model.objects.filter(**{f"{self.team_field}__in": teams_for_request(request)})
+        return self.model.objects.filter(**{f"{self.team_field}__in": context_teams(self.context)})
 
 
 class TeamField(serializers.SlugRelatedField):
@@ -176,8 +183,7 @@ class TeamField(serializers.SlugRelatedField):
         super().__init__(**kwargs)
 
     def get_queryset(self):
-        request = self.context.get("request")
-        return teams_for_request(request) if request is not None else Team.objects.none()
+        return context_teams(self.context)
 
 
 class ServiceBackedViewSet(TeamScopedViewSet):
@@ -233,3 +239,16 @@ class ServiceBackedViewSet(TeamScopedViewSet):
 
     def perform_service_update(self, obj, data):
         raise NotImplementedError
+
+
+class TeamUserField(serializers.SlugRelatedField):
+    """A user by username, among the members of the teams the caller may see."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("slug_field", "username")
+        if not kwargs.get("read_only"):
+            kwargs.setdefault("queryset", get_user_model().objects.none())
+        super().__init__(**kwargs)
+
+    def get_queryset(self):
+        return get_user_model().objects.filter(memberships__team__in=context_teams(self.context)).distinct()

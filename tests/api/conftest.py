@@ -3,45 +3,10 @@
 import datetime as dt
 
 import pytest
-from django.core.cache import cache
 from django.utils import timezone
-from rest_framework.test import APIClient
 
-from improvement.models import ReviewSession
-from teams.services import create_api_token
+from rituals.models import ReviewSession
 from tests import factories
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # Factories hash a password per user; the default hasher costs ~0.3 s each on a shared 2-core machine.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
-@pytest.fixture(autouse=True)
-def _fresh_throttle_cache():
-    cache.clear()
-    yield
-    cache.clear()
-
-
-def client_for(key: str | None = None) -> APIClient:
-    client = APIClient()
-    if key:
-        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
-    return client
-
-
-@pytest.fixture
-def make_client():
-    """make_client(team, scope="read_write", by=lead user) → (APIClient with a token, token)."""
-
-    def make(team, scope="read_write", by=None):
-        by = by or factories.MembershipFactory(team=team, role="lead").user
-        token, key = create_api_token(team=team, name="test", scope=scope, by=by)
-        return client_for(key), token
-
-    return make
 
 
 def populate(team):

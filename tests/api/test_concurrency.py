@@ -11,10 +11,10 @@ from django.utils import timezone
 
 from incidents.models import Incident
 from incidents.services import upsert_incident_by_ref
-from teams.models import WebhookDelivery
-from teams.services import create_integration
-from teams.webhooks import generic
-from teams.webhooks.processing import drain_inbox, receive
+from integrations.models import WebhookDelivery
+from integrations.services import create_integration
+from integrations.webhooks import generic
+from integrations.webhooks.processing import drain_inbox, receive
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 

@@ -3,12 +3,13 @@
 import pytest
 from django.utils import timezone
 
-from improvement.models import Action, Ritual
+from improvement.models import Action
 from incidents.models import Change, Incident, Problem, TimelineEvent
+from rituals.models import Ritual
 from teams.models import ApiToken, Service
 from teams.services import create_api_token, revoke_api_token
 from tests import factories
-from tests.api.conftest import client_for
+from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -3,9 +3,9 @@
 import pytest
 from django.conf import settings
 
-from teams.cache import REDIS_CACHE
+from core.cache import REDIS_CACHE
 from tests.faults.support import ThrowawayRedis, celery_broker
-from tests.improvement.test_ritual_worker import Worker
+from tests.rituals.test_ritual_worker import Worker
 
 
 @pytest.fixture

@@ -13,9 +13,11 @@ from rest_framework.test import APIClient
 
 from improvement.models import Action, StageTransition
 from incidents.models import Incident
-from teams import outgoing
-from teams.models import ApiToken, OutgoingDelivery
-from teams.services import create_api_token, create_outgoing_webhook
+from integrations import outgoing
+from integrations.models import OutgoingDelivery
+from integrations.services import create_outgoing_webhook
+from teams.models import ApiToken
+from teams.services import create_api_token
 from tests import factories
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]

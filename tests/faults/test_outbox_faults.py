@@ -16,9 +16,11 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from improvement.models import StageTransition
-from teams.models import ApiToken, OutgoingDelivery
-from teams.services import create_api_token, create_outgoing_webhook
-from teams.tasks import dispatch_outgoing
+from integrations.models import OutgoingDelivery
+from integrations.services import create_outgoing_webhook
+from integrations.tasks import dispatch_outgoing
+from teams.models import ApiToken
+from teams.services import create_api_token
 from tests import factories
 from tests.faults.support import Receiver, wait_until
 

@@ -17,12 +17,12 @@ import redis
 from django.db import connection
 
 from incidents.models import Incident
-from teams.models import WebhookDelivery
-from teams.services import create_integration
-from teams.tasks import drain_webhooks
-from teams.webhooks.processing import DRAIN_PAUSE, drain_inbox
-from tests.api.test_webhook_inbox import deliver, incident_event
+from integrations.models import WebhookDelivery
+from integrations.services import create_integration
+from integrations.tasks import drain_webhooks
+from integrations.webhooks.processing import DRAIN_PAUSE, drain_inbox
 from tests.faults.support import task_result
+from tests.integrations.test_webhook_inbox import deliver, incident_event
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 

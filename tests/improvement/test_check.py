@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from improvement import checks, services, stats
 from improvement.models import Check, Stage, Verdict
 from tests.factories import ActionFactory, ChangeFactory, ContributingFactorFactory, IncidentFactory, ServiceFactory
-from tests.improvement.metrics_data import at, move
+from tests.reporting.metrics_data import at, move
 
 DO_AT = at("2026-03-01 00:00")
 AFTER_WINDOW = at("2026-03-30 00:00")  # 28-day window ends 29 March

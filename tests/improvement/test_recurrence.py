@@ -6,7 +6,7 @@ from improvement import recurrence, services
 from improvement.models import Action, Check, Stage
 from incidents import services as incident_services
 from tests.factories import ActionFactory, ServiceFactory
-from tests.improvement.metrics_data import at
+from tests.reporting.metrics_data import at
 
 pytestmark = pytest.mark.django_db
 

@@ -43,7 +43,7 @@ def test_export_import_round_trip_is_identical(demo):
 
 
 def test_metrics_come_out_identical_after_restore(demo):
-    from improvement.metrics import team_dashboard
+    from reporting.metrics import team_dashboard
 
     now = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
     before = team_dashboard(demo, now=now)

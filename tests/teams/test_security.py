@@ -50,7 +50,7 @@ def test_changes_are_audited_with_their_author_and_team(client, team, lead, memb
     action = ActionFactory(team=team)
     improvement.move_action(action=action, to_stage="do", by=member)
     client.force_login(lead)
-    page = client.get(reverse("audit_log", args=[team.slug])).content.decode()
+    page = client.get(reverse("teams:audit_log", args=[team.slug])).content.decode()
     assert "Gateway down" in page
     assert "SEV3 → SEV1" in page
     assert "plan → do" in page
@@ -58,13 +58,13 @@ def test_changes_are_audited_with_their_author_and_team(client, team, lead, memb
 
 def test_audit_log_is_for_leads_of_the_team_only(client, team, member, other_team):
     IncidentFactory(team=team, title="Secret outage")
-    url = reverse("audit_log", args=[team.slug])
+    url = reverse("teams:audit_log", args=[team.slug])
     client.force_login(member)
     assert client.get(url).status_code == 403
     foreign_lead = MembershipFactory(team=other_team, role="lead").user
     client.force_login(foreign_lead)
     assert client.get(url).status_code == 404
-    assert "Secret outage" not in client.get(reverse("audit_log", args=[other_team.slug])).content.decode()
+    assert "Secret outage" not in client.get(reverse("teams:audit_log", args=[other_team.slug])).content.decode()
 
 
 def test_audit_log_page_query_count_does_not_grow_with_entries(client, team, lead):
@@ -72,7 +72,7 @@ def test_audit_log_page_query_count_does_not_grow_with_entries(client, team, lea
     from django.test.utils import CaptureQueriesContext
 
     client.force_login(lead)
-    url = reverse("audit_log", args=[team.slug])
+    url = reverse("teams:audit_log", args=[team.slug])
 
     def queries():
         with CaptureQueriesContext(connection) as captured:

@@ -45,14 +45,14 @@ def team_pages(slug, objs):
         ("POST", reverse("incidents:postmortem_factor_add", args=[slug, p])),
         ("POST", reverse("incidents:postmortem_move", args=[slug, p])),
         ("POST", reverse("incidents:postmortem_action_create", args=[slug, p])),
-        ("GET", reverse("improvement:dashboard", args=[slug])),
+        ("GET", reverse("reporting:dashboard", args=[slug])),
         ("GET", reverse("improvement:board", args=[slug])),
         ("POST", reverse("improvement:action_create", args=[slug])),
         ("GET", reverse("improvement:action_detail", args=[slug, a])),
         ("POST", reverse("improvement:action_edit", args=[slug, a])),
         ("POST", reverse("improvement:action_move", args=[slug, a])),
         ("POST", reverse("improvement:action_check", args=[slug, a])),
-        ("GET", reverse("improvement:rituals", args=[slug])),
+        ("GET", reverse("rituals:rituals", args=[slug])),
     ]
 
 

@@ -229,8 +229,8 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
 
     from django.utils import timezone
 
-    from improvement import rituals
-    from improvement.models import ReviewSession, Ritual
+    from rituals import tick
+    from rituals.models import ReviewSession, Ritual
     from tests.factories import ActionFactory, IncidentFactory
 
     team = TeamFactory(name="Platform SRE", slug="platform-sre", timezone="Europe/Paris")
@@ -251,7 +251,7 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
     assert ritual.next_occurrence is not None
 
     # Celery beat's tick opens the session when the ritual is due, freezing its agenda.
-    assert rituals.run_tick(now=ritual.next_occurrence + dt.timedelta(minutes=1))
+    assert tick.run_tick(now=ritual.next_occurrence + dt.timedelta(minutes=1))
     session = ReviewSession.objects.get(ritual=ritual)
     page.reload()
     page.get_by_role(
@@ -295,8 +295,8 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
 
 
 def test_a_lead_walks_a_long_agenda_section_by_section(page):
-    from improvement.views import REVIEW_SECTION_CAP, REVIEW_SECTION_PAGE_SIZE
-    from tests.web.agendas import big_session
+    from rituals.views import REVIEW_SECTION_CAP, REVIEW_SECTION_PAGE_SIZE
+    from tests.rituals.agendas import big_session
 
     team = TeamFactory(name="Platform SRE", slug="platform-sre", timezone="Europe/Paris")
     MembershipFactory(team=team, role="lead", user__username="alice")
@@ -358,10 +358,10 @@ def test_html_typed_into_text_fields_is_shown_as_text_in_the_browser(page):
 
 
 def test_a_lead_finds_a_failed_delivery_from_the_integrations_page_and_re_applies_it(page):
-    from teams.models import WebhookDelivery
-    from teams.services import create_integration
-    from teams.webhooks.processing import drain_inbox
-    from tests.api.test_webhook_inbox import deliver
+    from integrations.models import WebhookDelivery
+    from integrations.services import create_integration
+    from integrations.webhooks.processing import drain_inbox
+    from tests.integrations.test_webhook_inbox import deliver
 
     team = TeamFactory(slug="platform-sre")
     MembershipFactory(team=team, role="lead", user__username="alice")

@@ -95,7 +95,8 @@ def test_the_language_chosen_in_the_ui_wins_over_the_browser(client, member, tea
 
 @pytest.mark.django_db
 def test_the_token_and_integration_settings_pages_render_in_french(client, lead, team):
-    from teams.services import create_api_token, create_integration, create_outgoing_webhook, revoke_api_token
+    from integrations.services import create_integration, create_outgoing_webhook
+    from teams.services import create_api_token, revoke_api_token
 
     create_api_token(team=team, name="CI", by=lead)
     revoke_api_token(token=create_api_token(team=team, name="Old", by=lead)[0])

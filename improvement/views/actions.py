@@ -1,0 +1,281 @@
+"""PDCA board, action pages, team dashboard, rituals and review board.
+
+Every stage move goes through improvement.services.move_action; a refusal is
+shown in place, next to the card, with the service's own words.
+"""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
+
+from core.forms import add_service_errors
+from core.once import once
+from improvement import selectors, services
+from improvement.filters import ActionFilterSet
+from improvement.forms import (
+    ActionForm,
+    CheckForm,
+    MoveForm,
+)
+from improvement.models import OPEN_STAGES, Action, Check, Stage
+from incidents.models import Incident
+from teams.decorators import team_view
+from teams.models import Membership
+
+MEMBER = Membership.Role.MEMBER
+LEAD = Membership.Role.LEAD
+
+# What a move is called on its button, and what the target stage asks for.
+MOVE_LABELS = {
+    (Stage.PLAN, Stage.DO): gettext_lazy("Start: move to Do"),
+    (Stage.DO, Stage.CHECK): gettext_lazy("Done: move to Check"),
+    (Stage.DO, Stage.PLAN): gettext_lazy("Back to Plan"),
+    (Stage.CHECK, Stage.ACT): gettext_lazy("Measured: move to Act"),
+    (Stage.CHECK, Stage.DO): gettext_lazy("Back to Do"),
+    (Stage.ACT, Stage.DONE): gettext_lazy("Decide and close the cycle"),
+}
+MOVE_HINTS = {
+    (Stage.PLAN, Stage.DO): gettext_lazy(
+        "Leaving Plan needs a problem statement, a hypothesis, an owner, a due date and a target with a direction."
+    ),
+    (Stage.DO, Stage.CHECK): gettext_lazy(
+        "Show the change was made: a ticket or a linked change, or describe what was done."
+    ),
+    (Stage.DO, Stage.PLAN): gettext_lazy("Say why the action goes back."),
+    (Stage.CHECK, Stage.DO): gettext_lazy("Say why the action goes back."),
+    (Stage.CHECK, Stage.ACT): gettext_lazy(
+        "Give the baseline and the observed value over the same window length, and the verdict."
+    ),
+    (Stage.ACT, Stage.DONE): gettext_lazy(
+        "Standardise only an action verified effective; adjust opens the next cycle, linked to this one."
+    ),
+}
+ABANDON_LABEL = gettext_lazy("Abandon")
+ABANDON_HINT = gettext_lazy("Say why the action is abandoned.")
+
+
+def move_options(action: Action) -> list[dict]:
+    """The moves a card offers, forward first, each with its button label."""
+    options = []
+    for (current, to), label in MOVE_LABELS.items():
+        if current == action.stage:
+            options.append({"to": to, "label": label, "backward": (current, to) in services.BACKWARD})
+    if action.is_open:
+        options.append({"to": Stage.ABANDONED, "label": ABANDON_LABEL, "backward": True})
+    return sorted(options, key=lambda o: o["backward"])
+
+
+def move_fields(current: str, to: str) -> list[str]:
+    if to == Stage.ABANDONED:
+        return ["reason"]
+    if (current, to) == (Stage.CHECK, Stage.ACT):
+        return ["baseline_value", "observed_value", "verdict", "note"]
+    if (current, to) == (Stage.ACT, Stage.DONE):
+        return ["decision", "note"]
+    return ["note"]
+
+
+def _action(team, pk) -> Action:
+    try:
+        return selectors.action_for_page(team, pk)
+    except Action.DoesNotExist:
+        raise Http404 from None
+
+
+def _check_of(action: Action) -> Check | None:
+    return getattr(action, "check_result", None)
+
+
+def _board_context(request, team):
+    filterset = ActionFilterSet(request.GET or None, queryset=selectors.open_actions_for_board(team), request=request)
+    actions = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.open_actions_for_board(team)
+    today = timezone.localdate()
+    columns = {stage: [] for stage in OPEN_STAGES}
+    for action in actions:
+        action.moves = move_options(action)
+        action.plan_gaps = services.plan_gaps(action) if action.stage == Stage.PLAN else {}
+        action.is_overdue = bool(action.due_date and action.due_date < today)
+        action.days_in_stage = (timezone.now() - action.stage_entered_at).days
+        columns[action.stage].append(action)
+    hints = {
+        Stage.PLAN: _("Problem, hypothesis, owner, due date, target."),
+        Stage.DO: _("Carry out the change; link the ticket."),
+        Stage.CHECK: _("Measure: baseline vs observed, verdict."),
+        Stage.ACT: _("Standardise, adjust or abandon."),
+    }
+    return {
+        "team": team,
+        "filterset": filterset,
+        "columns": [
+            {"stage": stage, "label": Stage(stage).label, "hint": hints[stage], "actions": columns[stage]}
+            for stage in OPEN_STAGES
+        ],
+    }
+
+
+@require_GET
+@team_view()
+def board(request, team):
+    """The PDCA board: the team's open actions in Plan, Do, Check and Act."""
+    return render(request, "improvement/board.html", _board_context(request, team))
+
+
+@team_view(MEMBER)
+@once
+def action_create(request, team):
+    incident = None
+    if request.GET.get("incident", "").isdigit():
+        incident = Incident.objects.filter(team=team, pk=request.GET["incident"]).first()
+    initial = {"title": incident.title, "target_service": incident.service_id} if incident else {}
+    form = ActionForm(request.POST or None, team=team, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        links = {"incidents": [incident]} if incident else {}
+        origin = Action.Origin.INCIDENT if incident else Action.Origin.SUGGESTION
+        try:
+            action = services.create_action(
+                team=team, by=request.user, origin=origin, links=links, **form.service_fields()
+            )
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Action created in Plan."))
+            return redirect("improvement:action_detail", team.slug, action.pk)
+    status = 400 if form.errors else 200
+    context = {"team": team, "form": form, "incident": incident}
+    return render(request, "improvement/action_form.html", context, status=status)
+
+
+@team_view(MEMBER)
+def action_edit(request, team, pk):
+    action = _action(team, pk)
+    form = ActionForm(request.POST or None, team=team, action=action, initial=ActionForm.initial_from(action))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_action(action=action, **form.service_fields())
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Action updated."))
+            return redirect("improvement:action_detail", team.slug, action.pk)
+    status = 400 if form.errors else 200
+    return render(
+        request, "improvement/action_form.html", {"team": team, "form": form, "action": action}, status=status
+    )
+
+
+@require_GET
+@team_view()
+def action_detail(request, team, pk):
+    """An action: its plan and target, stage history, Check panel and previous / next cycles."""
+    action = _action(team, pk)
+    check = _check_of(action)
+    check_form = None
+    if action.stage == Stage.CHECK:
+        initial = {"baseline_value": check.baseline_value, "observed_value": check.observed_value} if check else {}
+        check_form = CheckForm(initial=initial | ({"verdict": check.verdict, "note": check.note} if check else {}))
+    return render(request, "improvement/action_detail.html", _detail_context(team, action, check_form=check_form))
+
+
+def _detail_context(team, action, **extra):
+    check = _check_of(action)
+    top = max(abs(check.baseline_value or 0), abs(check.observed_value or 0), 1e-9) if check else 1
+    return {
+        "team": team,
+        "action": action,
+        "check": check,
+        "bar_baseline": round(100 * abs(check.baseline_value or 0) / top) if check else 0,
+        "bar_observed": round(100 * abs(check.observed_value or 0) / top) if check else 0,
+        "moves": move_options(action),
+        "plan_gaps": services.plan_gaps(action) if action.stage == Stage.PLAN else {},
+        "next_cycle": getattr(action, "next_cycle", None),
+        "is_overdue": bool(action.is_open and action.due_date and action.due_date < timezone.localdate()),
+        **extra,
+    }
+
+
+@team_view(MEMBER)
+def action_move(request, team, pk):
+    """GET: the form a move needs (in place on the card with htmx). POST: the move, through move_action."""
+    action = _action(team, pk)
+    to_stage = request.POST.get("to_stage") or request.GET.get("to", "")
+    if to_stage not in {o["to"] for o in move_options(action)} and request.method == "GET":
+        raise Http404
+    origin = request.POST.get("origin") or request.GET.get("origin") or "board"
+    form = MoveForm(request.POST or None, initial={"to_stage": to_stage, "from_stage": action.stage})
+    if request.method == "POST":
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                services.move_action(
+                    action=action,
+                    to_stage=data["to_stage"],
+                    from_stage=data["from_stage"],
+                    by=request.user,
+                    note=data["note"],
+                    reason=data["reason"],
+                    decision=data["decision"] or "",
+                    verdict=data["verdict"] or "",
+                    baseline_value=data["baseline_value"],
+                    observed_value=data["observed_value"],
+                    via="ui",
+                )
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                return _after_move(request, team, action, data["to_stage"], origin)
+    elif action.stage == Stage.CHECK and (check := _check_of(action)):
+        form.initial.update(
+            {"baseline_value": check.baseline_value, "observed_value": check.observed_value, "verdict": check.verdict}
+        )
+    context = {
+        "team": team,
+        "action": action,
+        "form": form,
+        "to_stage": to_stage,
+        "to_label": Stage(to_stage).label if to_stage in Stage.values else to_stage,
+        "fields": move_fields(action.stage, to_stage),
+        "hint": ABANDON_HINT if to_stage == Stage.ABANDONED else MOVE_HINTS.get((action.stage, to_stage), ""),
+        "origin": origin,
+        "plan_gaps": services.plan_gaps(action) if action.stage == Stage.PLAN else {},
+    }
+    template = "improvement/_move_form.html" if request.htmx else "improvement/move.html"
+    return render(request, template, context, status=400 if form.errors else 200)
+
+
+def _after_move(request, team, action, to_stage, origin):
+    label = Stage(to_stage).label
+    text = _("“%(title)s” moved to %(stage)s.") % {"title": action.title, "stage": label}
+    detail_url = reverse("improvement:action_detail", args=[team.slug, action.pk])
+    if request.htmx and origin == "board":
+        # Redraw the whole board: the card changes column, and the refusal slot empties.
+        context = _board_context(request, team) | {"moved_message": text}
+        response = render(request, "improvement/_board.html", context)
+        return reswap(retarget(response, "#board"), "outerHTML")
+    messages.success(request, text)
+    target = detail_url if origin == "detail" else reverse("improvement:board", args=[team.slug])
+    return HttpResponseClientRedirect(target) if request.htmx else redirect(target)
+
+
+@require_POST
+@team_view(MEMBER)
+def action_check(request, team, pk):
+    """Record the measurement of an action in Check (baseline, observed, verdict)."""
+    action = _action(team, pk)
+    form = CheckForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_check(action=action, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Measurement recorded."))
+            return redirect("improvement:action_detail", team.slug, action.pk)
+    context = _detail_context(team, action, check_form=form)
+    return render(request, "improvement/action_detail.html", context, status=400)

@@ -1,0 +1,124 @@
+"""The measurement queries over incidents, changes and postmortems: counts, durations, percentiles.
+
+The dashboards (reporting) and the Check (improvement) both measure with these, so a figure has
+one definition wherever it is shown. Each source has one queryset restricted to a Scope and one
+dict of aggregates, so it is one SQL query per source.
+"""
+
+import datetime as dt
+
+from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models.functions import TruncWeek
+
+from incidents.measures.db import Percentile, Seconds
+from incidents.measures.scope import Scope
+from incidents.models import Change, ContributingFactor, Incident, Postmortem, Severity
+
+# Incident durations: (name, later timestamp, earlier timestamp).
+# Time to mitigate is DORA's "time to restore service": from the start of the impact.
+INCIDENT_DURATIONS = (
+    ("time_to_detect", "detected_at", "started_at"),
+    ("time_to_acknowledge", "acknowledged_at", "detected_at"),
+    ("time_to_mitigate", "mitigated_at", "started_at"),
+    ("time_to_resolve", "resolved_at", "started_at"),
+)
+
+
+# An incident repeats when its problem, service or a contributing-factor category already had an
+# incident in the previous REPEAT_WINDOW_DAYS days.
+REPEAT_WINDOW_DAYS = 30
+
+
+def percentiles(prefix: str, expression, count_of: str, *, only: Q | None = None) -> dict:
+    """Median, p90 and the count behind them (rows where `count_of` is set, within `only`)."""
+    return {
+        f"{prefix}_p50": Percentile(expression, 0.5, filter=only),
+        f"{prefix}_p90": Percentile(expression, 0.9, filter=only),
+        f"{prefix}_n": Count(count_of, filter=only),
+    }
+
+
+def incidents(scope: Scope):
+    return Incident.objects.filter(started_at__gte=scope.start, started_at__lt=scope.end, **scope.filters())
+
+
+def _earlier_within(field: str = "started_at") -> dict:
+    window = dt.timedelta(days=REPEAT_WINDOW_DAYS)
+    return {f"{field}__lt": OuterRef("started_at"), f"{field}__gte": OuterRef("started_at") - window}
+
+
+def repeat_conditions() -> dict[str, Q]:
+    by_problem = Exists(Incident.objects.filter(problem_id=OuterRef("problem_id"), **_earlier_within()))
+    by_service = Exists(Incident.objects.filter(service_id=OuterRef("service_id"), **_earlier_within()))
+    own_categories = ContributingFactor.objects.filter(postmortem__incident_id=OuterRef(OuterRef("pk"))).values(
+        "category"
+    )
+    by_factor = Exists(
+        ContributingFactor.objects.filter(
+            team_id=OuterRef("team_id"),
+            category__in=own_categories,
+            **_earlier_within("postmortem__incident__started_at"),
+        )
+    )
+    return {
+        "repeat_problem": Q(by_problem),
+        "repeat_service": Q(by_service),
+        "repeat_factor": Q(by_factor),
+        "repeat_any": Q(by_problem) | Q(by_service) | Q(by_factor),
+    }
+
+
+def incident_aggregates(*, repeat_breakdown: bool = True) -> dict:
+    """Counts by severity, duration percentiles, and repeats (with the breakdown by kind when asked).
+
+    The weekly series only need `repeat_any`: its OR stops at the first cheap EXISTS that
+    holds, whereas the breakdown evaluates all three (the factor one is the costly one).
+    """
+    found = {
+        "incidents": Count("id"),
+        **{f"incidents_{sev.lower()}": Count("id", filter=Q(severity=sev)) for sev in Severity.values},
+        "unresolved": Count("id", filter=Q(resolved_at__isnull=True)),
+    }
+    for name, later, earlier in INCIDENT_DURATIONS:
+        found.update(percentiles(name, Seconds(F(later), F(earlier)), later))
+    conditions = repeat_conditions()
+    if not repeat_breakdown:
+        conditions = {"repeat_any": conditions["repeat_any"]}
+    found.update({name: Count("id", filter=condition) for name, condition in conditions.items()})
+    return found
+
+
+def changes(scope: Scope):
+    return Change.objects.filter(deployed_at__gte=scope.start, deployed_at__lt=scope.end, **scope.filters())
+
+
+def change_aggregates() -> dict:
+    # A deployment failed when it was marked failed or an incident names it as its cause.
+    caused = Exists(Incident.objects.filter(caused_by_change_id=OuterRef("pk")))
+    return {
+        "deployments": Count("id"),
+        "failed_deployments": Count("id", filter=Q(failed=True) | Q(caused)),
+        "standard_changes": Count("id", filter=Q(kind=Change.Kind.STANDARD)),
+        "emergency_changes": Count("id", filter=Q(kind=Change.Kind.EMERGENCY)),
+        **percentiles("lead_time", Seconds(F("deployed_at"), F("committed_at")), "committed_at"),
+    }
+
+
+def postmortems(scope: Scope):
+    return Postmortem.objects.filter(
+        status=Postmortem.Status.PUBLISHED,
+        published_at__gte=scope.start,
+        published_at__lt=scope.end,
+        **scope.filters(service_field="incident__service"),
+    )
+
+
+def postmortem_aggregates() -> dict:
+    return {
+        "postmortems_published": Count("id"),
+        **percentiles("time_to_postmortem", Seconds(F("published_at"), F("incident__started_at")), "id"),
+    }
+
+
+def week_of(field: str, scope: Scope) -> TruncWeek:
+    return TruncWeek(field, tzinfo=scope.tz)

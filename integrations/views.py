@@ -1,0 +1,167 @@
+"""Team settings pages for leads: API tokens (key shown once), webhook integrations and their delivery log."""
+
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_POST
+
+from core.forms import add_service_errors
+from integrations import selectors as integration_selectors
+from integrations import services as integration_services
+from integrations.filters import DeliveryFilterSet
+from integrations.forms import IntegrationForm, OutgoingWebhookForm
+from integrations.models import Integration, OutgoingWebhook, WebhookDelivery
+from integrations.webhooks import processing
+from teams.decorators import lead_team, team_view
+from teams.models import Membership
+
+
+@login_required
+def integrations(request, team_slug):
+    team = lead_team(request, team_slug)
+    form = IntegrationForm(request.POST or None, team=team)
+    if request.method == "POST" and form.is_valid():
+        try:
+            integration = integration_services.create_integration(team=team, source=form.cleaned_data["source"])
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("%(source)s connected.") % {"source": integration.get_source_display()})
+            return redirect("integrations:integrations", team_slug=team.slug)
+    return _integrations_page(request, team, form=form)
+
+
+def _integrations_page(request, team, *, form=None, outgoing_form=None, status=200):
+    counts = integration_selectors.delivery_counts_by_integration(team)
+    rows = [
+        (
+            integration,
+            request.build_absolute_uri(reverse("hooks:receive", args=[integration.public_id])),
+            counts.get(integration.pk, {}),
+        )
+        for integration in Integration.objects.filter(team=team)
+    ]
+    return render(
+        request,
+        "integrations/settings_integrations.html",
+        {
+            "team": team,
+            "form": form if form is not None else IntegrationForm(team=team),
+            "rows": rows,
+            "queued": sum(c["queued"] for c in counts.values()),
+            "failed": sum(c["failed"] for c in counts.values()),
+            "oldest_queued": min((c["oldest_queued"] for c in counts.values() if c["oldest_queued"]), default=None),
+            "failure_days": integration_selectors.RECENT_FAILURES.days,
+            "outgoing": OutgoingWebhook.objects.filter(team=team),
+            "outgoing_form": outgoing_form if outgoing_form is not None else OutgoingWebhookForm(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def add_outgoing(request, team_slug):
+    team = lead_team(request, team_slug)
+    form = OutgoingWebhookForm(request.POST)
+    if form.is_valid():
+        try:
+            integration_services.create_outgoing_webhook(team=team, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Events will be sent to %(url)s.") % {"url": form.cleaned_data["url"]})
+            return redirect("integrations:integrations", team_slug=team.slug)
+    # The refusal shows on the field at fault, with what the lead typed.
+    return _integrations_page(request, team, outgoing_form=form, status=400)
+
+
+@login_required
+@require_POST
+def delete_outgoing(request, team_slug, endpoint_id):
+    team = lead_team(request, team_slug)
+    endpoint = get_object_or_404(OutgoingWebhook, team=team, pk=endpoint_id)
+    integration_services.delete_outgoing_webhook(endpoint=endpoint)
+    messages.success(request, _("No more events to %(url)s.") % {"url": endpoint.url})
+    return redirect("integrations:integrations", team_slug=team.slug)
+
+
+@login_required
+@require_POST
+def rotate_secret(request, team_slug, integration_id):
+    team = lead_team(request, team_slug)
+    integration = get_object_or_404(Integration, team=team, pk=integration_id)
+    integration_services.rotate_integration_secret(integration=integration)
+    messages.success(
+        request,
+        _("New secret for %(source)s: update it in the tool now.") % {"source": integration.get_source_display()},
+    )
+    return redirect("integrations:integrations", team_slug=team.slug)
+
+
+@team_view(Membership.Role.LEAD)
+@require_GET
+def deliveries(request, team, integration_id):
+    """One integration's delivery log: what each delivery became and why it failed, newest first."""
+    integration = get_object_or_404(Integration, team=team, pk=integration_id)
+    everything = integration_selectors.deliveries_for_integration(integration)
+    filterset = DeliveryFilterSet(request.GET, queryset=everything)
+    valid = filterset.is_valid()
+    page = Paginator(filterset.qs if valid else everything, settings.UI_PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "integrations/settings_deliveries.html",
+        {
+            "team": team,
+            "integration": integration,
+            "filterset": filterset,
+            "page": page,
+            "reapplicable": WebhookDelivery.Outcome.FAILED,
+            "excerpt_chars": integration_selectors.BODY_EXCERPT_CHARS,
+        },
+        status=200 if valid else 400,
+    )
+
+
+@team_view(Membership.Role.LEAD)
+@require_POST
+def reapply_delivery(request, team, integration_id, delivery_id):
+    """Apply a failed delivery again, once its cause is fixed; the message says what it became."""
+    delivery = get_object_or_404(
+        WebhookDelivery.objects.only("pk", "integration_id", "vendor_delivery_id"),
+        team=team,
+        integration__team=team,
+        integration_id=integration_id,
+        pk=delivery_id,
+    )
+    name = delivery.vendor_delivery_id or f"#{delivery.pk}"
+    try:
+        delivery = processing.reapply_failed(delivery=delivery)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        if delivery.outcome == WebhookDelivery.Outcome.FAILED:
+            error = Truncator(delivery.error).chars(300)  # the row shows it whole
+            messages.error(request, _("Delivery %(name)s failed again: %(error)s") % {"name": name, "error": error})
+        else:
+            messages.success(
+                request,
+                _("Delivery %(name)s applied again: %(outcome)s.")
+                % {"name": name, "outcome": delivery.get_outcome_display()},
+            )
+    # Back to the page the lead was on (its filter and page number, checked), at the delivery's row.
+    back = {}
+    if request.POST.get("outcome") in WebhookDelivery.Outcome.values:
+        back["outcome"] = request.POST["outcome"]
+    if request.POST.get("page", "").isdigit():
+        back["page"] = request.POST["page"]
+    url = reverse("integrations:deliveries", args=[team.slug, integration_id])
+    return redirect(f"{url}{'?' + urlencode(back) if back else ''}#delivery-{delivery.pk}")

@@ -1,0 +1,86 @@
+"""Incoming webhooks: verify, store raw, map onto the incidents and improvement services.
+
+One module per source (generic, github, jira, pagerduty, servicenow) implements
+`verify(headers, body, secret)`, `describe(headers, payload) -> (event, delivery id, signed time)`
+and `handle(integration, event, payload) -> result dict | None` (None: an event we do not use).
+"""
+
+import datetime as dt
+
+from dateutil import parser as dateparser
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.signing import hmac_sha256_hex, signature_matches  # noqa: F401 - the vendors' modules use them from here
+
+FRESHNESS = dt.timedelta(minutes=5)
+
+
+class Refused(Exception):
+    """A delivery we do not accept: bad signature, stale timestamp or malformed body (4xx, nothing stored)."""
+
+    def __init__(self, status: int, code: str, message: str, errors: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.errors = status, code, message, errors or {}
+
+
+def malformed(message: str, errors: dict | None = None) -> Refused:
+    return Refused(400, "malformed", message, errors)
+
+
+def require_signature(ok: bool) -> None:
+    if not ok:
+        raise Refused(401, "invalid_signature", _("The signature is missing or does not match."))
+
+
+def check_fresh(moment: dt.datetime | None, what: str = "timestamp") -> None:
+    """Refuse a delivery whose signed time is more than 5 minutes from now (a replay or a wrong clock)."""
+    if moment is None:
+        raise malformed(_("The delivery has no %(what)s.") % {"what": what})
+    if abs(timezone.now() - moment) > FRESHNESS:
+        raise Refused(
+            400, "stale_timestamp", _("The %(what)s is more than 5 minutes from now: refused.") % {"what": what}
+        )
+
+
+def unix_time(value) -> dt.datetime:
+    try:
+        return dt.datetime.fromtimestamp(int(str(value).strip()), tz=dt.UTC)
+    except (TypeError, ValueError, OverflowError, OSError):
+        raise malformed(_("The timestamp is not a Unix time.")) from None
+
+
+def parse_time(value, field: str) -> dt.datetime | None:
+    """A vendor timestamp (ISO 8601, Jira's +0000, ServiceNow's 'YYYY-MM-DD HH:MM:SS' in UTC) as aware UTC."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise malformed(_("Not a timestamp."), {field: [_("Not a timestamp.")]})
+    try:
+        moment = dateparser.isoparse(value) if "T" in value else dateparser.parse(value)
+    except (ValueError, OverflowError):
+        raise malformed(_("Not a timestamp."), {field: [_("Not a timestamp: %(v)s") % {"v": value[:40]}]}) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+def dig(payload, *path, required=True, kind=None):
+    """payload[path…], or a malformed-delivery refusal naming the missing path."""
+    value = payload
+    for key in path:
+        if isinstance(value, dict) and key in value:
+            value = value[key]
+        else:
+            if required:
+                name = ".".join(map(str, path))
+                raise malformed(_("Missing %(field)s.") % {"field": name}, {name: [_("This field is required.")]})
+            return None
+    if kind is not None and value is not None and not isinstance(value, kind):
+        name = ".".join(map(str, path))
+        raise malformed(_("Wrong type for %(field)s.") % {"field": name}, {name: [_("Wrong type.")]})
+    return value
+
+
+def text(value, limit: int) -> str:
+    return value[:limit] if isinstance(value, str) else ""

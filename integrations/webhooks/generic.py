@@ -1,0 +1,100 @@
+"""The documented generic JSON format (any CI pipeline or home-made tool).
+
+Headers: `X-OpsKaizen-Timestamp: <unix seconds>` and
+`X-OpsKaizen-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`.
+Body: {"id": "<unique delivery id>", "type": "incident" | "change" | "action",
+       "data": {"external_id": "...", "source": "optional, default generic", ...fields as in the API}}
+The envelope (type, data, external_id) is checked when the delivery arrives (400 if wrong); the
+data is then validated by the same serializers as `PUT /api/v1/<type>s/by-ref/…` and upserted
+by the inbox drain, which records a refusal as a failed delivery with the fields at fault.
+"""
+
+from django.utils.translation import gettext as _
+
+from core.signing import timestamped_signature
+from integrations.webhooks import (
+    check_fresh,
+    dig,
+    malformed,
+    require_signature,
+    signature_matches,
+    unix_time,
+)
+
+TIMESTAMP_HEADER = "X-OpsKaizen-Timestamp"
+SIGNATURE_HEADER = "X-OpsKaizen-Signature"
+
+
+def sign(secret: str, timestamp: str, body: bytes) -> str:
+    return timestamped_signature(secret, timestamp, body)
+
+
+def verify_timestamped(headers, body: bytes, secret: str, ts_header: str, sig_header: str) -> None:
+    timestamp = headers.get(ts_header, "")
+    provided = headers.get(sig_header, "")
+    require_signature(bool(timestamp and provided))
+    expected = sign(secret, timestamp, body)
+    require_signature(signature_matches(expected.removeprefix("sha256="), provided.removeprefix("sha256=")))
+    check_fresh(unix_time(timestamp), "timestamp")
+
+
+def verify(headers, body: bytes, secret: str) -> None:
+    verify_timestamped(headers, body, secret, TIMESTAMP_HEADER, SIGNATURE_HEADER)
+
+
+TYPES = ("incident", "change", "action")
+
+
+def describe(headers, payload) -> tuple[str, str]:
+    """The type and delivery id; the envelope's shape is checked here, so a bad one is a 400 to the sender."""
+    kind = dig(payload, "type", kind=str)
+    if kind not in TYPES:
+        raise malformed(_("Unknown type: use incident, change or action."), {"type": [_("Unknown type.")]})
+    data = dig(payload, "data", kind=dict)
+    external_id = dig(data, "external_id", kind=str)
+    source = dig(data, "source", required=False, kind=str) or "generic"
+    if not external_id or len(external_id) > 200 or len(source) > 40:
+        raise malformed(_("external_id (≤ 200) and source (≤ 40) are needed."), {"external_id": [_("Invalid.")]})
+    delivery_id = dig(payload, "id", required=False)
+    return kind, str(delivery_id or headers.get("X-OpsKaizen-Delivery", ""))[:200]
+
+
+def handle(integration, event, payload):
+    from rest_framework.exceptions import ValidationError as DRFValidationError
+
+    from core.api.errors import flatten
+    from improvement import services as improvement_services
+    from improvement.api import ActionByRefSerializer, split_links
+    from incidents import services as incident_services
+    from incidents.api import ChangeByRefSerializer, IncidentByRefSerializer
+
+    serializers = {
+        "incident": IncidentByRefSerializer,
+        "change": ChangeByRefSerializer,
+        "action": ActionByRefSerializer,
+    }
+    data = payload["data"]  # describe() checked the envelope before the delivery was accepted
+    external_id = data["external_id"]
+    source = data.get("source") or "generic"
+    body = {k: v for k, v in data.items() if k not in ("external_id", "source", "team")}
+    serializer = serializers[event](data=body, partial=True, context={"team": integration.team})
+    try:
+        serializer.is_valid(raise_exception=True)
+    except DRFValidationError as exc:
+        raise malformed(_("The data has invalid fields."), flatten(exc.detail)) from None
+    fields = dict(serializer.validated_data)
+    team = integration.team
+    if event == "incident":
+        obj, created = incident_services.upsert_incident_by_ref(
+            team=team, source=source, external_id=external_id, **fields
+        )
+    elif event == "change":
+        obj, created = incident_services.upsert_change_by_ref(
+            team=team, source=source, external_id=external_id, **fields
+        )
+    else:
+        fields, links = split_links(fields)
+        obj, created = improvement_services.upsert_action_by_ref(
+            team=team, source=source, external_id=external_id, links=links, **fields
+        )
+    return {event: obj.pk, "created": created}

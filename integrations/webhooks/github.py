@@ -1,0 +1,94 @@
+"""GitHub: issues → actions, deployment / deployment_status → changes.
+
+Signature: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` with the webhook's secret.
+GitHub signs no timestamp header, so freshness is checked on the signed body's own `updated_at`
+(issue, deployment or deployment status), and `X-GitHub-Delivery` de-duplicates.
+"""
+
+from django.utils.translation import gettext as _
+
+from improvement import services as improvement_services
+from incidents import services as incident_services
+from integrations.webhooks import (
+    check_fresh,
+    dig,
+    hmac_sha256_hex,
+    parse_time,
+    require_signature,
+    signature_matches,
+    text,
+)
+
+SIGNATURE_HEADER = "X-Hub-Signature-256"
+FRESHNESS_FIELD = {
+    "issues": ("issue", "updated_at"),
+    "deployment": ("deployment", "updated_at"),
+    "deployment_status": ("deployment_status", "updated_at"),
+}
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac_sha256_hex(secret, body)
+
+
+def verify(headers, body: bytes, secret: str) -> None:
+    provided = headers.get(SIGNATURE_HEADER, "")
+    require_signature(provided.startswith("sha256="))
+    require_signature(signature_matches(hmac_sha256_hex(secret, body), provided.removeprefix("sha256=")))
+
+
+def describe(headers, payload) -> tuple[str, str]:
+    event = headers.get("X-GitHub-Event", "")
+    if event in FRESHNESS_FIELD:
+        check_fresh(parse_time(dig(payload, *FRESHNESS_FIELD[event]), ".".join(FRESHNESS_FIELD[event])))
+    return event, headers.get("X-GitHub-Delivery", "")[:200]
+
+
+def _service_for(team, repository: dict):
+    name = repository.get("name") if isinstance(repository, dict) else None
+    return team.services.filter(slug=name).first() if isinstance(name, str) and name else None
+
+
+def handle(integration, event, payload):
+    team = integration.team
+    if event == "issues":
+        issue = dig(payload, "issue", kind=dict)
+        repo = dig(payload, "repository", "full_name", kind=str)
+        number = dig(issue, "number", kind=int)
+        external_id = f"{repo}#{number}"
+        # The ticket's fields are GitHub's; the PDCA stage is ours and is never touched here.
+        fields = {
+            "title": text(dig(issue, "title", kind=str), 200) or external_id,
+            "external_ticket": text(dig(issue, "html_url", kind=str), 500),
+        }
+        existing = team.actions.filter(source="github", external_id=external_id).exists()
+        if not existing:
+            fields["problem_statement"] = text(dig(issue, "body", required=False), 10000)
+        action, created = improvement_services.upsert_action_by_ref(
+            team=team, source="github", external_id=external_id, **fields
+        )
+        return {"action": action.pk, "created": created}
+    if event in ("deployment", "deployment_status"):
+        deployment = dig(payload, "deployment", kind=dict)
+        repository = dig(payload, "repository", kind=dict)
+        repo = dig(repository, "full_name", kind=str)
+        deployment_id = dig(deployment, "id", kind=int)
+        ref = text(dig(deployment, "ref", required=False), 100)
+        sha = text(dig(deployment, "sha", required=False), 40)
+        environment = text(dig(deployment, "environment", required=False), 60)
+        fields = {
+            "title": _("Deploy %(ref)s (%(sha)s) to %(env)s") % {"ref": ref, "sha": sha[:7], "env": environment},
+            "service": _service_for(team, repository),
+        }
+        if event == "deployment_status":
+            state = dig(payload, "deployment_status", "state", kind=str)
+            change = team.changes.filter(source="github", external_id=f"{repo}/deployments/{deployment_id}").first()
+            if state == "success" and (change is None or change.deployed_at is None):
+                fields["deployed_at"] = parse_time(
+                    dig(payload, "deployment_status", "created_at"), "deployment_status.created_at"
+                )
+        change, created = incident_services.upsert_change_by_ref(
+            team=team, source="github", external_id=f"{repo}/deployments/{deployment_id}", **fields
+        )
+        return {"change": change.pk, "created": created}
+    return None  # ping, push and the rest: acknowledged, not used

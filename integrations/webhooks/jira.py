@@ -1,0 +1,95 @@
+"""Jira: jira:issue_created / jira:issue_updated → an incident (issue type “Incident”) or an action.
+
+Signature: Jira Cloud admin webhooks with a secret send `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw
+body>`. Freshness: the payload's `timestamp` (milliseconds). De-duplication: `X-Atlassian-Webhook-Identifier`.
+The Jira key is kept as external id; Jira owns the ticket, OpsKaizen the PDCA stage.
+"""
+
+import datetime as dt
+
+from improvement import services as improvement_services
+from incidents import services as incident_services
+from incidents.models import Incident
+from integrations.webhooks import (
+    check_fresh,
+    dig,
+    hmac_sha256_hex,
+    malformed,
+    parse_time,
+    require_signature,
+    signature_matches,
+    text,
+)
+
+SIGNATURE_HEADER = "X-Hub-Signature"
+EVENTS = ("jira:issue_created", "jira:issue_updated")
+PRIORITY_SEVERITY = {"highest": "SEV1", "blocker": "SEV1", "high": "SEV2", "critical": "SEV2", "medium": "SEV3"}
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac_sha256_hex(secret, body)
+
+
+def verify(headers, body: bytes, secret: str) -> None:
+    provided = headers.get(SIGNATURE_HEADER, "")
+    require_signature(provided.startswith("sha256="))
+    require_signature(signature_matches(hmac_sha256_hex(secret, body), provided.removeprefix("sha256=")))
+
+
+def describe(headers, payload) -> tuple[str, str]:
+    event = dig(payload, "webhookEvent", kind=str)
+    millis = dig(payload, "timestamp", kind=int)
+    try:
+        moment = dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        raise malformed("timestamp is out of range") from None
+    check_fresh(moment, "timestamp")
+    delivery = headers.get("X-Atlassian-Webhook-Identifier", "")
+    if not delivery and isinstance(payload.get("issue"), dict):
+        delivery = f"{event}:{payload['issue'].get('id')}:{millis}"
+    return event, delivery[:200]
+
+
+def _browse_url(issue: dict, key: str) -> str:
+    link = issue.get("self")
+    if isinstance(link, str) and "/rest/" in link:
+        return f"{link.split('/rest/')[0]}/browse/{key}"[:500]
+    return ""
+
+
+def handle(integration, event, payload):
+    if event not in EVENTS:
+        return None
+    team = integration.team
+    issue = dig(payload, "issue", kind=dict)
+    key = dig(issue, "key", kind=str)[:200]
+    fields = dig(issue, "fields", kind=dict)
+    summary = text(dig(fields, "summary", kind=str), 200) or key
+    issuetype = text(dig(fields, "issuetype", "name", required=False), 100)
+    if "incident" in issuetype.lower():
+        priority = text(dig(fields, "priority", "name", required=False), 40).lower()
+        created_at = parse_time(dig(fields, "created"), "issue.fields.created")
+        resolved_at = parse_time(dig(fields, "resolutiondate", required=False), "issue.fields.resolutiondate")
+        incident, created = incident_services.upsert_incident_by_ref(
+            team=team,
+            source="jira",
+            external_id=key,
+            title=summary,
+            severity=PRIORITY_SEVERITY.get(priority, "SEV4" if priority else "SEV3"),
+            started_at=created_at,
+            detected_at=created_at,
+            url=_browse_url(issue, key),
+        )
+        if resolved_at and incident.status not in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
+            incident = incident_services.set_incident_status(
+                incident=incident, status=Incident.Status.RESOLVED, at=resolved_at
+            )
+        return {"incident": incident.pk, "created": created}
+    action_fields = {"title": summary, "external_ticket": key}
+    if not team.actions.filter(source="jira", external_id=key).exists():
+        description = dig(fields, "description", required=False)
+        action_fields["problem_statement"] = text(description, 10000)
+    action, created = improvement_services.upsert_action_by_ref(
+        team=team, source="jira", external_id=key, **action_fields
+    )
+    return {"action": action.pk, "created": created}

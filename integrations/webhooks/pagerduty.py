@@ -1,0 +1,81 @@
+"""PagerDuty v3 webhooks: incident.triggered / acknowledged / resolved → incident timestamps.
+
+Signature: `X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the raw body>`, possibly several comma-separated
+while a secret is rotated (one match suffices). Freshness: `event.occurred_at`. De-duplication: `event.id`.
+"""
+
+from django.utils.text import slugify
+
+from incidents import services as incident_services
+from incidents.models import Incident
+from integrations.webhooks import (
+    check_fresh,
+    dig,
+    hmac_sha256_hex,
+    parse_time,
+    require_signature,
+    signature_matches,
+    text,
+)
+
+SIGNATURE_HEADER = "X-PagerDuty-Signature"
+EVENTS = ("incident.triggered", "incident.acknowledged", "incident.resolved")
+PRIORITY_SEVERITY = {"P1": "SEV1", "P2": "SEV2", "P3": "SEV3", "P4": "SEV4", "P5": "SEV4"}
+
+
+def sign(secret: str, body: bytes) -> str:
+    return "v1=" + hmac_sha256_hex(secret, body)
+
+
+def verify(headers, body: bytes, secret: str) -> None:
+    expected = hmac_sha256_hex(secret, body)
+    provided = [part.strip() for part in headers.get(SIGNATURE_HEADER, "").split(",") if part.strip()]
+    matches = [signature_matches(expected, sig.removeprefix("v1=")) for sig in provided if sig.startswith("v1=")]
+    require_signature(any(matches))
+
+
+def describe(headers, payload) -> tuple[str, str]:
+    event = dig(payload, "event", "event_type", kind=str)
+    check_fresh(parse_time(dig(payload, "event", "occurred_at"), "event.occurred_at"), "event.occurred_at")
+    return event, str(dig(payload, "event", "id"))[:200]
+
+
+def _severity(data: dict) -> str:
+    priority = data.get("priority")
+    if isinstance(priority, dict) and isinstance(priority.get("summary"), str):
+        severity = PRIORITY_SEVERITY.get(priority["summary"].upper())
+        if severity:
+            return severity
+    return "SEV2" if data.get("urgency") == "high" else "SEV3"
+
+
+def handle(integration, event, payload):
+    if event not in EVENTS:
+        return None
+    team = integration.team
+    data = dig(payload, "event", "data", kind=dict)
+    occurred_at = parse_time(dig(payload, "event", "occurred_at"), "event.occurred_at")
+    external_id = text(dig(data, "id", kind=str), 200)
+    created_at = parse_time(dig(data, "created_at"), "event.data.created_at")
+    service_name = text(dig(data, "service", "summary", required=False), 100)
+    fields = {
+        "title": text(dig(data, "title", required=False), 200) or external_id,
+        "severity": _severity(data),
+        "url": text(dig(data, "html_url", required=False), 500),
+    }
+    existing = team.incidents.filter(source="pagerduty", external_id=external_id).first()
+    if existing is None:
+        fields.update(started_at=created_at, detected_at=created_at)
+        service = team.services.filter(slug=slugify(service_name)[:60]).first() if service_name else None
+        if service is not None:
+            fields["service"] = service
+    incident, created = incident_services.upsert_incident_by_ref(
+        team=team, source="pagerduty", external_id=external_id, **fields
+    )
+    if event == "incident.acknowledged" and incident.acknowledged_at is None:
+        incident = incident_services.update_incident(incident=incident, acknowledged_at=occurred_at)
+    if event == "incident.resolved" and incident.status not in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
+        incident = incident_services.set_incident_status(
+            incident=incident, status=Incident.Status.RESOLVED, at=occurred_at
+        )
+    return {"incident": incident.pk, "created": created}

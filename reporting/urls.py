@@ -1,0 +1,10 @@
+"""The team dashboard under /t/<team_slug>/."""
+
+from django.urls import path
+
+from reporting import views
+
+app_name = "reporting"
+urlpatterns = [
+    path("dashboard/", views.dashboard, name="dashboard"),
+]

@@ -1,0 +1,442 @@
+"""Seed a realistic, deterministic demo: three teams and six months of operations.
+
+Everything goes through the same services as the product (so the demo obeys
+the PDCA rules), except the bulk of changes, which are validated one by one
+and then inserted in bulk for speed.
+"""
+
+import datetime as dt
+import random
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+from django.db import transaction
+from django.utils import timezone
+
+from improvement import services as improvement
+from improvement.models import Action, Stage, Verdict
+from incidents import services as incidents
+from incidents.models import Change, FactorCategory, Incident, Postmortem, Severity
+from rituals.models import Ritual
+from teams import services as teams
+from teams.models import Membership, Team
+
+PASSWORD = "kaizen-demo"  # noqa: S105 — the demo logins are printed on purpose
+
+TEAMS = [
+    {
+        "name": "Platform SRE",
+        "slug": "platform-sre",
+        "timezone": "Europe/Paris",
+        "services": ["API gateway", "Kubernetes cluster", "PostgreSQL cluster", "CI runners"],
+        "problems": ["Connection pool exhaustion under burst traffic", "Node pressure evictions"],
+    },
+    {
+        "name": "Payments Ops",
+        "slug": "payments-ops",
+        "timezone": "America/New_York",
+        "services": ["Checkout", "Payment gateway", "Ledger"],
+        "problems": ["Card processor timeouts", "Ledger reconciliation drift"],
+    },
+    {
+        "name": "Data Platform",
+        "slug": "data-platform",
+        "timezone": "UTC",
+        "services": ["Kafka", "Airflow", "Data warehouse"],
+        "problems": ["Consumer lag after broker restarts"],
+    },
+]
+
+USERS = [
+    # username, full name, {team slug: role}
+    ("alice", "Alice Martin", {"platform-sre": "lead"}),
+    ("bob", "Bob Nguyen", {"platform-sre": "member"}),
+    ("chloe", "Chloé Durand", {"payments-ops": "lead"}),
+    ("david", "David Okafor", {"payments-ops": "member", "platform-sre": "viewer"}),
+    ("emma", "Emma Schulz", {"data-platform": "lead"}),
+    ("farid", "Farid Haddad", {"data-platform": "member", "payments-ops": "member"}),
+]
+
+SYMPTOMS = [
+    "elevated 5xx on {s}",
+    "{s} latency above SLO",
+    "{s} unavailable in one zone",
+    "{s} certificate expired",
+    "disk full on {s} nodes",
+    "{s} memory leak after deploy",
+    "{s} failover did not trigger",
+    "{s} config push broke routing",
+    "{s} dependency timeouts",
+    "{s} alert storm",
+    "{s} degraded after upgrade",
+    "{s} queue backlog growing",
+    "DNS resolution failures towards {s}",
+]
+CHANGE_TITLES = [
+    "Deploy {s} {v}",
+    "Bump {s} base image",
+    "Tune {s} autoscaling",
+    "Rotate {s} credentials",
+    "Enable feature flag on {s}",
+    "Upgrade {s} dependencies",
+    "Patch {s} CVE",
+    "Resize {s} pool",
+]
+FACTORS = {
+    FactorCategory.CHANGE: "A configuration change was rolled out to all zones at once.",
+    FactorCategory.CAPACITY: "Headroom on the pool was below one zone's worth of traffic.",
+    FactorCategory.DEPENDENCY: "An upstream dependency had no timeout budget.",
+    FactorCategory.DETECTION: "The alert fired on an average that hid the tail latency.",
+    FactorCategory.PROCESS: "The runbook step for failover was out of date.",
+    FactorCategory.HUMAN_FACTORS: "The on-call engineer was paged for three unrelated alerts at once.",
+    FactorCategory.UNKNOWN: "The trigger could not be identified from the logs kept.",
+}
+ACTION_IDEAS = [
+    ("Add a canary stage to {s} deployments", Action.Kind.PREVENTIVE, FactorCategory.CHANGE),
+    ("Alert on p99 latency of {s}, not the mean", Action.Kind.DETECTIVE, FactorCategory.DETECTION),
+    ("Set client timeouts and retries with jitter on {s}", Action.Kind.CORRECTIVE, FactorCategory.DEPENDENCY),
+    ("Keep 30% headroom on {s}", Action.Kind.PREVENTIVE, FactorCategory.CAPACITY),
+    ("Rewrite the {s} failover runbook and rehearse it", Action.Kind.CORRECTIVE, FactorCategory.PROCESS),
+    ("Route {s} alerts through one deduplicated page", Action.Kind.DETECTIVE, FactorCategory.HUMAN_FACTORS),
+]
+
+
+def _sentence(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+class Command(BaseCommand):
+    help = "Create demo teams, users and six months of incidents, changes and PDCA actions."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--seed", type=int, default=42, help="random seed (same seed, same day → same data)")
+        parser.add_argument("--weeks", type=int, default=26, help="weeks of history to generate")
+        parser.add_argument("--today", type=dt.date.fromisoformat, default=None, help="last day of history (ISO date)")
+        parser.add_argument("--reset", action="store_true", help="delete the demo teams first")
+
+    def handle(self, *args, seed, weeks, today, reset, **options):
+        slugs = [t["slug"] for t in TEAMS]
+        if reset:
+            Team.objects.filter(slug__in=slugs).delete()
+        if Team.objects.filter(slug__in=slugs).exists():
+            self.stdout.write("Demo data already present (use --reset to rebuild it).")
+        else:
+            # History ends at the start of `today` (UTC): the same seed on the same day gives the same data.
+            today = today or timezone.now().date()
+            now = dt.datetime.combine(today, dt.time(0, 0), tzinfo=dt.UTC)
+            with transaction.atomic():
+                Seeder(random.Random(seed), now, weeks).run()
+            self.stdout.write(self.style.SUCCESS("Demo data created."))
+        self.print_logins()
+
+    def print_logins(self):
+        self.stdout.write(f"\nDemo logins (password for all: {PASSWORD}):")
+        self.stdout.write("  admin   — superuser, Django admin at /admin/")
+        for username, _name, roles in USERS:
+            where = ", ".join(f"{role} of {slug}" for slug, role in roles.items())
+            self.stdout.write(f"  {username:<7} — {where}")
+
+
+class Seeder:
+    def __init__(self, rng: random.Random, now: dt.datetime, weeks: int):
+        self.rng = rng
+        self.now = now
+        self.start = now - dt.timedelta(weeks=weeks)
+
+    def run(self):
+        User = get_user_model()
+        admin, _ = User.objects.get_or_create(username="admin", defaults={"email": "admin@example.com"})
+        admin.is_staff = admin.is_superuser = True
+        admin.set_password(PASSWORD)
+        admin.save()
+        users = {}
+        for username, full_name, _roles in USERS:
+            first, last = full_name.split(" ", 1)
+            user, _ = User.objects.get_or_create(
+                username=username, defaults={"first_name": first, "last_name": last, "email": f"{username}@example.com"}
+            )
+            user.set_password(PASSWORD)
+            user.save()
+            users[username] = user
+        for spec in TEAMS:
+            team = teams.create_team(name=spec["name"], slug=spec["slug"], timezone=spec["timezone"])
+            for username, _full, roles in USERS:
+                if spec["slug"] in roles:
+                    teams.add_member(team=team, user=users[username], role=roles[spec["slug"]])
+            self.seed_team(team, spec)
+
+    # --- one team -------------------------------------------------------------
+    def seed_team(self, team: Team, spec: dict):
+        rng = self.rng
+        services = [
+            teams.create_service(team=team, name=name, tier=rng.choice([1, 1, 2, 3])) for name in spec["services"]
+        ]
+        problems = [
+            incidents.create_problem(team=team, title=title, service=rng.choice(services)) for title in spec["problems"]
+        ]
+        writers = [m.user for m in team.memberships.select_related("user") if m.role != Membership.Role.VIEWER]
+        changes = self.seed_changes(team, services)
+        failed = [c for c in changes if c.failed]
+        postmortems = []
+        day = self.start
+        n = 0
+        while day < self.now - dt.timedelta(hours=6):
+            day += dt.timedelta(hours=rng.expovariate(1 / 60))  # about 2.8 incidents a week
+            if day >= self.now - dt.timedelta(hours=6):
+                break
+            n += 1
+            incident = self.seed_incident(team, services, problems, failed, writers, day, n)
+            if incident.severity in (Severity.SEV1, Severity.SEV2):
+                postmortems.append(self.seed_postmortem(incident, writers))
+        self.seed_actions(team, services, problems, postmortems, changes, writers)
+        Ritual.objects.create(
+            team=team,
+            name="Weekly review board",
+            kind=Ritual.Kind.WEEKLY_REVIEW,
+            weekday=0,
+            time_of_day=dt.time(10, 0),
+            timezone=team.timezone,
+        ).attendees.set(writers)
+
+    def seed_changes(self, team, services):
+        rng = self.rng
+        rows = []
+        t = self.start
+        i = 0
+        while True:
+            t += dt.timedelta(hours=rng.expovariate(1 / 14))  # about 12 deployments a week
+            if t >= self.now:
+                break
+            i += 1
+            service = rng.choice(services)
+            kind = rng.choices(list(Change.Kind), weights=[60, 35, 5])[0]
+            lead = dt.timedelta(hours=rng.lognormvariate(2.5 if kind != Change.Kind.EMERGENCY else 0, 1.0))
+            change = Change(
+                team=team,
+                service=service,
+                kind=kind,
+                title=rng.choice(CHANGE_TITLES).format(s=service.name, v=f"v{rng.randint(1, 9)}.{rng.randint(0, 30)}"),
+                committed_at=t - lead,
+                deployed_at=t,
+                failed=rng.random() < (0.2 if kind == Change.Kind.EMERGENCY else 0.07),
+                source="github",
+                external_id=f"{team.slug}/deploy/{i}",
+            )
+            change.full_clean(exclude=["team", "service"])
+            rows.append(change)
+        return Change.objects.bulk_create(rows)
+
+    def seed_incident(self, team, services, problems, failed_changes, writers, start, n):
+        rng = self.rng
+        severity = rng.choices(list(Severity), weights=[5, 15, 45, 35])[0]
+        problem = rng.choice(problems) if rng.random() < 0.3 else None
+        service = problem.service if problem and problem.service else rng.choice(services)
+        cause = None
+        candidates = [
+            c
+            for c in failed_changes
+            if c.service_id == service.pk and dt.timedelta(0) < start - c.deployed_at < dt.timedelta(hours=12)
+        ]
+        if candidates:
+            cause = candidates[-1]
+        detected = start + dt.timedelta(minutes=rng.lognormvariate(2, 0.8))
+        acknowledged = detected + dt.timedelta(minutes=rng.lognormvariate(1.5, 0.7))
+        mitigated = acknowledged + dt.timedelta(minutes=rng.lognormvariate(3.5, 0.9))
+        resolved = mitigated + dt.timedelta(hours=rng.lognormvariate(1.5, 1.0))
+        fields = {
+            "service": service,
+            "problem": problem,
+            "caused_by_change": cause,
+            "severity": severity,
+            "title": _sentence(rng.choice(SYMPTOMS).format(s=service.name)),
+            "summary": "Customers saw errors; the on-call engineer mitigated and the team followed up.",
+            "started_at": start,
+            "detected_at": detected,
+            "acknowledged_at": acknowledged,
+            "source": rng.choice(["pagerduty", "pagerduty", "manual", "jira"]),
+        }
+        fields["external_id"] = "" if fields["source"] == "manual" else f"{team.slug.upper()[:3]}-{n}"
+        if resolved < self.now:
+            fields.update(mitigated_at=mitigated, resolved_at=resolved, status=Incident.Status.RESOLVED)
+        elif mitigated < self.now:
+            fields.update(mitigated_at=mitigated, status=Incident.Status.MITIGATED)
+        else:
+            fields.update(acknowledged_at=None if acknowledged > self.now else acknowledged)
+        incident = incidents.create_incident(team=team, by=rng.choice(writers), **fields)
+        incidents.add_timeline_event(incident=incident, occurred_at=detected, kind="detection", text="Alert fired.")
+        if incident.acknowledged_at:
+            incidents.add_timeline_event(
+                incident=incident, occurred_at=acknowledged, kind="escalation", text="On-call acknowledged the page."
+            )
+        if incident.mitigated_at:
+            incidents.add_timeline_event(
+                incident=incident,
+                occurred_at=mitigated,
+                kind="action",
+                text="Rolled back / failed over; errors back to baseline.",
+            )
+        return incident
+
+    def seed_postmortem(self, incident, writers):
+        rng = self.rng
+        postmortem = incidents.start_postmortem(incident=incident, by=rng.choice(writers))
+        incidents.update_postmortem(
+            postmortem=postmortem,
+            summary=f"{incident.title}: what happened and how we recovered.",
+            impact=f"About {rng.randint(2, 90)} minutes of degraded service for {rng.randint(1, 40)}% of requests.",
+            what_went_well="Paging worked; the rollback was quick.",
+            what_went_badly="Detection relied on customer reports for the first minutes.",
+            where_we_got_lucky="It happened outside peak hours.",
+        )
+        for category in rng.sample(list(FactorCategory), k=rng.randint(1, 3)):
+            incidents.add_contributing_factor(postmortem=postmortem, category=category, description=FACTORS[category])
+        age = self.now - incident.started_at
+        if age > dt.timedelta(days=10) and incident.resolved_at:
+            incidents.move_postmortem(postmortem=postmortem, to_status=Postmortem.Status.IN_REVIEW)
+            published = min(incident.resolved_at + dt.timedelta(days=rng.uniform(1, 9)), self.now)
+            incidents.move_postmortem(postmortem=postmortem, to_status=Postmortem.Status.PUBLISHED, at=published)
+            incidents.update_incident(incident=incident, status=Incident.Status.CLOSED)
+        elif age > dt.timedelta(days=4):
+            incidents.move_postmortem(postmortem=postmortem, to_status=Postmortem.Status.IN_REVIEW)
+        postmortem.refresh_from_db()
+        return postmortem
+
+    def seed_actions(self, team, services, problems, postmortems, changes, writers):
+        """Actions at every stage, moved through the stage service with dates in the past."""
+        rng = self.rng
+        for k, postmortem in enumerate(pm for pm in postmortems if pm.status != Postmortem.Status.DRAFT):
+            incident = postmortem.incident
+            title, kind, category = ACTION_IDEAS[k % len(ACTION_IDEAS)]
+            created = incident.resolved_at + dt.timedelta(days=rng.uniform(0.5, 3))
+            if created > self.now - dt.timedelta(days=1):
+                continue
+            target = rng.choice(["service", "factor_category", "problem" if incident.problem_id else "service"])
+            owner = rng.choice(writers)
+            action = improvement.create_action(
+                team=team,
+                by=owner,
+                at=created,
+                title=title.format(s=incident.service.name),
+                kind=kind,
+                origin=Action.Origin.POSTMORTEM,
+                problem_statement=f"{incident.title} ({incident.severity}).",
+                hypothesis="If we do this, incidents of this kind become rarer: the contributing factor goes away.",
+                owner=owner,
+                due_date=(created + dt.timedelta(days=rng.randint(7, 30))).date(),
+                target_kind=target,
+                target_direction=Action.Direction.DECREASE,
+                target_service=incident.service if target == "service" else None,
+                target_problem=incident.problem if target == "problem" else None,
+                target_factor_category=category if target == "factor_category" else "",
+                check_window_days=rng.choice([14, 28, 28, 42]),
+                external_ticket=f"{team.slug.upper()[:3]}-{1000 + k}" if rng.random() < 0.7 else "",
+                links={"incidents": [incident], "postmortems": [postmortem]},
+            )
+            self.advance(action, created, owner, changes)
+        self.seed_backlog(team, writers)
+
+    def seed_backlog(self, team, writers):
+        """Recent actions still in Plan or Do: some plans incomplete, some overdue."""
+        rng = self.rng
+        recent = Incident.objects.filter(team=team, severity=Severity.SEV3, resolved_at__isnull=False).order_by(
+            "-started_at"
+        )[:6]
+        for k, incident in enumerate(recent):
+            created = min(
+                incident.resolved_at + dt.timedelta(hours=rng.uniform(2, 30)), self.now - dt.timedelta(hours=1)
+            )
+            owner = rng.choice(writers)
+            complete = k % 3 != 0
+            action = improvement.create_action(
+                team=team,
+                by=owner,
+                at=created,
+                origin=rng.choice([Action.Origin.INCIDENT, Action.Origin.REVIEW_BOARD]),
+                title=f"Follow up: {incident.title}",
+                kind=rng.choice(list(Action.Kind)),
+                problem_statement=f"{incident.title} needed manual recovery." if complete else "",
+                hypothesis="Automating the recovery step removes most of the time to mitigate." if complete else "",
+                owner=owner if complete else None,
+                due_date=(created + dt.timedelta(days=rng.randint(-3, 10) + 7)).date(),
+                target_kind=Action.TargetKind.SERVICE,
+                target_service=incident.service,
+                target_direction=Action.Direction.DECREASE if complete else "",
+                links={"incidents": [incident]},
+            )
+            if complete and k % 2:
+                improvement.move_action(
+                    action=action,
+                    to_stage=Stage.DO,
+                    by=owner,
+                    via="system",
+                    at=min(created + dt.timedelta(days=1), self.now),
+                )
+
+    def advance(self, action, at, by, changes):
+        """Walk an action forward as far as its age allows, as a team would have."""
+        rng = self.rng
+
+        def step(days):
+            nonlocal at
+            nxt = at + dt.timedelta(days=days)
+            if nxt >= self.now:
+                return False
+            at = nxt
+            return True
+
+        if not step(rng.uniform(1, 6)):
+            return
+        improvement.move_action(action=action, to_stage=Stage.DO, by=by, at=at, via="system")
+        if rng.random() < 0.05:
+            improvement.move_action(
+                action=action, to_stage=Stage.ABANDONED, by=by, at=at, reason="Superseded by the platform migration."
+            )
+            return
+        if not step(rng.uniform(3, 15)):
+            return
+        nearby = [c for c in changes if c.deployed_at and abs(c.deployed_at - at) < dt.timedelta(days=2)]
+        if nearby:
+            action.changes.add(nearby[0])
+        improvement.move_action(
+            action=action,
+            to_stage=Stage.CHECK,
+            by=by,
+            at=at,
+            note="Rolled out everywhere." if not nearby and not action.external_ticket else "",
+        )
+        if not step(action.check_window_days):
+            return
+        baseline = rng.randint(2, 9)
+        effective = rng.random() < 0.6
+        observed = rng.randint(0, max(0, baseline // 3)) if effective else rng.randint(baseline - 1, baseline + 3)
+        verdict = Verdict.EFFECTIVE if effective else rng.choice([Verdict.NOT_EFFECTIVE, Verdict.INCONCLUSIVE])
+        improvement.move_action(
+            action=action,
+            to_stage=Stage.ACT,
+            by=by,
+            at=at,
+            verdict=verdict,
+            baseline_value=baseline,
+            observed_value=observed,
+        )
+        if not step(rng.uniform(1, 7)):
+            return
+        if verdict == Verdict.EFFECTIVE:
+            improvement.move_action(action=action, to_stage=Stage.DONE, by=by, at=at, decision="standardise")
+        elif rng.random() < 0.7:
+            improvement.move_action(
+                action=action,
+                to_stage=Stage.DONE,
+                by=by,
+                at=at,
+                decision="adjust",
+                note="Second cycle with a narrower scope.",
+            )
+            nxt = Action.objects.get(previous_cycle=action)
+            nxt.due_date = (at + dt.timedelta(days=21)).date()
+            nxt.save(update_fields=["due_date"])
+            self.advance(nxt, at, by, changes)
+        else:
+            improvement.move_action(
+                action=action, to_stage=Stage.ABANDONED, by=by, at=at, reason="Cost outweighs the benefit measured."
+            )

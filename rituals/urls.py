@@ -1,0 +1,19 @@
+"""Rituals and review sessions under /t/<team_slug>/."""
+
+from django.urls import path
+
+from rituals import views
+
+app_name = "rituals"
+urlpatterns = [
+    path("rituals/", views.rituals, name="rituals"),
+    path("rituals/new/", views.ritual_create, name="ritual_create"),
+    path("rituals/<int:pk>/", views.ritual_edit, name="ritual_edit"),
+    path("reviews/<int:pk>/", views.review_session, name="review"),
+    path("reviews/<int:pk>/sections/<slug:kind>/", views.review_section, name="review_section"),
+    path("reviews/<int:pk>/decide/", views.review_decide, name="review_decide"),
+    path("reviews/<int:pk>/attendance/", views.review_attendance, name="review_attendance"),
+    path("reviews/<int:pk>/notes/", views.review_notes, name="review_notes"),
+    path("reviews/<int:pk>/close/", views.review_close, name="review_close"),
+    path("reviews/<int:pk>/summary.md", views.review_export, name="review_export"),
+]

@@ -1,0 +1,373 @@
+"""Rituals and the review board: schedule a team's meetings, run a session's agenda, record its decisions."""
+
+from urllib.parse import quote
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_GET, require_POST
+
+from core.forms import add_service_errors
+from core.once import once
+from improvement.models import OPEN_STAGES, Stage
+from rituals import review_board
+from rituals import selectors as ritual_selectors
+from rituals import services as ritual_services
+from rituals.forms import AttendanceForm, BoardDecisionForm, NotesForm, RitualForm
+from rituals.models import ReviewDecision, ReviewSession, Ritual
+from teams.decorators import team_view
+from teams.models import Membership
+
+LEAD = Membership.Role.LEAD
+
+AGENDA_SECTIONS = {
+    "incident": gettext_lazy("New incidents"),
+    "postmortem": gettext_lazy("Postmortems waiting"),
+    "action_overdue": gettext_lazy("Overdue actions"),
+    "action_stale": gettext_lazy("Stale actions"),
+    "action_check_due": gettext_lazy("Actions whose Check window has ended"),
+    "recurrence": gettext_lazy("Recurrences: the problem came back"),
+    "metric_signal": gettext_lazy("Metric signals"),
+}
+
+
+ACTION_ITEM_KINDS = {"action_overdue", "action_stale", "action_check_due", "recurrence"}
+
+
+# The board shows at most this many items per agenda section; the rest are on the section's own
+# page, REVIEW_SECTION_PAGE_SIZE at a time. A backlog of ~2 000 open actions puts hundreds of items
+# in a section, and rendering all of them (each with its decision forms) took seconds.
+REVIEW_SECTION_CAP = 20
+
+
+REVIEW_SECTION_PAGE_SIZE = 50
+
+
+_AGENDA_DATETIMES = ("started_at", "resolved_at", "created_at", "stage_entered_at", "last_moved_at", "check_due_at")
+
+
+def _ritual(team, pk) -> Ritual:
+    ritual = Ritual.objects.filter(team=team, pk=pk).prefetch_related("attendees").first()
+    if ritual is None:
+        raise Http404
+    return ritual
+
+
+def _session(team, pk) -> ReviewSession:
+    session = (
+        ReviewSession.objects.filter(team=team, pk=pk)
+        .select_related("ritual", "previous", "next_session")
+        .prefetch_related("attendees")
+        .first()
+    )
+    if session is None:
+        raise Http404
+    return session
+
+
+@require_GET
+@team_view()
+def rituals(request, team):
+    """The team's rituals, their open sessions and the last closed ones."""
+    items = team.rituals.prefetch_related("attendees").order_by("name")
+    sessions = ReviewSession.objects.filter(team=team).select_related("ritual").order_by("-occurrence")[:20]
+    return render(request, "rituals/rituals.html", {"team": team, "rituals": items, "sessions": sessions})
+
+
+def _ritual_form_view(request, team, ritual=None):
+    initial = RitualForm.initial_from(ritual) if ritual else None
+    form = RitualForm(request.POST or None, team=team, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        fields = dict(form.cleaned_data)
+        attendees = fields.pop("attendees")
+        fields["rrule"] = fields["rrule"] or ""
+        fields["chat_webhook_url"] = fields["chat_webhook_url"] or ""
+        try:
+            if ritual is None:
+                ritual_services.create_ritual(team=team, attendees=attendees, **fields)
+            else:
+                ritual_services.update_ritual(ritual=ritual, attendees=attendees, **fields)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Ritual saved."))
+            return redirect("rituals:rituals", team.slug)
+    status = 400 if form.errors else 200
+    return render(request, "rituals/ritual_form.html", {"team": team, "form": form, "ritual": ritual}, status=status)
+
+
+@team_view(LEAD)
+@once
+def ritual_create(request, team):
+    return _ritual_form_view(request, team)
+
+
+@team_view(LEAD)
+def ritual_edit(request, team, pk):
+    return _ritual_form_view(request, team, _ritual(team, pk))
+
+
+def _agenda_by_section(session: ReviewSession) -> list[dict]:
+    """The frozen agenda split into its sections, in order: items as frozen, the number of the first, counts.
+
+    One pass over the frozen list and one query (the discussed counts, from the ReviewDecision rows);
+    nothing here is shaped for display yet, so the cost of a section does not depend on its size.
+    """
+    by_kind: dict[str, list] = {kind: [] for kind in AGENDA_SECTIONS}
+    for raw in (session.agenda or {}).get("items", []):
+        if raw.get("kind") in by_kind:
+            by_kind[raw["kind"]].append(raw)
+    discussed = ritual_selectors.discussed_per_section(session, AGENDA_SECTIONS)
+    sections, first = [], 1
+    for kind, label in AGENDA_SECTIONS.items():
+        raws = by_kind[kind]
+        sections.append(
+            {
+                "kind": kind,
+                "label": label,
+                "raw": raws,
+                "first": first,
+                "count": len(raws),
+                "discussed": discussed[kind],
+            }
+        )
+        first += len(raws)
+    return sections
+
+
+def _agenda_item(raw: dict, number: int, decisions: list) -> dict:
+    """One frozen item shaped for _review_item.html: its number on the agenda, typed dates, its decisions."""
+    data = dict(raw.get("data") or {})
+    for key in _AGENDA_DATETIMES:
+        if isinstance(data.get(key), str):
+            data[key] = parse_datetime(data[key])
+    if isinstance(data.get("due_date"), str):
+        data["due_date"] = parse_date(data["due_date"])
+    return {
+        **raw,
+        "number": number,
+        "data": data,
+        "is_action": raw["kind"] in ACTION_ITEM_KINDS,
+        "decisions": [d for d in decisions if d.kind != ReviewDecision.Kind.DISCUSSED],
+        # Deciding something on an item means the board discussed it.
+        "discussed": bool(decisions),
+    }
+
+
+def _decisions_by_item(session: ReviewSession, item_ids) -> dict[str, list]:
+    by_item: dict[str, list] = {}
+    for decision in ritual_selectors.decisions_on_items(session, item_ids):
+        by_item.setdefault(decision.item_id, []).append(decision)
+    return by_item
+
+
+def _agenda_view(session: ReviewSession) -> dict:
+    """The board: each section with at most REVIEW_SECTION_CAP items, the rest counted and linked to its page.
+
+    A section that does not fit shows its undiscussed items first (in the agenda's order), so the
+    board moves on to what is left as the meeting goes; one that fits keeps the agenda's order.
+    The first CAP undiscussed items are among the first CAP + discussed ones: only those are read.
+    """
+    sections = [s for s in _agenda_by_section(session) if s["count"]]
+    candidates = {}
+    for section in sections:
+        window = section["raw"][: REVIEW_SECTION_CAP + section["discussed"]]
+        candidates[section["kind"]] = list(enumerate(window, start=section["first"]))
+    by_item = _decisions_by_item(session, [raw["id"] for numbered in candidates.values() for _n, raw in numbered])
+    for section in sections:
+        numbered = candidates[section["kind"]]
+        if section["count"] > REVIEW_SECTION_CAP:
+            numbered = sorted(numbered, key=lambda pair: pair[1]["id"] in by_item)  # stable: order kept
+        shown = numbered[:REVIEW_SECTION_CAP]
+        section["items"] = [_agenda_item(raw, number, by_item.get(raw["id"], [])) for number, raw in shown]
+        section["more"] = section["count"] - len(shown)
+    total = sum(s["count"] for s in sections)
+    return {"sections": sections, "total": total, "done": sum(s["discussed"] for s in sections)}
+
+
+def _agenda_section(session: ReviewSession, kind: str, page_number) -> dict:
+    """One section of the agenda, paged in the agenda's order (an out-of-range page is the last one)."""
+    sections = _agenda_by_section(session)
+    section = next((s for s in sections if s["kind"] == kind), None)
+    if section is None:  # not a section of the agenda
+        raise Http404
+    page = Paginator(section["raw"], REVIEW_SECTION_PAGE_SIZE).get_page(page_number)
+    by_item = _decisions_by_item(session, [raw["id"] for raw in page])
+    first = section["first"] + page.start_index() - 1
+    section["items"] = [
+        _agenda_item(raw, first + index, by_item.get(raw["id"], [])) for index, raw in enumerate(page.object_list)
+    ]
+    return {"section": section, "page": page, "total": sum(s["count"] for s in sections)}
+
+
+def _agenda_item_alone(session: ReviewSession, item_id: str) -> dict:
+    """One item of the agenda, wherever it is shown (board or section page), for redrawing it in place."""
+    sections = _agenda_by_section(session)
+    for section in sections:
+        for index, raw in enumerate(section["raw"]):
+            if raw["id"] == item_id:
+                decisions = _decisions_by_item(session, [item_id]).get(item_id, [])
+                item = _agenda_item(raw, section["first"] + index, decisions)
+                return {"item": item, "section": section, "total": sum(s["count"] for s in sections)}
+    raise Http404
+
+
+def _session_context(request, team, session, **extra):
+    """What the board and a section page share: the session, its time zone and what an item's forms need."""
+    return {
+        "team": team,
+        "session": session,
+        "agenda": session.agenda or {},
+        "agenda_tz": (session.agenda or {}).get("timezone") or session.ritual.timezone,
+        "stages": [(s, Stage(s).label) for s in (*OPEN_STAGES, Stage.DONE, Stage.ABANDONED)],
+        "is_open": session.status == ReviewSession.Status.OPEN,
+        "members": list(review_board.team_members(team)),
+        "decide_url": reverse("rituals:review_decide", args=[team.slug, session.pk]),
+        **extra,
+    }
+
+
+@require_GET
+@team_view()
+def review_session(request, team, pk):
+    """The review board: each agenda section (capped, the rest on its own page), decisions, attendance and notes."""
+    session = _session(team, pk)
+    context = _session_context(
+        request,
+        team,
+        session,
+        attendance_form=AttendanceForm(team=team, initial={"attendees": list(session.attendees.all())}),
+        notes_form=NotesForm(initial={"notes": session.notes}),
+        cap=REVIEW_SECTION_CAP,
+        **_agenda_view(session),
+    )
+    return render(request, "rituals/review.html", context)
+
+
+@require_GET
+@team_view()
+def review_section(request, team, pk, kind):
+    """One section of a session's agenda, page by page, with the same per-item controls as the board."""
+    session = _session(team, pk)
+    shaped = _agenda_section(session, kind, request.GET.get("page"))
+    decide_url = reverse("rituals:review_decide", args=[team.slug, session.pk]) + f"?page={shaped['page'].number}"
+    context = _session_context(request, team, session, decide_url=decide_url, **shaped)
+    return render(request, "rituals/review_section.html", context)
+
+
+def _after_decision_url(team, session, item_id: str, page: str) -> str:
+    """Back where the decision was taken: the section page it came from (?page=), else the board."""
+    kind = item_id.partition(":")[0]
+    anchor = "#item-" + quote(item_id, safe=":")
+    if page.isdigit() and kind in AGENDA_SECTIONS:
+        url = reverse("rituals:review_section", args=[team.slug, session.pk, kind])
+        return f"{url}?page={page}{anchor}"
+    return reverse("rituals:review", args=[team.slug, session.pk]) + anchor
+
+
+@require_POST
+@team_view(LEAD)
+@once
+def review_decide(request, team, pk):
+    """One decision on one agenda item; with htmx, the item is redrawn in place (or shows why not)."""
+    session = _session(team, pk)
+    form = BoardDecisionForm(request.POST, team=team)
+    if form.is_valid():
+        data = form.cleaned_data
+        common = {"session": session, "item_id": data["item_id"], "by": request.user}
+        try:
+            if data["decision"] == "discussed":
+                review_board.mark_discussed(**common, note=data["note"])
+            elif data["decision"] == "move":
+                to = data["to_stage"]
+                extra = {"reason": data["note"]} if to == Stage.ABANDONED else {"note": data["note"]}
+                review_board.move_from_board(**common, action_id=data["action_id"], to_stage=to, **extra)
+            elif data["decision"] == "assign":
+                review_board.assign_from_board(**common, action_id=data["action_id"], owner=data["owner"])
+            elif data["decision"] == "redate":
+                review_board.redate_from_board(**common, action_id=data["action_id"], due_date=data["due_date"])
+            else:
+                review_board.create_action_from_board(
+                    **common, title=data["title"], owner=data["owner"], due_date=data["due_date"]
+                )
+        except ValidationError as error:
+            add_service_errors(form, error)
+    item_id = request.POST.get("item_id", "")
+    if not request.htmx:
+        if form.errors:
+            messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
+        return redirect(_after_decision_url(team, session, item_id, request.GET.get("page", "")))
+    session = _session(team, pk)
+    context = _session_context(
+        request,
+        team,
+        session,
+        decide_url=request.get_full_path(),
+        item_errors=form.errors if form.errors else None,
+        open_decision=form.data.get("decision"),
+        **_agenda_item_alone(session, item_id),
+    )
+    return render(request, "rituals/_review_decided.html", context, status=400 if form.errors else 200)
+
+
+@require_POST
+@team_view(LEAD)
+def review_attendance(request, team, pk):
+    session = _session(team, pk)
+    form = AttendanceForm(request.POST, team=team)
+    if form.is_valid():
+        try:
+            review_board.set_attendance(session=session, attendees=form.cleaned_data["attendees"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Attendance saved."))
+    return redirect(reverse("rituals:review", args=[team.slug, pk]) + "#attendance")
+
+
+@require_POST
+@team_view(LEAD)
+def review_notes(request, team, pk):
+    session = _session(team, pk)
+    form = NotesForm(request.POST)
+    if form.is_valid():
+        try:
+            review_board.save_notes(session=session, notes=form.cleaned_data["notes"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, _("Notes saved."))
+    return redirect(reverse("rituals:review", args=[team.slug, pk]) + "#notes")
+
+
+@require_POST
+@team_view(LEAD)
+def review_close(request, team, pk):
+    """Close the session: its summary is written and kept, and the next session links to it."""
+    session = _session(team, pk)
+    try:
+        review_board.close_session(session=session, by=request.user)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("Session closed. Its summary is below and can be exported as Markdown."))
+    return redirect("rituals:review", team.slug, pk)
+
+
+@require_GET
+@team_view()
+def review_export(request, team, pk):
+    """The session's summary as a Markdown file (a draft while the session is open)."""
+    session = _session(team, pk)
+    text = session.summary if session.status == ReviewSession.Status.CLOSED else review_board.session_markdown(session)
+    response = HttpResponse(text, content_type="text/markdown; charset=utf-8")
+    filename = f"{team.slug}-review-{timezone.localtime(session.occurrence):%Y-%m-%d}.md"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

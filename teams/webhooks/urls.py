@@ -1,6 +1,0 @@
-from django.urls import path
-
-from teams.webhooks import views
-
-app_name = "hooks"
-urlpatterns = [path("<uuid:public_id>/", views.receive, name="receive")]

@@ -1,0 +1,277 @@
+"""Rituals and the weekly review board: the frozen agenda walked item by item, decisions through the services."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from improvement.models import Action, StageTransition
+from rituals import review_board
+from rituals.models import ReviewDecision, Ritual
+from tests.factories import ActionFactory, IncidentFactory, MembershipFactory
+from tests.rituals.agendas import frozen_session_of
+from tests.web import once
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+def frozen_session(team, *, action, incident, previous=None, occurrence=None):
+    """A session as the tick opens it: the agenda frozen in the documented JSON format (version 1)."""
+    return frozen_session_of(
+        team,
+        [
+            {
+                "id": f"incident:{incident.pk}",
+                "kind": "incident",
+                "object_id": incident.pk,
+                "title": incident.title,
+                "data": {
+                    "severity": "SEV2",
+                    "status": "open",
+                    "service": None,
+                    "problem": None,
+                    "started_at": "2026-11-20T08:00:00+00:00",
+                    "resolved_at": None,
+                    "has_postmortem": False,
+                },
+            },
+            {
+                "id": f"action_overdue:{action.pk}",
+                "kind": "action_overdue",
+                "object_id": action.pk,
+                "title": action.title,
+                "data": {"stage": action.stage, "owner": "x", "owner_id": action.owner_id, "due_date": "2026-11-01"},
+            },
+            {
+                "id": "metric_signal:incidents",
+                "kind": "metric_signal",
+                "object_id": None,
+                "title": "Incidents",
+                "data": {
+                    "metric": "incidents",
+                    "label": "Incidents",
+                    "week": "2026-11-16",
+                    "value": 9.0,
+                    "limit": 6.5,
+                    "which": "upper",
+                    "rule": "beyond_limit",
+                    "direction": "above",
+                },
+            },
+        ],
+        occurrence=occurrence,
+        previous=previous,
+    )
+
+
+@pytest.fixture
+def board(team, lead):
+    action = ActionFactory(team=team, owner=lead, title="Canary stage")
+    incident = IncidentFactory(team=team, title="Gateway 502")
+    return frozen_session(team, action=action, incident=incident), action, incident
+
+
+def decide(client, team, session, **data):
+    url = reverse("rituals:review_decide", args=[team.slug, session.pk])
+    return client.post(url, once(data), **HTMX)
+
+
+def test_the_review_page_walks_the_frozen_agenda_in_sections(client, viewer, team, board):
+    session, _action, _incident = board
+    client.force_login(viewer)
+    html = client.get(reverse("rituals:review", args=[team.slug, session.pk])).content.decode()
+    assert html.index("New incidents") < html.index("Overdue actions") < html.index("Metric signals")
+    assert "1/3" in html and "3/3" in html
+    assert "0 of 3 items discussed" in html
+    assert "09:00" in html  # the incident started 08:00 UTC, shown in the ritual's Paris time
+    assert "⚠ above the upper control limit" in html  # a signal in words, not only in red
+    assert "Mark as discussed" not in html  # a viewer reads; the lead runs the board
+
+
+def test_the_lead_marks_an_item_discussed_in_place_once(client, lead, team, board):
+    session, _action, incident = board
+    client.force_login(lead)
+    response = decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}")
+    assert response.status_code == 200
+    assert response.content.decode().startswith('<article class="panel agenda-item discussed"')
+    decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}")
+    assert session.decisions.filter(kind="discussed").count() == 1
+
+
+def test_a_stage_move_decided_by_the_board_goes_through_move_action(client, lead, team, board):
+    session, action, _incident = board
+    client.force_login(lead)
+    item = f"action_overdue:{action.pk}"
+    response = decide(client, team, session, decision="move", item_id=item, action_id=action.pk, to_stage="check")
+    assert response.status_code == 400
+    assert "An action cannot move from Plan to Check." in response.content.decode()
+    response = decide(client, team, session, decision="move", item_id=item, action_id=action.pk, to_stage="do")
+    assert response.status_code == 200
+    transition = StageTransition.objects.filter(action=action).last()
+    assert (transition.to_stage, transition.via, transition.by) == ("do", "review_board", lead)
+    assert "Canary stage: Plan → Do" in response.content.decode()
+
+
+def test_the_board_assigns_redates_and_creates_an_action_linked_to_the_item(client, lead, team, board):
+    session, action, incident = board
+    member = MembershipFactory(team=team, role="member").user
+    client.force_login(lead)
+    item = f"action_overdue:{action.pk}"
+    assert (
+        decide(client, team, session, decision="assign", item_id=item, action_id=action.pk, owner=member.pk).status_code
+        == 200
+    )
+    assert (
+        decide(
+            client, team, session, decision="redate", item_id=item, action_id=action.pk, due_date="2026-12-24"
+        ).status_code
+        == 200
+    )
+    action.refresh_from_db()
+    assert (action.owner, action.due_date) == (member, dt.date(2026, 12, 24))
+    response = decide(
+        client, team, session, decision="new_action", item_id=f"incident:{incident.pk}", title="Alert on 502s"
+    )
+    assert response.status_code == 200
+    created = Action.objects.get(title="Alert on 502s")
+    assert created.origin == "review_board"
+    assert list(created.incidents.all()) == [incident]
+    assert [d.kind for d in session.decisions.all()] == ["assigned", "redated", "action_created"]
+
+
+def test_an_item_not_on_the_frozen_agenda_is_refused(client, lead, team, board):
+    session, _action, _incident = board
+    client.force_login(lead)
+    response = decide(client, team, session, decision="discussed", item_id="incident:999999")
+    assert response.status_code == 404
+    assert not ReviewDecision.objects.exists()
+
+
+def test_closing_writes_a_markdown_summary_linked_from_the_next_session(client, lead, team, board):
+    session, action, incident = board
+    client.force_login(lead)
+    decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}")
+    decide(
+        client,
+        team,
+        session,
+        decision="move",
+        item_id=f"action_overdue:{action.pk}",
+        action_id=action.pk,
+        to_stage="do",
+        note="Agreed to start",
+    )
+    client.post(reverse("rituals:review_notes", args=[team.slug, session.pk]), {"notes": "Short meeting."})
+    client.post(reverse("rituals:review_attendance", args=[team.slug, session.pk]), {"attendees": [lead.pk]})
+    assert client.post(reverse("rituals:review_close", args=[team.slug, session.pk])).status_code == 302
+    session.refresh_from_db()
+    assert session.status == "closed" and session.closed_at is not None
+    assert "Canary stage: Plan → Do. Agreed to start" in session.summary
+    assert "2 of 3 items discussed." in session.summary  # marked, or decided on
+    assert "Short meeting." in session.summary
+    assert lead.username in session.summary
+    export = client.get(reverse("rituals:review_export", args=[team.slug, session.pk]))
+    assert export["Content-Type"].startswith("text/markdown")
+    assert export.content.decode() == session.summary
+    # A closed session's record no longer changes.
+    refused = decide(client, team, session, decision="discussed", item_id=f"action_overdue:{action.pk}")
+    assert refused.status_code == 400
+    nxt = frozen_session(
+        team, action=action, incident=incident, previous=session, occurrence=session.occurrence + dt.timedelta(days=7)
+    )
+    html = client.get(reverse("rituals:review", args=[team.slug, nxt.pk])).content.decode()
+    assert reverse("rituals:review", args=[team.slug, session.pk]) in html
+    assert "Previous session (2026-11-23) and its summary" in html
+
+
+def test_review_pages_of_another_team_are_404(client, lead, other_team):
+    session, *_ = (
+        frozen_session(other_team, action=ActionFactory(team=other_team), incident=IncidentFactory(team=other_team)),
+    )
+    client.force_login(lead)
+    for name in ("review", "review_export"):
+        assert client.get(reverse(f"rituals:{name}", args=[other_team.slug, session.pk])).status_code == 404
+    for name in ("review_decide", "review_attendance", "review_notes", "review_close"):
+        url = reverse(f"rituals:{name}", args=[other_team.slug, session.pk])
+        assert client.post(url, once({"decision": "discussed", "item_id": "x"})).status_code == 404
+    session.refresh_from_db()
+    assert session.status == "open"
+
+
+def test_only_leads_run_the_board(client, member, team, board):
+    session, _action, incident = board
+    client.force_login(member)
+    assert decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}").status_code == 403
+    assert client.post(reverse("rituals:review_close", args=[team.slug, session.pk])).status_code == 403
+
+
+def test_a_lead_creates_and_edits_a_ritual_and_a_member_cannot(client, lead, member, team):
+    client.force_login(member)
+    assert client.get(reverse("rituals:ritual_create", args=[team.slug])).status_code == 403
+    client.force_login(lead)
+    data = once(
+        {
+            "name": "Weekly review",
+            "kind": "weekly_review",
+            "weekday": "0",
+            "time_of_day": "10:00",
+            "timezone": "Europe/Paris",
+            "duration_minutes": "45",
+            "stale_after_days": "10",
+            "attendees": [lead.pk],
+            "active": "on",
+        }
+    )
+    assert client.post(reverse("rituals:ritual_create", args=[team.slug]), data).status_code == 302
+    ritual = Ritual.objects.get(team=team, name="Weekly review")
+    assert list(ritual.attendees.all()) == [lead]
+    bad = {**data, "timezone": "Mars/Olympus"}
+    response = client.post(reverse("rituals:ritual_edit", args=[team.slug, ritual.pk]), bad)
+    assert response.status_code == 400
+    assert "Mars/Olympus is not a known IANA time zone." in response.content.decode()
+    stranger = MembershipFactory().user
+    response = client.post(
+        reverse("rituals:ritual_edit", args=[team.slug, ritual.pk]), {**data, "attendees": [stranger.pk]}
+    )
+    assert response.status_code == 400
+
+
+def test_rituals_page_lists_sessions_with_a_constant_query_count(client, lead, team, django_assert_max_num_queries):
+    client.force_login(lead)
+    action, incident = ActionFactory(team=team, owner=lead), IncidentFactory(team=team)
+    frozen_session(team, action=action, incident=incident)
+    url = reverse("rituals:rituals", args=[team.slug])
+    client.get(url)
+    with django_assert_max_num_queries(10) as few:
+        client.get(url)
+    for week in range(1, 8):
+        frozen_session(team, action=action, incident=incident, occurrence=timezone.now() - dt.timedelta(weeks=week))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+    assert len(response.context["sessions"]) == 8
+
+
+def test_review_page_query_count_does_not_grow_with_decisions(client, lead, team, board, django_assert_max_num_queries):
+    session, _action, incident = board
+    client.force_login(lead)
+    url = reverse("rituals:review", args=[team.slug, session.pk])
+    client.get(url)
+    with django_assert_max_num_queries(12) as few:
+        client.get(url)
+    baseline = len(few.captured_queries)  # read now: the next request clears the connection's query log
+    decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}")
+    for n in range(5):
+        decide(client, team, session, decision="new_action", item_id=f"incident:{incident.pk}", title=f"Follow-up {n}")
+    with django_assert_max_num_queries(baseline):
+        response = client.get(url)
+    assert "Follow-up 4" in response.content.decode()
+
+
+def test_an_action_created_outside_any_item_does_not_count_as_an_item_discussed(lead, team, board):
+    session, _action, _incident = board
+    review_board.create_action_from_board(session=session, by=lead, title="Tidy the runbooks")
+    text = review_board.session_markdown(session)
+    assert "0 of 3 items discussed." in text
+    assert "New action: Tidy the runbooks (action created)" in text

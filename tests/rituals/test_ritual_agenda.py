@@ -1,0 +1,237 @@
+"""Opening a session freezes its agenda; `changes_since_freeze` tells what moved since."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from improvement import services
+from improvement.models import Stage, StageTransition
+from incidents.models import Incident, Postmortem
+from rituals import agenda, occurrences, tick
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+DAY = dt.timedelta(days=1)
+
+
+@pytest.fixture(autouse=True)
+def no_metric_signals(request, monkeypatch):
+    """The metrics module finds signals in any data; these tests list exact items (but the metric ones)."""
+    if "metric" not in request.node.name:
+        monkeypatch.setattr(agenda, "_metric_signals", lambda team, now: [])
+
+
+@pytest.fixture
+def now():
+    return timezone.now()
+
+
+@pytest.fixture
+def session(team, now):
+    ritual = factories.RitualFactory(team=team, stale_after_days=14)
+    previous = factories.ReviewSessionFactory(ritual=ritual, occurrence=now - 7 * DAY)
+    return factories.ReviewSessionFactory(ritual=ritual, occurrence=now - dt.timedelta(minutes=1), previous=previous)
+
+
+def fresh_action(team, now, **fields):
+    """An open action moved yesterday (so not stale), due in a fortnight (so not overdue)."""
+    fields.setdefault("stage_entered_at", now - DAY)
+    return factories.ActionFactory(team=team, **fields)
+
+
+def ids(document):
+    return [item["id"] for item in document["items"]]
+
+
+def test_agenda_lists_each_kind_of_item_for_the_team_only(team, other_team, session, now):
+    recent = factories.IncidentFactory(team=team, title="Gateway down", started_at=now - 2 * DAY)
+    before = factories.IncidentFactory(team=team, started_at=now - 20 * DAY)  # before the previous session
+    factories.IncidentFactory(team=other_team, started_at=now - DAY)  # another team
+    draft = factories.PostmortemFactory(incident=recent, team=team)
+    old = factories.IncidentFactory(team=team, started_at=now - 30 * DAY)
+    factories.PostmortemFactory(incident=old, team=team, status=Postmortem.Status.PUBLISHED)
+    overdue = fresh_action(team, now, title="Overdue", due_date=(now - 2 * DAY).date())
+    stale = factories.ActionFactory(team=team, title="Stale", stage_entered_at=now - 20 * DAY)
+    check_due = fresh_action(team, now, title="Window over", stage=Stage.DO, stage_entered_at=now - 30 * DAY)
+    fresh_action(team, now, title="Still observing", stage=Stage.DO, check_window_days=28)
+    recurred = fresh_action(team, now, title="Came back", stage=Stage.DONE, recurred_at=now - DAY)
+    fresh_action(team, now, title="Fine")
+    Incident.objects.filter(pk__in=[before.pk, old.pk]).update(created_at=now - 20 * DAY)
+    factories.ActionFactory(team=other_team, title="Not ours", due_date=(now - 9 * DAY).date())
+
+    document = agenda.build_agenda(session=session, now=now)
+
+    assert document["version"] == 1
+    assert document["since"] == session.previous.occurrence.isoformat()
+    assert ids(document) == [
+        f"incident:{recent.pk}",
+        f"postmortem:{draft.pk}",
+        f"action_overdue:{overdue.pk}",
+        f"action_stale:{stale.pk}",
+        f"action_stale:{check_due.pk}",
+        f"action_check_due:{check_due.pk}",
+        f"recurrence:{recurred.pk}",
+    ]
+    assert document["counts"] == {
+        "incident": 1,
+        "postmortem": 1,
+        "action_overdue": 1,
+        "action_stale": 2,
+        "action_check_due": 1,
+        "recurrence": 1,
+        "metric_signal": 0,
+    }
+    incident = document["items"][0]
+    assert incident["title"] == "Gateway down"
+    assert incident["object_id"] == recent.pk
+    assert incident["data"]["service"] == recent.service.name
+    assert incident["data"]["has_postmortem"] is True
+    overdue_item = document["items"][2]
+    assert overdue_item["data"]["owner"] == overdue.owner.get_username()
+    assert overdue_item["data"]["due_date"] == overdue.due_date.isoformat()
+    window = document["items"][5]["data"]
+    assert window["check_due_at"] == (check_due.stage_entered_at + 28 * DAY).astimezone(dt.UTC).isoformat()
+
+
+def test_incident_logged_late_is_listed_but_an_old_bulk_import_is_not(team, session, now):
+    # The previous session was 7 days ago; both incidents are logged (created) now.
+    logged_late = factories.IncidentFactory(team=team, started_at=now - 10 * DAY)
+    imported = factories.IncidentFactory(team=team, started_at=now - 90 * DAY)
+    listed = ids(agenda.build_agenda(session=session, now=now))
+    assert f"incident:{logged_late.pk}" in listed
+    assert f"incident:{imported.pk}" not in listed
+
+
+def test_check_window_is_computed_from_the_stage_transitions(team, session, now):
+    # The Do transition is 40 days old even though stage_entered_at was touched later.
+    action = fresh_action(team, now, stage=Stage.DO, stage_entered_at=now - DAY)
+    StageTransition.objects.filter(action=action).update(at=now - 40 * DAY)
+    document = agenda.build_agenda(session=session, now=now)
+    assert f"action_check_due:{action.pk}" in ids(document)
+
+
+def test_first_session_looks_back_to_the_previous_occurrence_of_the_rule(team, now):
+    ritual = factories.RitualFactory(team=team, timezone="UTC")
+    occurrence = occurrences.previous_occurrence(ritual, at=now)
+    session = factories.ReviewSessionFactory(ritual=ritual, occurrence=occurrence)
+    document = agenda.build_agenda(session=session, now=now)
+    assert document["since"] == (occurrence - 7 * DAY).isoformat()
+
+
+def test_frozen_agenda_does_not_change_when_the_data_changes(team, lead, now):
+    ritual = factories.RitualFactory(team=team)
+    incident = factories.IncidentFactory(team=team, started_at=now - DAY)
+    postmortem = factories.PostmortemFactory(incident=incident, team=team)
+    action = fresh_action(team, now, due_date=(now - DAY).date(), owner=lead)
+    (session_id,) = tick.run_tick(now=ritual.next_occurrence + dt.timedelta(seconds=1))
+    from rituals.models import ReviewSession
+
+    frozen = ReviewSession.objects.get(pk=session_id).agenda
+    Postmortem.objects.filter(pk=postmortem.pk).update(status=Postmortem.Status.PUBLISHED)
+    services.move_action(action=action, to_stage=Stage.DO, by=lead)
+    factories.IncidentFactory(team=team, title="After the freeze")
+    assert ReviewSession.objects.get(pk=session_id).agenda == frozen
+
+
+def test_changes_since_freeze_names_added_removed_and_changed_items(team, lead, session, now):
+    incident = factories.IncidentFactory(team=team, started_at=now - 2 * DAY)
+    postmortem = factories.PostmortemFactory(incident=incident, team=team)
+    action = fresh_action(team, now, due_date=(now - DAY).date(), owner=lead)
+    session.agenda = agenda.build_agenda(session=session, now=now)
+    session.save()
+
+    Postmortem.objects.filter(pk=postmortem.pk).update(status=Postmortem.Status.PUBLISHED)
+    services.move_action(action=action, to_stage=Stage.DO, by=lead, at=now + dt.timedelta(minutes=5))
+    late = factories.IncidentFactory(team=team, title="After the freeze", started_at=now + dt.timedelta(minutes=1))
+
+    changes = agenda.changes_since_freeze(session, now=now + dt.timedelta(minutes=10))
+
+    assert [item["id"] for item in changes["added"]] == [f"incident:{late.pk}"]
+    assert changes["removed"] == [
+        {
+            "id": f"postmortem:{postmortem.pk}",
+            "kind": "postmortem",
+            "object_id": postmortem.pk,
+            "title": incident.title,
+            "now": {**changes["removed"][0]["now"], "status": "published"},
+        }
+    ]
+    moved = changes["changed"][f"action_overdue:{action.pk}"]
+    assert moved["stage"] == {"before": "plan", "after": "do"}
+    assert set(moved) == {"stage", "stage_entered_at", "last_moved_at", "do_entered_at", "check_due_at"}
+    assert f"incident:{incident.pk}" not in changes["changed"]  # nothing moved on it
+
+
+def test_nothing_changed_gives_empty_changes(team, session, now):
+    factories.IncidentFactory(team=team, started_at=now - DAY)
+    session.agenda = agenda.build_agenda(session=session, now=now)
+    session.save()
+    assert agenda.changes_since_freeze(session, now=now) == {
+        "as_of": now.astimezone(dt.UTC).isoformat(),
+        "added": [],
+        "removed": [],
+        "changed": {},
+    }
+
+
+def test_building_the_agenda_takes_the_same_number_of_queries_for_many_items(team, session, now):
+    def count_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            agenda.build_agenda(session=session, now=now)
+            agenda.changes_since_freeze(session, now=now)
+        return len(ctx.captured_queries)
+
+    factories.PostmortemFactory(team=team, incident=factories.IncidentFactory(team=team, started_at=now - DAY))
+    factories.ActionFactory(team=team, due_date=(now - 3 * DAY).date())
+    session.agenda = agenda.build_agenda(session=session, now=now)
+    few = count_queries()
+    for _i in range(8):
+        factories.PostmortemFactory(team=team, incident=factories.IncidentFactory(team=team, started_at=now - DAY))
+        factories.ActionFactory(team=team, due_date=(now - 3 * DAY).date(), stage=Stage.DO)
+    session.agenda = agenda.build_agenda(session=session, now=now - DAY)  # stale freeze: everything differs
+    many = count_queries()
+    assert many == few
+    assert many <= 12
+
+
+def test_agenda_freezes_without_metric_signals_when_the_metrics_fail(team, session, now, monkeypatch, caplog):
+    from reporting import metrics
+
+    def broken(team, *, now):
+        raise RuntimeError("metrics down")
+
+    monkeypatch.setattr(metrics, "signals_for_team", broken)
+    document = agenda.build_agenda(session=session, now=now)
+    assert not [i for i in document["items"] if i["kind"] == "metric_signal"]
+    assert "metric signals failed" in caplog.text
+
+
+def test_real_metric_signals_are_frozen_with_their_label_and_week(team, session, now, monkeypatch):
+    from reporting import metrics
+
+    signal = {
+        "metric": "incidents",
+        "label": "Incidents per week",
+        "week": "2026-11-16",
+        "value": 9,
+        "limit": 4.2,
+        "which": "upper",
+        "rule": "beyond_limit",
+        "direction": "above",
+    }
+    monkeypatch.setattr(metrics, "signals_for_team", lambda team, *, now: [signal])
+    (item,) = [i for i in agenda.build_agenda(session=session, now=now)["items"] if i["kind"] == "metric_signal"]
+    assert item["title"] == "Incidents per week"
+    assert item["data"] == signal
+
+
+def test_metric_signals_from_the_metrics_module_fit_in_the_frozen_agenda(team, session, now):
+    # Whatever the real module returns for this team is JSON the agenda can store.
+    for day in range(0, 70, 3):
+        factories.IncidentFactory(team=team, started_at=now - dt.timedelta(days=day))
+    document = agenda.build_agenda(session=session, now=now)
+    assert json.loads(json.dumps(document)) == document
