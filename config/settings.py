@@ -324,12 +324,22 @@ from celery.schedules import crontab  # noqa: E402
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "rituals-tick": {"task": "improvement.tick", "schedule": crontab(minute="*"), "options": {"expires": 55}},
+    # The Check: measure every action whose window and grace period have ended.
+    "checks-measure": {
+        "task": "improvement.measure_checks",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 540},
+    },
 }
 if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A web request that queues a task must not hang on a Redis host that does not answer.
     CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("socket_connect_timeout", 2)
 # e.g. '{"visibility_timeout": 600}': how long an unacknowledged task waits before redelivery.
 CELERY_BROKER_TRANSPORT_OPTIONS.update(env.json("CELERY_BROKER_TRANSPORT_OPTIONS_EXTRA", default={}))
+# The Check: data is left to settle this long after an observation window ends before the product
+# measures it (late incidents); for contributing-factor targets at least the postmortem deadline.
+OPSKAIZEN_CHECK_GRACE_HOURS = max(48, env.int("OPSKAIZEN_CHECK_GRACE_HOURS", default=48))
+OPSKAIZEN_POSTMORTEM_DEADLINE_DAYS = env.int("OPSKAIZEN_POSTMORTEM_DEADLINE_DAYS", default=5)
 OPSKAIZEN_REMINDER_DAYS_AHEAD = env.int("OPSKAIZEN_REMINDER_DAYS_AHEAD", default=3)
 OPSKAIZEN_REMINDER_HOUR = env.int("OPSKAIZEN_REMINDER_HOUR", default=9)
 OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS", default=6)

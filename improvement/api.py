@@ -9,7 +9,7 @@ from rest_framework.decorators import action as route
 
 from improvement import services
 from improvement.filters import ActionFilter
-from improvement.models import Action, Check, Stage, StageTransition, Verdict
+from improvement.models import MAX_WINDOW_DAYS, Action, Check, Stage, StageTransition, Verdict
 from incidents.api import REF_PARAMETERS, REF_PATH, clean_ref
 from incidents.models import Change, Incident, Postmortem, Problem
 from teams.api.base import (
@@ -51,8 +51,16 @@ class CheckSerializer(ModelSerializer):
             "computed_verdict",
             "verdict",
             "overridden",
+            "overridden_at",
             "note",
             "measured_at",
+            "evidence",
+            "data_as_of",
+            "self_reported_source",
+            "previous_computed_verdict",
+            "result_changed_at",
+            "extensions",
+            "verified",
         ]
         read_only_fields = fields
 
@@ -73,7 +81,7 @@ class ActionSerializer(ModelSerializer):
     decision = serializers.ChoiceField(choices=Action.Decision.choices, allow_blank=True, read_only=True)
     check_result = CheckSerializer(read_only=True, allow_null=True)
     source = serializers.SlugField(max_length=40, required=False)
-    check_window_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)
+    check_window_days = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_DAYS, required=False)
 
     class Meta:
         model = Action
@@ -149,6 +157,11 @@ class TransitionSerializer(serializers.Serializer):
     observed_value = serializers.FloatField(required=False, allow_null=True, min_value=-1e15, max_value=1e15)
 
 
+class ExtendCheckSerializer(serializers.Serializer):
+    days = serializers.IntegerField(min_value=1, max_value=MAX_WINDOW_DAYS)
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+
+
 def split_links(data: dict) -> tuple[dict, dict]:
     links = {name: list(data.pop(name)) for name in list(data) if name in LINK_FIELDS}
     return data, links
@@ -183,8 +196,9 @@ class ActionViewSet(ServiceBackedViewSet):
         summary="Move an action to another PDCA stage",
         description=(
             "Calls the same stage service as the web UI: leaving Plan needs a complete plan, leaving Do evidence, "
-            "leaving Check a measured verdict, leaving Act a decision. A refused move is a 400 naming the fields at "
-            "fault; `from_stage` that no longer matches is a 409."
+            "leaving Check the verdict OpsKaizen measured (leaving earlier or against it is a lead's override with "
+            "a reason, never counted as verified; baseline and observed values are not accepted here), leaving Act "
+            "a decision. A refused move is a 400 naming the fields at fault; a stale `from_stage` is a 409."
         ),
         request=TransitionSerializer,
         responses={200: ActionSerializer},
@@ -197,6 +211,25 @@ class ActionViewSet(ServiceBackedViewSet):
         serializer.is_valid(raise_exception=True)
         data = {k: v for k, v in serializer.validated_data.items() if v is not None}
         action = services.move_action(action=action, by=self.actor(), via="api", **data)
+        self.serializer_class = ActionSerializer
+        return self.respond(action)
+
+    @extend_schema(
+        summary="Observe an inconclusive Check longer",
+        description=(
+            "Extends the observation window of an action in Check whose measured verdict is inconclusive; it stays "
+            "in Check and is measured again when the new window and its grace period end (365 days in all at most)."
+        ),
+        request=ExtendCheckSerializer,
+        responses={200: ActionSerializer},
+    )
+    @route(detail=True, methods=["post"], url_path="extend-check", serializer_class=ExtendCheckSerializer)
+    def extend_check(self, request, pk=None):
+        action = self.get_object()
+        self.require_role(action.team)
+        serializer = ExtendCheckSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        action = services.extend_check_window(action=action, by=self.actor(), **serializer.validated_data)
         self.serializer_class = ActionSerializer
         return self.respond(action)
 

@@ -27,45 +27,21 @@ confirms or overrides it when it moves the action out of Check (move_action).
 import datetime as dt
 
 from django.core.exceptions import ValidationError
-from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db import transaction
+from django.db.models import Count, F, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from improvement import services, stats
 from improvement.models import Action, Check, Stage, StageTransition, Verdict
+from improvement.windows import COUNT_METRICS, DURATION_METRICS, entered_do_at, grace, measurable, schedule
 from incidents.measures.db import Percentile, Seconds
+from incidents.measures.queries import failed_change
 from incidents.models import Change, Incident
 
 ALPHA = 0.05
 MIN_DURATIONS = 5
 MIN_IMPROVEMENT = 0.10
-
-COUNT_METRICS = {
-    "incidents": ("incidents", {}),
-    "incidents_sev1": ("incidents", {"severity": "SEV1"}),
-    "incidents_sev2": ("incidents", {"severity": "SEV2"}),
-    "incidents_sev3": ("incidents", {"severity": "SEV3"}),
-    "incidents_sev4": ("incidents", {"severity": "SEV4"}),
-    "failed_deployments": ("changes", {"failed": True}),
-}
-# metric → (model, later field, earlier field, time field that places a value in a window)
-DURATION_METRICS = {
-    "time_to_detect": (Incident, "detected_at", "started_at", "started_at"),
-    "time_to_acknowledge": (Incident, "acknowledged_at", "detected_at", "started_at"),
-    "time_to_mitigate": (Incident, "mitigated_at", "started_at", "started_at"),
-    "time_to_resolve": (Incident, "resolved_at", "started_at", "started_at"),
-    "lead_time": (Change, "deployed_at", "committed_at", "deployed_at"),
-}
-
-
-def entered_do_at(action: Action) -> dt.datetime | None:
-    """When the action (last) entered Do, from its stage history."""
-    return (
-        StageTransition.objects.filter(action=action, to_stage=Stage.DO)
-        .order_by("-at", "-id")
-        .values_list("at", flat=True)
-        .first()
-    )
 
 
 def _windows(start: dt.datetime, days: int) -> tuple[tuple[dt.datetime, dt.datetime], tuple[dt.datetime, dt.datetime]]:
@@ -122,8 +98,7 @@ def _count_verdict(baseline_count: int, observed_count: int, direction: str) -> 
 
 
 def _failure_rate_measure(action: Action, baseline, observed) -> dict:
-    caused = Exists(Incident.objects.filter(caused_by_change_id=OuterRef("pk")))
-    failed = Q(failed=True) | Q(caused)
+    failed = failed_change()
 
     def within(window):
         return Q(deployed_at__gte=window[0], deployed_at__lt=window[1])
@@ -238,6 +213,8 @@ def measure(action: Action, *, now: dt.datetime | None = None) -> dict:
         source, filters = COUNT_METRICS[metric]
         model, time_field = (Incident, "started_at") if source == "incidents" else (Change, "deployed_at")
         queryset, label = model.objects.filter(team_id=action.team_id, **filters), metric
+        if metric == "failed_deployments":
+            queryset = queryset.filter(failed_change())
     else:
         time_field = "started_at"
     if queryset is not None:
@@ -277,17 +254,54 @@ def measure(action: Action, *, now: dt.datetime | None = None) -> dict:
     return found
 
 
-def compute_check(action: Action, *, now: dt.datetime | None = None) -> Check:
-    """Measure `action` (in Check) and record the result through services.record_check."""
-    found = measure(action, now=now)
-    return services.record_check(action=action, **found)
+def compute_check(action: Action, *, now: dt.datetime | None = None, force: bool = False) -> Check | None:
+    """Measure `action` (in Check, window and grace period ended) and record the result.
 
-
-def compute_due_checks(*, now: dt.datetime | None = None) -> list[Check]:
-    """Measure every action in Check whose observation window has ended and that has no measurement since.
-
-    Safe to call repeatedly (the ritual tick, the agenda): a measured action is skipped.
+    Idempotent: an action already measured for its current window is left alone unless `force`
+    (a member asking for a fresh measurement). Runs under the action's row lock, so two beats or a
+    retried task measure it once. A later measurement that changes the computed verdict is kept
+    and flagged (`result_changed_at`, `previous_computed_verdict`), never silently replaced.
     """
+    now = now or timezone.now()
+    with transaction.atomic():
+        action = Action.objects.select_for_update().get(pk=action.pk)
+        if action.stage != Stage.CHECK:
+            raise ValidationError({"stage": _("Only an action in Check is measured.")})
+        if not measurable(action):
+            raise ValidationError(
+                {
+                    "target_metric": _(
+                        "“%(metric)s” cannot be measured by OpsKaizen: record self-reported values with their source."
+                    )
+                    % {"metric": action.target_metric or action.target_kind}
+                }
+            )
+        when = schedule(action, now=now)
+        if when is None:
+            raise ValidationError({"stage": _("The action never entered Do: there is nothing to measure from.")})
+        if not when["due"]:
+            raise ValidationError(
+                {
+                    "check_window_days": _(
+                        "The observation window and its grace period end %(due)s: the product measures then."
+                    )
+                    % {"due": when["due_at"].isoformat(timespec="minutes")}
+                }
+            )
+        check = Check.objects.filter(action=action).first()
+        already = check and check.evidence == Check.Evidence.COMPUTED and check.data_as_of
+        if not force and already and check.data_as_of >= when["due_at"] and check.observed_end == when["window_end"]:
+            return check
+        found = measure(action, now=now)
+        previous = check.computed_verdict if check and check.evidence == Check.Evidence.COMPUTED else ""
+        extra = {"evidence": Check.Evidence.COMPUTED, "data_as_of": now, "self_reported_source": ""}
+        if previous and previous != found["computed_verdict"]:
+            extra.update(previous_computed_verdict=previous, result_changed_at=now)
+        return services.record_check(action=action, **found, **extra)
+
+
+def due_check_ids(*, now: dt.datetime | None = None) -> list[int]:
+    """Actions in Check whose window and grace period have ended and that carry no measurement of that window."""
     now = now or timezone.now()
     latest_do = Subquery(
         StageTransition.objects.filter(action_id=OuterRef("pk"), to_stage=Stage.DO)
@@ -298,15 +312,35 @@ def compute_due_checks(*, now: dt.datetime | None = None) -> list[Check]:
         Action.objects.filter(stage=Stage.CHECK)
         .annotate(do_at=latest_do)
         .exclude(do_at__isnull=True)
-        .values_list("pk", "do_at", "check_window_days", "check_result__measured_at")
+        .select_related("check_result")
+        .order_by("pk")
     )
-    due = [
-        pk
-        for pk, do_at, days, measured_at in candidates
-        if do_at + dt.timedelta(days=days) <= now
-        and (measured_at is None or measured_at < do_at + dt.timedelta(days=days))
-    ]
+    due = []
+    for action in candidates:
+        if not measurable(action):
+            continue
+        window_end = action.do_at + dt.timedelta(days=action.check_window_days)
+        if window_end + grace(action) > now:
+            continue
+        check = getattr(action, "check_result", None)
+        done = (
+            check is not None
+            and check.evidence == Check.Evidence.COMPUTED
+            and check.observed_end == window_end
+            and check.data_as_of is not None
+        )
+        if not done:
+            due.append(action.pk)
+    return due
+
+
+def compute_due_checks(*, now: dt.datetime | None = None) -> list[Check]:
+    """Measure every action whose window and grace period have ended (the beat task calls this)."""
+    now = now or timezone.now()
     checks = []
-    for action in Action.objects.filter(pk__in=due).order_by("pk"):
-        checks.append(compute_check(action, now=now))
-    return checks
+    for action in Action.objects.filter(pk__in=due_check_ids(now=now)).order_by("pk"):
+        try:
+            checks.append(compute_check(action, now=now))
+        except ValidationError:
+            continue  # moved out of Check meanwhile: nothing to measure
+    return [check for check in checks if check is not None]

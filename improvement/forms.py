@@ -99,8 +99,15 @@ class MoveForm(forms.Form):
 
 
 class CheckForm(forms.Form):
+    """Self-reported values of a target kept outside OpsKaizen (a measurable target is measured, not typed)."""
+
     baseline_value = forms.FloatField(label=_("Baseline"))
     observed_value = forms.FloatField(label=_("Observed"))
+    self_reported_source = forms.CharField(
+        label=_("Source of the values"),
+        max_length=300,
+        help_text=_("Where these figures come from (a report, a tool)."),
+    )
     verdict = forms.ChoiceField(label=_("Verdict"), required=False, choices=[("", "—"), *Verdict.choices])
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 

@@ -3,6 +3,7 @@
 import logging
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -22,6 +23,9 @@ class Stage(models.TextChoices):
     DONE = "done", _("Done")
     ABANDONED = "abandoned", _("Abandoned")
 
+
+# The longest observation window, extensions included.
+MAX_WINDOW_DAYS = 365
 
 OPEN_STAGES = (Stage.PLAN, Stage.DO, Stage.CHECK, Stage.ACT)
 
@@ -98,6 +102,7 @@ class Action(TeamAudited, models.Model):
     check_window_days = models.PositiveSmallIntegerField(
         _("observation window (days)"),
         default=28,
+        validators=[MinValueValidator(1), MaxValueValidator(MAX_WINDOW_DAYS)],
         help_text=_("How long after entering Do the effect is observed; the baseline is the same length before."),
     )
 
@@ -172,7 +177,16 @@ class StageTransition(models.Model):
 
 
 class Check(TeamAudited, models.Model):
-    """The measured effect of an action: baseline vs observed, and the verdict."""
+    """The measured effect of an action: baseline vs observed, and the verdict.
+
+    `evidence` says where the numbers come from: measured by the product when the window and its
+    grace period ended, or self-reported (a target kept outside OpsKaizen, with its source). A verdict
+    other than the computed one, or a Check left before it was measured, is a lead's override.
+    """
+
+    class Evidence(models.TextChoices):
+        COMPUTED = "computed", _("measured by OpsKaizen")
+        SELF_REPORTED = "self_reported", _("self-reported")
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
     action = models.OneToOneField(Action, on_delete=models.CASCADE, related_name="check_result")
@@ -192,9 +206,25 @@ class Check(TeamAudited, models.Model):
     overridden = models.BooleanField(default=False)
     note = models.TextField(_("note"), blank=True)
     measured_at = models.DateTimeField(null=True, blank=True)
+    evidence = models.CharField(_("evidence"), max_length=14, choices=Evidence.choices, blank=True)
+    data_as_of = models.DateTimeField(_("data as of"), null=True, blank=True)
+    self_reported_source = models.CharField(
+        _("source of the values"), max_length=300, blank=True, help_text=_("Where self-reported values come from.")
+    )
+    previous_computed_verdict = models.CharField(max_length=14, choices=Verdict.choices, blank=True)
+    result_changed_at = models.DateTimeField(
+        _("result changed at"), null=True, blank=True, help_text=_("A later measurement changed the computed verdict.")
+    )
+    overridden_at = models.DateTimeField(_("overridden at"), null=True, blank=True)
+    extensions = models.JSONField(_("window extensions"), default=list, blank=True)
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
     def __str__(self) -> str:
         return f"Check of {self.action_id}: {self.verdict or self.computed_verdict or 'pending'}"
+
+    @property
+    def verified(self) -> bool:
+        """Verified effective: measured by the product, effective, and not overridden."""
+        return self.evidence == self.Evidence.COMPUTED and not self.overridden and self.verdict == Verdict.EFFECTIVE

@@ -11,7 +11,7 @@ def open_actions_for_board(team: Team) -> QuerySet[Action]:
     """The team's open actions with what a board card shows (one query whatever their number)."""
     return (
         Action.objects.filter(team=team, stage__in=OPEN_STAGES)
-        .select_related("owner", "target_service", "target_problem")
+        .select_related("owner", "target_service", "target_problem", "check_result")
         .order_by("due_date", "stage_entered_at", "id")
     )
 

@@ -11,9 +11,10 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from improvement import signals
-from improvement.models import Action, Check, Stage, StageTransition, Verdict
+from improvement import signals, windows
+from improvement.models import MAX_WINDOW_DAYS, Action, Check, Stage, StageTransition, Verdict
 from teams.models import Membership, Team
+from teams.selectors import has_role
 from teams.services import ensure_same_team
 
 # Which stage may follow which. Backward moves (re-plan, observe longer) need a note.
@@ -157,6 +158,52 @@ def _check_gaps(action: Action, check: Check | None) -> dict[str, str]:
     return gaps
 
 
+def _leaving_check(action: Action, check: Check | None, *, by, verdict: str, note: str, at, errors: dict):
+    """The Check a move out of Check leaves behind, and whether it is a lead's override.
+
+    Measured (by the product once the window and grace period ended, or self-reported for a target
+    kept elsewhere): the verdict is confirmed. Leaving earlier, or with another verdict, is an
+    override: a lead only, with a written reason; it is recorded and never counted as verified.
+    """
+
+    if verdict and verdict not in Verdict.values:
+        errors["verdict"] = _("Unknown verdict “%(verdict)s”.") % {"verdict": verdict}
+        return check, False
+    check = check or Check(team=action.team, action=action)
+    measured = bool(check.computed_verdict) and check.evidence == Check.Evidence.COMPUTED
+    when = windows.schedule(action, now=at)
+    if measured and when and check.observed_end != when["window_end"]:
+        measured = False  # measured for a window that was since extended
+    reported = check.evidence == Check.Evidence.SELF_REPORTED and check.verdict
+    if reported and not (verdict and verdict != check.verdict):
+        return check, False
+    if measured and (not verdict or verdict == check.computed_verdict):
+        check.verdict = check.computed_verdict
+        check.overridden = False
+        return check, False
+    # An override: early, unmeasured, or against the computed verdict.
+    if by is None or not has_role(by, action.team, Membership.Role.LEAD):
+        if measured:
+            errors["verdict"] = _("Only a lead may override the measured verdict, with a reason.")
+        elif when and not when["due"]:
+            errors["stage"] = _(
+                "The product measures this Check when its window and grace period end (%(due)s); leaving earlier "
+                "is a lead's override, with a reason."
+            ) % {"due": when["due_at"].strftime("%Y-%m-%d %H:%M")}
+        else:
+            errors["stage"] = _(
+                "This Check has no measurement yet; leaving it now is a lead's override, with a reason."
+            )
+        return check, False
+    if not verdict:
+        errors["verdict"] = _("Give the verdict you decide on: it overrides the measurement.")
+    if not note.strip():
+        errors["note"] = _("Say why you override the measurement.")
+    check.verdict = verdict
+    check.overridden = True
+    return check, True
+
+
 @transaction.atomic
 def move_action(
     *,
@@ -217,22 +264,12 @@ def move_action(
         if not (action.external_ticket or action.changes.exists() or note.strip()):
             errors["note"] = _("Show the change was made: link a ticket or a change, or describe what was done.")
     elif current == Stage.CHECK and to_stage == Stage.ACT:
-        check = check or Check(team=action.team, action=action)
-        if baseline_value is not None:
-            check.baseline_value = baseline_value
-        if observed_value is not None:
-            check.observed_value = observed_value
-        if verdict:
-            if verdict not in Verdict.values:
-                errors["verdict"] = _("Unknown verdict “%(verdict)s”.") % {"verdict": verdict}
-            else:
-                check.verdict = verdict
-        elif not check.verdict and check.computed_verdict:
-            check.verdict = check.computed_verdict  # confirming the measured verdict
-        check.overridden = bool(check.computed_verdict and check.verdict and check.verdict != check.computed_verdict)
-        if check.overridden and not (note.strip() or check.note.strip()):
-            errors["note"] = _("Say why you override the measured verdict.")
-        errors.update({k: v for k, v in _check_gaps(action, check).items() if k not in errors})
+        check, override = _leaving_check(action, check, by=by, verdict=verdict, note=note, at=at, errors=errors)
+        if baseline_value is not None or observed_value is not None:
+            errors["baseline_value"] = _(
+                "Baseline and observed values are measured by OpsKaizen (or self-reported with their source on "
+                "the Check), not typed when leaving Check."
+            )
     elif current == Stage.ACT and to_stage == Stage.DONE:
         if decision not in (Action.Decision.STANDARDISE, Action.Decision.ADJUST):
             errors["decision"] = _("Decide: standardise, adjust (another cycle) or abandon.")
@@ -242,8 +279,9 @@ def move_action(
         raise ValidationError(errors)
 
     if current == Stage.CHECK and to_stage == Stage.ACT:
-        if check.overridden and note.strip():
+        if override:
             check.note = note
+            check.overridden_at = at
         check.decided_by = by
         check.save()
     action.stage = to_stage
@@ -293,10 +331,24 @@ def record_check(
     by=None,
     **measured,
 ) -> Check:
-    """Record a measurement of an action in Check (by hand, or from the metrics module)."""
+    """Record a measurement of an action in Check: computed by improvement.checks, or self-reported.
+
+    Self-reported values (a target kept outside OpsKaizen) need their source; a target the product
+    measures cannot be self-reported.
+    """
+
     action = Action.objects.select_for_update().get(pk=action.pk)
     if action.stage != Stage.CHECK:
         raise ValidationError({"stage": _("An action is measured while it is in Check.")})
+    if measured.get("evidence") != Check.Evidence.COMPUTED:
+        if windows.measurable(action):
+            raise ValidationError(
+                {"baseline_value": _("OpsKaizen measures this target itself when the window ends: it is not typed.")}
+            )
+        source = (measured.get("self_reported_source") or "").strip()
+        if not source:
+            raise ValidationError({"self_reported_source": _("Say where these values come from.")})
+        measured.update(evidence=Check.Evidence.SELF_REPORTED, self_reported_source=source, data_as_of=timezone.now())
     check, _created = Check.objects.get_or_create(action=action, defaults={"team": action.team})
     check.baseline_value = baseline_value
     check.observed_value = observed_value
@@ -336,3 +388,37 @@ def upsert_action_by_ref(
     if not fields and not links:
         return existing, False
     return update_action(action=existing, links=links, **fields), False
+
+
+@transaction.atomic
+def extend_check_window(*, action: Action, days: int, by=None, reason: str = "") -> Action:
+    """Observe an inconclusive action longer: it stays in Check and is measured again when the new window ends."""
+    action = Action.objects.select_for_update().get(pk=action.pk)
+    if action.stage != Stage.CHECK:
+        raise ValidationError({"stage": _("Only an action in Check can be observed longer.")})
+    check = Check.objects.filter(action=action).first()
+    if check is None or check.evidence != Check.Evidence.COMPUTED or check.computed_verdict != Verdict.INCONCLUSIVE:
+        raise ValidationError({"days": _("Extend the window of a Check the product measured as inconclusive.")})
+    if not isinstance(days, int) or days < 1:
+        raise ValidationError({"days": _("Extend by at least one day.")})
+    if action.check_window_days + days > MAX_WINDOW_DAYS:
+        raise ValidationError(
+            {
+                "days": _("The window may not exceed %(max)s days in all (it is %(now)s days).")
+                % {"max": MAX_WINDOW_DAYS, "now": action.check_window_days}
+            }
+        )
+    check.extensions = [
+        *check.extensions,
+        {
+            "at": timezone.now().isoformat(),
+            "by": by.get_username() if by else "",
+            "from_days": action.check_window_days,
+            "to_days": action.check_window_days + days,
+            "reason": reason,
+        },
+    ]
+    check.save(update_fields=["extensions"])
+    Action.objects.filter(pk=action.pk).update(check_window_days=action.check_window_days + days)
+    action.refresh_from_db()
+    return action

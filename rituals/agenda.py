@@ -142,7 +142,7 @@ def _postmortems(team_id: int):
 def _actions(team_id: int):
     return (
         Action.objects.filter(team_id=team_id)
-        .select_related("owner")
+        .select_related("owner", "check_result")
         .annotate(
             last_moved_at=Max("transitions__at"),
             do_entered_at=Max("transitions__at", filter=Q(transitions__to_stage=Stage.DO)),
@@ -172,6 +172,7 @@ def _action_data(action: Action) -> dict:
         "recurrence_count": action.recurrence_count,
         "external_ticket": action.external_ticket,
         "cycle": action.cycle,
+        "check_overridden": bool(getattr(action, "check_result", None) and action.check_result.overridden),
     }
 
 

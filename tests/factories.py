@@ -177,3 +177,30 @@ class ReviewSessionFactory(factory.django.DjangoModelFactory):
     ritual = factory.SubFactory(RitualFactory)
     team = factory.SelfAttribute("ritual.team")
     occurrence = factory.LazyFunction(lambda: timezone.now() - dt.timedelta(days=7))
+
+
+def measured_check(action, verdict="effective", *, baseline=6.0, observed=1.0):
+    """A Check as the product records it once the window and grace period ended (test setup)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from improvement.models import Check
+    from improvement.windows import entered_do_at
+
+    do_at = entered_do_at(action)
+    check, _created = Check.objects.update_or_create(
+        action=action,
+        defaults={
+            "team": action.team,
+            "baseline_value": baseline,
+            "observed_value": observed,
+            "computed_verdict": verdict,
+            "evidence": Check.Evidence.COMPUTED,
+            "observed_start": do_at,
+            "observed_end": do_at + dt.timedelta(days=action.check_window_days),
+            "data_as_of": timezone.now(),
+            "measured_at": timezone.now(),
+        },
+    )
+    return check

@@ -17,7 +17,7 @@ from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
 from core.forms import add_service_errors
 from core.once import once
-from improvement import selectors, services
+from improvement import checks, selectors, services, windows
 from improvement.filters import ActionFilterSet
 from improvement.forms import (
     ActionForm,
@@ -51,7 +51,8 @@ MOVE_HINTS = {
     (Stage.DO, Stage.PLAN): gettext_lazy("Say why the action goes back."),
     (Stage.CHECK, Stage.DO): gettext_lazy("Say why the action goes back."),
     (Stage.CHECK, Stage.ACT): gettext_lazy(
-        "Give the baseline and the observed value over the same window length, and the verdict."
+        "OpsKaizen measures the Check when the window and its grace period end; the measured verdict is "
+        "confirmed. Leaving earlier, or with another verdict, is a lead's override and needs a reason."
     ),
     (Stage.ACT, Stage.DONE): gettext_lazy(
         "Standardise only an action verified effective; adjust opens the next cycle, linked to this one."
@@ -76,7 +77,7 @@ def move_fields(current: str, to: str) -> list[str]:
     if to == Stage.ABANDONED:
         return ["reason"]
     if (current, to) == (Stage.CHECK, Stage.ACT):
-        return ["baseline_value", "observed_value", "verdict", "note"]
+        return ["verdict", "note"]
     if (current, to) == (Stage.ACT, Stage.DONE):
         return ["decision", "note"]
     return ["note"]
@@ -177,10 +178,20 @@ def action_detail(request, team, pk):
     action = _action(team, pk)
     check = _check_of(action)
     check_form = None
-    if action.stage == Stage.CHECK:
+    if action.stage == Stage.CHECK and not windows.measurable(action):
         initial = {"baseline_value": check.baseline_value, "observed_value": check.observed_value} if check else {}
         check_form = CheckForm(initial=initial | ({"verdict": check.verdict, "note": check.note} if check else {}))
     return render(request, "improvement/action_detail.html", _detail_context(team, action, check_form=check_form))
+
+
+def _evidence_so_far(action: Action) -> dict | None:
+    """While the action is in Check: the counts or values in both windows so far, and when it is measured."""
+    if action.stage != Stage.CHECK or not windows.measurable(action):
+        return None
+    when = windows.schedule(action)
+    if when is None:
+        return None
+    return {**when, **checks.measure(action)}
 
 
 def _detail_context(team, action, **extra):
@@ -193,6 +204,7 @@ def _detail_context(team, action, **extra):
         "bar_baseline": round(100 * abs(check.baseline_value or 0) / top) if check else 0,
         "bar_observed": round(100 * abs(check.observed_value or 0) / top) if check else 0,
         "moves": move_options(action),
+        "evidence": _evidence_so_far(action),
         "plan_gaps": services.plan_gaps(action) if action.stage == Stage.PLAN else {},
         "next_cycle": getattr(action, "next_cycle", None),
         "is_overdue": bool(action.is_open and action.due_date and action.due_date < timezone.localdate()),
@@ -266,7 +278,7 @@ def _after_move(request, team, action, to_stage, origin):
 @require_POST
 @team_view(MEMBER)
 def action_check(request, team, pk):
-    """Record the measurement of an action in Check (baseline, observed, verdict)."""
+    """Record self-reported values (a target OpsKaizen cannot measure), with their source."""
     action = _action(team, pk)
     form = CheckForm(request.POST)
     if form.is_valid():

@@ -93,11 +93,9 @@ def changes(scope: Scope):
 
 
 def change_aggregates() -> dict:
-    # A deployment failed when it was marked failed or an incident names it as its cause.
-    caused = Exists(Incident.objects.filter(caused_by_change_id=OuterRef("pk")))
     return {
         "deployments": Count("id"),
-        "failed_deployments": Count("id", filter=Q(failed=True) | Q(caused)),
+        "failed_deployments": Count("id", filter=failed_change()),
         "standard_changes": Count("id", filter=Q(kind=Change.Kind.STANDARD)),
         "emergency_changes": Count("id", filter=Q(kind=Change.Kind.EMERGENCY)),
         **percentiles("lead_time", Seconds(F("deployed_at"), F("committed_at")), "committed_at"),
@@ -122,3 +120,8 @@ def postmortem_aggregates() -> dict:
 
 def week_of(field: str, scope: Scope) -> TruncWeek:
     return TruncWeek(field, tzinfo=scope.tz)
+
+
+def failed_change() -> Q:
+    """A failed deployment: marked failed, or named as the cause of an incident (DORA's change failure)."""
+    return Q(failed=True) | Q(Exists(Incident.objects.filter(caused_by_change_id=OuterRef("pk"))))

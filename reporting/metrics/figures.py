@@ -111,6 +111,8 @@ def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
         "health": {
             "measured_share": _share(act["measured"], act["reached_check"]),
             "effective_share": _share(act["verified_effective"], act["reached_check"]),
+            "overridden_share": _share(act["overridden"], act["reached_check"]),
+            "self_reported_share": _share(act["self_reported"], act["reached_check"]),
             "open_actions": act["open_actions"],
             "overdue_actions": act["overdue_actions"],
         },

@@ -93,15 +93,19 @@ def action_aggregates(scope: Scope, *, now: dt.datetime, today: dt.date) -> dict
     age = Seconds(Value(now, output_field=DateTimeField()), first_at)
     return {
         "reached_check": Count("id", filter=Q(entered_check)),
-        # Measured: baseline and observed values recorded (computed or by hand) and a verdict given or computed.
+        # Measured: the product measured the Check and computed its verdict (typed values do not count).
         "measured": Count(
+            "id", filter=Q(entered_check) & Q(check_result__evidence="computed", check_result__computed_verdict__gt="")
+        ),
+        # Verified: measured by the product and not overridden; overrides and self-reports are their own figures.
+        "verified_effective": Count(
             "id",
             filter=Q(entered_check)
-            & Q(check_result__baseline_value__isnull=False, check_result__observed_value__isnull=False)
-            & (Q(check_result__verdict__gt="") | Q(check_result__computed_verdict__gt="")),
+            & Q(check_result__verdict="effective", check_result__evidence="computed", check_result__overridden=False),
         ),
-        "verified_effective": Count("id", filter=Q(entered_check) & Q(check_result__verdict="effective")),
-        "open_actions": Count("id", only=is_open),
+        "overridden": Count("id", filter=Q(entered_check) & Q(check_result__overridden=True)),
+        "self_reported": Count("id", filter=Q(entered_check) & Q(check_result__evidence="self_reported")),
+        "open_actions": Count("id", filter=is_open),
         "overdue_actions": Count("id", filter=is_open & Q(due_date__lt=today)),
         **percentiles("open_action_age", age, "id", only=is_open),
     }

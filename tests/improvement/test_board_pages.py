@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from improvement import services
 from improvement.models import Action, Check, StageTransition
-from tests.factories import ActionFactory, IncidentFactory, ServiceFactory
+from tests.factories import ActionFactory, IncidentFactory, ServiceFactory, measured_check
 from tests.web import once
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +51,9 @@ def test_the_move_form_asks_what_the_target_stage_needs(client, member, team):
     client.force_login(member)
     url = reverse("improvement:action_move", args=[team.slug, action.pk])
     html = client.get(url, {"to": "act"}, **HTMX).content.decode()
-    assert 'name="baseline_value"' in html and 'name="observed_value"' in html and 'name="verdict"' in html
+    # Leaving Check confirms the measured verdict or is a lead's override: no typed numbers.
+    assert 'name="verdict"' in html and 'name="note"' in html and 'name="baseline_value"' not in html
+    assert "a lead&#x27;s override and needs a reason" in html
     assert "<html" not in html
     html = client.get(url, {"to": "abandoned"}, **HTMX).content.decode()
     assert 'name="reason"' in html and 'name="verdict"' not in html
@@ -71,15 +73,33 @@ def test_a_refused_move_says_why_in_place_and_moves_nothing(client, member, team
     assert action.transitions.count() == 1
 
 
-def test_leaving_check_without_a_verdict_is_refused_on_the_fields(client, member, team):
+def test_a_member_cannot_leave_an_unmeasured_check_and_typed_numbers_are_refused(client, member, team):
     action = ActionFactory(team=team, owner=member)
     services.move_action(action=action, to_stage="do")
     services.move_action(action=action, to_stage="check", note="Shipped")
     client.force_login(member)
-    response = move(client, team, action, "act", baseline_value="4", observed_value="1")
+    response = move(client, team, action, "act", verdict="effective", baseline_value="4", observed_value="0")
     assert response.status_code == 400
-    assert response.context["form"].errors["verdict"] == ["Give the verdict: effective, not effective or inconclusive."]
+    errors = response.context["form"].errors
+    assert "lead's override" in errors["__all__"][0] or "lead's override" in str(errors)
+    assert "measured by OpsKaizen" in str(errors)
     assert Action.objects.get(pk=action.pk).stage == "check"
+    assert not Check.objects.filter(action=action).exists()
+
+
+def test_a_lead_overrides_an_early_check_with_a_reason_on_the_page(client, lead, team):
+    action = ActionFactory(team=team, owner=lead)
+    services.move_action(action=action, to_stage="do")
+    services.move_action(action=action, to_stage="check", note="Shipped")
+    client.force_login(lead)
+    assert move(client, team, action, "act", verdict="effective").status_code == 400  # no reason given
+    assert move(client, team, action, "act", verdict="effective", note="Fixed upstream.").status_code == 200
+    check = Check.objects.get(action=action)
+    assert (check.overridden, check.note, check.decided_by) == (True, "Fixed upstream.", lead)
+    page = client.get(reverse("improvement:action_detail", args=[team.slug, action.pk])).content.decode()
+    assert "overridden by a lead" in page and "not counted as verified" in page and "Fixed upstream." in page
+    board = client.get(reverse("improvement:board", args=[team.slug])).content.decode()
+    assert "Check overridden by a lead" in board
 
 
 def test_a_move_on_the_board_redraws_the_board_with_the_card_in_its_new_column(client, member, team):
@@ -118,7 +138,8 @@ def test_a_card_walks_plan_do_check_act_and_adjust_opens_the_next_cycle(client, 
     action.refresh_from_db()
     assert move(client, team, action, "check", note="Canary stage live").status_code == 200
     action.refresh_from_db()
-    ok = move(client, team, action, "act", baseline_value="6", observed_value="5", verdict="inconclusive")
+    measured_check(action, "inconclusive", baseline=6, observed=5)  # what the beat task records
+    ok = move(client, team, action, "act")
     assert ok.status_code == 200
     action.refresh_from_db()
     assert Check.objects.get(action=action).verdict == "inconclusive"
@@ -141,7 +162,8 @@ def test_action_detail_shows_target_history_and_check_panel(client, member, team
     action = ActionFactory(team=team, owner=member, target_service=service)
     services.move_action(action=action, to_stage="do", by=member)
     services.move_action(action=action, to_stage="check", note="Shipped", by=member)
-    services.record_check(action=action, baseline_value=8, observed_value=2, verdict="effective")
+    measured_check(action, "effective", baseline=8, observed=2)
+    services.move_action(action=action, to_stage="act", by=member)
     client.force_login(member)
     html = client.get(reverse("improvement:action_detail", args=[team.slug, action.pk])).content.decode()
     assert "Gateway" in html and "decrease" in html
@@ -150,15 +172,34 @@ def test_action_detail_shows_target_history_and_check_panel(client, member, team
     assert "bar-100" in html and "bar-25" in html  # baseline vs observed drawn to scale
 
 
-def test_recording_a_check_from_the_action_page(client, member, team):
-    action = ActionFactory(team=team, owner=member)
+def test_self_reported_values_need_their_source_and_are_labelled_as_such(client, member, team):
+    action = ActionFactory(team=team, owner=member, target_kind="metric", target_service=None, target_metric="nps")
     services.move_action(action=action, to_stage="do")
     services.move_action(action=action, to_stage="check", note="Shipped")
     client.force_login(member)
     url = reverse("improvement:action_check", args=[team.slug, action.pk])
     assert client.post(url, {"baseline_value": "x", "observed_value": "1"}).status_code == 400
-    assert client.post(url, {"baseline_value": "3", "observed_value": "1", "verdict": "effective"}).status_code == 302
-    assert Check.objects.get(action=action).observed_value == 1
+    no_source = client.post(url, {"baseline_value": "3", "observed_value": "1", "verdict": "effective"})
+    assert no_source.status_code == 400 and not Check.objects.filter(action=action).exists()
+    form = {"baseline_value": "31", "observed_value": "42", "verdict": "effective", "self_reported_source": "Survey Q3"}
+    assert client.post(url, form).status_code == 302
+    check = Check.objects.get(action=action)
+    assert (check.observed_value, check.evidence, check.self_reported_source) == (42, "self_reported", "Survey Q3")
+    assert not check.verified
+    page = client.get(reverse("improvement:action_detail", args=[team.slug, action.pk])).content.decode()
+    assert "self-reported" in page and "Survey Q3" in page
+
+
+def test_typed_values_for_a_target_the_product_measures_are_refused(client, member, team):
+    action = ActionFactory(team=team, owner=member)
+    services.move_action(action=action, to_stage="do")
+    services.move_action(action=action, to_stage="check", note="Shipped")
+    client.force_login(member)
+    url = reverse("improvement:action_check", args=[team.slug, action.pk])
+    form = {"baseline_value": "3", "observed_value": "1", "verdict": "effective", "self_reported_source": "me"}
+    response = client.post(url, form)
+    assert response.status_code == 400 and "it is not typed" in response.content.decode()
+    assert not Check.objects.filter(action=action).exists()
 
 
 def test_creating_an_action_for_an_incident_links_it(client, member, team):

@@ -12,7 +12,7 @@ from tests.factories import ActionFactory, ChangeFactory, ContributingFactorFact
 from tests.reporting.metrics_data import at, move
 
 DO_AT = at("2026-03-01 00:00")
-AFTER_WINDOW = at("2026-03-30 00:00")  # 28-day window ends 29 March
+AFTER_WINDOW = at("2026-04-01 00:00")  # 28-day window ends 29 March; 48 h of grace
 
 
 # --- the exact test ---------------------------------------------------------------------------
@@ -125,12 +125,17 @@ def test_too_few_incidents_is_inconclusive_and_says_so():
 
 
 @pytest.mark.django_db
-def test_a_window_that_has_not_ended_is_inconclusive():
+def test_the_product_does_not_record_a_check_before_the_window_and_its_grace_period_end():
     action = action_in_check()
     incidents_on(action, action.target_service, *range(-27, -17))
-    check = checks.compute_check(action, now=at("2026-03-10 00:00"))
-    assert check.computed_verdict == Verdict.INCONCLUSIVE
-    assert "has not ended" in check.method
+    for now in (at("2026-03-10 00:00"), at("2026-03-30 12:00")):  # in the window; in the 48 h of grace
+        with pytest.raises(ValidationError) as refused:
+            checks.compute_check(action, now=now)
+        assert "grace period" in refused.value.message_dict["check_window_days"][0]
+    assert not Check.objects.filter(action=action).exists()
+    so_far = checks.measure(action, now=at("2026-03-10 00:00"))  # the evidence so far, shown on the page
+    assert (so_far["baseline_count"], so_far["computed_verdict"]) == (10, Verdict.INCONCLUSIVE)
+    assert "has not ended" in so_far["method"]
 
 
 @pytest.mark.django_db
@@ -154,7 +159,8 @@ def test_check_on_a_problem_and_on_a_factor_category():
         postmortem = PostmortemFactory(incident=incident, team=factor_action.team)
         ContributingFactorFactory(postmortem=postmortem, category=category)
         ContributingFactorFactory(postmortem=postmortem, category=category)  # two factors: still one incident
-    check = checks.compute_check(factor_action, now=AFTER_WINDOW)
+    # Factors wait for the postmortem deadline (5 days), not only the 48 h of grace.
+    check = checks.compute_check(factor_action, now=AFTER_WINDOW + dt.timedelta(days=3))
     assert (check.baseline_count, check.observed_count) == (1, 1)
 
 

@@ -3,9 +3,9 @@
 import pytest
 
 from improvement import recurrence, services
-from improvement.models import Action, Check, Stage
+from improvement.models import Action, Stage
 from incidents import services as incident_services
-from tests.factories import ActionFactory, ServiceFactory
+from tests.factories import ActionFactory, ServiceFactory, measured_check
 from tests.reporting.metrics_data import at
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +18,7 @@ def standardised(decision="standardise", **kwargs):
     action = ActionFactory(stage_entered_at=at("2026-01-01 00:00"), **kwargs)
     services.move_action(action=action, to_stage=Stage.DO, at=at("2026-01-02 00:00"))
     services.move_action(action=action, to_stage=Stage.CHECK, note="Rolled out.", at=at("2026-02-01 00:00"))
-    Check.objects.create(team=action.team, action=action, baseline_value=5, observed_value=0, verdict="effective")
+    measured_check(action, "effective", baseline=5, observed=0)
     services.move_action(action=action, to_stage=Stage.ACT, at=at("2026-02-02 00:00"))
     services.move_action(action=action, to_stage=Stage.DONE, decision=decision, at=STANDARDISED_AT)
     action.refresh_from_db()

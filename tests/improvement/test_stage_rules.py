@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from improvement import services
 from improvement.models import Action, Check, Stage, StageTransition
-from tests.factories import ActionFactory, ChangeFactory, IncidentFactory, MembershipFactory
+from tests.factories import ActionFactory, ChangeFactory, IncidentFactory, MembershipFactory, measured_check
 
 pytestmark = pytest.mark.django_db
 
@@ -45,7 +45,7 @@ def in_stage(stage, verdict="effective", **kwargs):
         if step == Stage.CHECK:
             extra = {"note": "Rolled out."}
         if step == Stage.ACT:
-            extra = {"verdict": verdict, "baseline_value": 6, "observed_value": 1}
+            measured_check(action, verdict)
         services.move_action(action=action, to_stage=step, **extra)
     action.refresh_from_db()
     return action
@@ -131,19 +131,36 @@ def test_a_ticket_a_linked_change_or_a_note_is_evidence_enough(evidence):
     assert Action.objects.get(pk=action.pk).stage == Stage.CHECK
 
 
-def test_leaving_check_needs_baseline_observed_and_verdict():
+def test_leaving_an_unmeasured_check_is_refused_to_a_member_and_typed_numbers_never_count():
     action = in_stage(Stage.CHECK)
-    errors = refused(action, to_stage=Stage.ACT)
-    assert {"baseline_value", "observed_value", "verdict"} <= set(errors)
-    errors = refused(action, to_stage=Stage.ACT, baseline_value=4, verdict="effective")
-    assert set(errors) == {"observed_value"}
+    member = MembershipFactory(team=action.team, role="member").user
+    errors = refused(action, to_stage=Stage.ACT, by=member, verdict="effective", note="Looks better.")
+    assert "lead's override" in errors["stage"][0]
+    errors = refused(action, to_stage=Stage.ACT, by=member, baseline_value=3, observed_value=0, verdict="effective")
+    assert "measured by OpsKaizen" in errors["baseline_value"][0]
+    lead = MembershipFactory(team=action.team, role="lead").user
+    errors = refused(action, to_stage=Stage.ACT, by=lead, baseline_value=3, observed_value=0, verdict="effective")
+    assert {"baseline_value", "note"} <= set(errors)
+
+
+def test_a_lead_may_leave_an_unmeasured_check_with_a_reason_and_it_is_recorded_as_an_override():
+    action = in_stage(Stage.CHECK)
+    lead = MembershipFactory(team=action.team, role="lead").user
+    assert "note" in refused(action, to_stage=Stage.ACT, by=lead, verdict="effective")
+    services.move_action(action=action, to_stage=Stage.ACT, by=lead, verdict="effective", note="Vendor fixed it.")
+    check = Check.objects.get(action=action)
+    assert (check.verdict, check.overridden, check.note, check.decided_by) == (
+        "effective",
+        True,
+        "Vendor fixed it.",
+        lead,
+    )
+    assert check.overridden_at is not None and not check.verified
 
 
 def test_leaving_check_confirms_the_computed_verdict():
     action = in_stage(Stage.CHECK)
-    Check.objects.create(
-        team=action.team, action=action, baseline_value=8, observed_value=1, computed_verdict="effective"
-    )
+    measured_check(action, "effective", baseline=8, observed=1)
     services.move_action(action=action, to_stage=Stage.ACT)
     check = Check.objects.get(action=action)
     assert (check.verdict, check.overridden) == ("effective", False)
@@ -151,11 +168,14 @@ def test_leaving_check_confirms_the_computed_verdict():
 
 def test_overriding_the_computed_verdict_needs_a_reason():
     action = in_stage(Stage.CHECK)
-    Check.objects.create(
-        team=action.team, action=action, baseline_value=8, observed_value=7, computed_verdict="inconclusive"
+    measured_check(action, "inconclusive", baseline=8, observed=7)
+    member = MembershipFactory(team=action.team, role="member").user
+    assert "verdict" in refused(action, to_stage=Stage.ACT, by=member, verdict="effective", note="Trust me.")
+    lead = MembershipFactory(team=action.team, role="lead").user
+    assert "note" in refused(action, to_stage=Stage.ACT, by=lead, verdict="effective")
+    services.move_action(
+        action=action, to_stage=Stage.ACT, by=lead, verdict="effective", note="Two outages were planned tests."
     )
-    assert "note" in refused(action, to_stage=Stage.ACT, verdict="effective")
-    services.move_action(action=action, to_stage=Stage.ACT, verdict="effective", note="Two outages were planned tests.")
     check = Check.objects.get(action=action)
     assert (check.verdict, check.overridden, check.note) == ("effective", True, "Two outages were planned tests.")
 

@@ -132,10 +132,11 @@ def test_improvement_health_measured_effective_and_overdue(team):
         action=measured,
         computed_verdict="effective",
         verdict="effective",
+        evidence="computed",
         baseline_value=4,
         observed_value=0,
     )
-    # A check with a verdict but no measurement does not count as measured.
+    # A check with a verdict but no measurement by the product does not count as measured.
     unmeasured_verdict = ActionFactory(team=team, stage_entered_at=at("2026-03-02 10:00"))
     move(unmeasured_verdict, Stage.DO, at("2026-03-03 10:00"), Stage.PLAN)
     move(unmeasured_verdict, Stage.CHECK, at("2026-03-18 10:00"), Stage.DO)

@@ -158,20 +158,18 @@ def test_from_incident_to_postmortem_to_an_action_through_plan_do_check_act_and_
     card.locator("textarea[name=note]").fill("Canary zone live since Monday.")
     card.get_by_role("button", name="Confirm the move").click()
     expect(page.locator("#board .message").first).to_contain_text("moved to Check")
+    # The window has not ended: leaving Check now is the lead's override, with a reason.
     move_card(
         page,
         title,
         "Measured: move to Act",
-        fill={
-            "input[name=baseline_value]": "6",
-            "input[name=observed_value]": "1",
-            "select[name=verdict]": "effective",
-        },
+        fill={"select[name=verdict]": "effective", "textarea[name=note]": "The canary already caught two bad pushes."},
     )
     shot(page, "06-board")
     action = Action.objects.get(title=title)
     assert action.stage == "act"
-    assert Check.objects.get(action=action).verdict == "effective"
+    check = Check.objects.get(action=action)
+    assert (check.verdict, check.overridden, check.decided_by) == ("effective", True, lead)
     page.get_by_role("link", name=title).click()
     shot(page, "07-action-detail")
     page.get_by_role("link", name="Decide and close the cycle").click()

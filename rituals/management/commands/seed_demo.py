@@ -13,6 +13,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from improvement import checks
 from improvement import services as improvement
 from improvement.models import Action, Stage, Verdict
 from incidents import services as incidents
@@ -164,6 +165,24 @@ class Seeder:
                 if spec["slug"] in roles:
                     teams.add_member(team=team, user=users[username], role=roles[spec["slug"]])
             self.seed_team(team, spec)
+        # What beat's task does every ten minutes: measure every Check whose window and grace ended.
+        checks.compute_due_checks(now=self.now)
+        self.override_one_early_check()
+
+    def override_one_early_check(self):
+        """One lead leaves a Check before it was measured, with the reason: an override, shown as such."""
+        action = Action.objects.filter(stage=Stage.CHECK, team__slug=TEAMS[0]["slug"]).order_by("pk").first()
+        if action is None:
+            return
+        lead = action.team.memberships.filter(role=Membership.Role.LEAD).first().user
+        improvement.move_action(
+            action=action,
+            to_stage=Stage.ACT,
+            by=lead,
+            at=self.now,
+            verdict=Verdict.EFFECTIVE,
+            note="The vendor shipped the fix this week; waiting for the window to end would only delay the rollout.",
+        )
 
     # --- one team -------------------------------------------------------------
     def seed_team(self, team: Team, spec: dict):
@@ -404,21 +423,19 @@ class Seeder:
             at=at,
             note="Rolled out everywhere." if not nearby and not action.external_ticket else "",
         )
-        if not step(action.check_window_days):
+        # The Check is measured by the product, as beat does, once the window and its grace period end.
+        if not step(action.check_window_days + 3):
             return
-        baseline = rng.randint(2, 9)
-        effective = rng.random() < 0.6
-        observed = rng.randint(0, max(0, baseline // 3)) if effective else rng.randint(baseline - 1, baseline + 3)
-        verdict = Verdict.EFFECTIVE if effective else rng.choice([Verdict.NOT_EFFECTIVE, Verdict.INCONCLUSIVE])
-        improvement.move_action(
-            action=action,
-            to_stage=Stage.ACT,
-            by=by,
-            at=at,
-            verdict=verdict,
-            baseline_value=baseline,
-            observed_value=observed,
-        )
+        check = checks.compute_check(action, now=at)
+        verdict = check.computed_verdict
+        if verdict == Verdict.INCONCLUSIVE and action.check_window_days + 28 <= 365 and rng.random() < 0.4:
+            improvement.extend_check_window(
+                action=action, days=28, by=by, reason="Inconclusive: observe four more weeks."
+            )
+            if not step(28):
+                return
+            verdict = checks.compute_check(action, now=at).computed_verdict
+        improvement.move_action(action=action, to_stage=Stage.ACT, by=by, at=at)
         if not step(rng.uniform(1, 7)):
             return
         if verdict == Verdict.EFFECTIVE:
