@@ -204,8 +204,9 @@ def _fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def _fresh_throttle_cache():
+@pytest.fixture
+def fresh_throttle_cache():
+    """An empty cache around the test: throttle counters and drain nudges start from zero (API and hook tests)."""
     cache.clear()
     yield
     cache.clear()

@@ -41,3 +41,8 @@ def populate(team):
 @pytest.fixture
 def world(team, other_team):
     return {"a": populate(team), "b": populate(other_team)}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle_cache(fresh_throttle_cache):
+    """Every API and hook test starts with empty throttle counters (the fixture is in tests/conftest.py)."""
