@@ -1,11 +1,16 @@
-"""The Check's exact tests on scipy reproduce the integer implementations they replace."""
+"""Statistics of the Check: every expectation is computed here independently (integers, Fractions, brute force)."""
 
 import math
+import random
 from fractions import Fraction
+from functools import cache
 
 import pytest
 
 from improvement import stats
+
+ALPHA = Fraction(1, 20)
+
 
 # --- the pre-scipy implementations, kept as the reference the scipy ones must reproduce -------
 
@@ -58,6 +63,34 @@ def exact_binomial_tail(k, n, p: Fraction, *, upper) -> Fraction:
     a, b = p.numerator, p.denominator - p.numerator
     terms = range(k, n + 1) if upper else range(0, k + 1)
     return Fraction(sum(math.comb(n, i) * a**i * b ** (n - i) for i in terms), p.denominator**n)
+
+
+@cache
+def _hypergeometric_weights(row, col, total):
+    low, high = max(0, row + col - total), min(row, col)
+    return {x: math.comb(row, x) * math.comb(total - row, col - x) for x in range(low, high + 1)}, math.comb(total, col)
+
+
+def exact_fisher(table, direction) -> Fraction:
+    """One-sided Fisher p of table[0][0] given the margins: P(X ≤ a) (decrease) or P(X ≥ a) (increase)."""
+    (a, b), (c, d) = table
+    weights, whole = _hypergeometric_weights(a + b, a + c, a + b + c + d)
+    hit = sum(w for x, w in weights.items() if (x <= a if direction == "decrease" else x >= a))
+    return Fraction(hit, whole)
+
+
+def noncentral(table, psi):
+    """Fisher's noncentral hypergeometric law of table[0][0] at odds ratio psi: (mean, P(X ≤ a), P(X ≥ a))."""
+    (a, b), (c, d) = table
+    weights, _ = _hypergeometric_weights(a + b, a + c, a + b + c + d)
+    logs = {x: math.log(w) + x * math.log(psi) for x, w in weights.items()}
+    top = max(logs.values())
+    scaled = {x: math.exp(v - top) for x, v in logs.items()}
+    norm = sum(scaled.values())
+    mean = sum(x * v for x, v in scaled.items()) / norm
+    below = sum(v for x, v in scaled.items() if x <= a) / norm
+    above = sum(v for x, v in scaled.items() if x >= a) / norm
+    return mean, below, above
 
 
 # --- the old functions, now on scipy --------------------------------------------------------------
@@ -117,3 +150,336 @@ def test_it_reproduces_the_old_fisher_results_on_every_table_up_to_twelve_trials
                     expected = _old_smallest_fisher_p_value(n0, n1, events, direction=direction)
                     found = stats.smallest_fisher_p_value(n0, n1, events, direction=direction)
                     assert found == pytest.approx(expected, rel=1e-12)
+
+
+# --- interval and p-value agree ---------------------------------------------------------------------
+
+
+def _boundary_tables():
+    """Tables whose exact p lies near alpha (1/40 ≤ p ≤ 1/10, every cell 0..12, every 15th kept), per direction."""
+    found = {"decrease": [], "increase": []}
+    for a in range(13):
+        for b in range(13):
+            for c in range(13):
+                for d in range(13):
+                    if 0 in (a + b, c + d, a + c, b + d):
+                        continue
+                    for direction, tables in found.items():
+                        if Fraction(1, 40) <= exact_fisher([[a, b], [c, d]], direction) <= Fraction(1, 10):
+                            tables.append([[a, b], [c, d]])
+    return {direction: tables[::15] for direction, tables in found.items()}
+
+
+# Every table with cells in 0..25 whose exact one-sided p is exactly 1/20 (found by integer enumeration):
+# scipy's p-value lands on either side of 0.05 for these, e.g. 0.049999999999999996 for [[0, 2], [19, 4]].
+EXACT_TIES = {
+    "decrease": [
+        (0, 1, 19, 0),
+        (0, 2, 12, 2),
+        (0, 2, 19, 4),
+        (0, 3, 3, 0),
+        (0, 12, 2, 2),
+        (0, 19, 1, 0),
+        (0, 19, 2, 4),
+        (2, 2, 12, 0),
+        (2, 12, 2, 0),
+        (4, 2, 19, 0),
+        (4, 19, 2, 0),
+    ],
+    "increase": [
+        (1, 0, 0, 19),
+        (2, 0, 2, 12),
+        (2, 0, 4, 19),
+        (2, 2, 0, 12),
+        (2, 4, 0, 19),
+        (3, 0, 0, 3),
+        (12, 0, 2, 2),
+        (12, 2, 0, 2),
+        (19, 0, 0, 1),
+        (19, 0, 4, 2),
+        (19, 4, 0, 2),
+    ],
+}
+
+
+def test_interval_and_p_value_never_disagree():
+    """bound < 1 ⇔ p < 0.05 (decrease), bound > 1 ⇔ p < 0.05 (increase), p exact; verdict follows."""
+    rng = random.Random(20260301)
+    tables = {direction: list(found) for direction, found in _boundary_tables().items()}
+    for direction, ties in EXACT_TIES.items():
+        tables[direction] += [[[a, b], [c, d]] for a, b, c, d in ties]
+        tables[direction] += [[[rng.randrange(26) for _ in "ab"], [rng.randrange(26) for _ in "cd"]] for _ in range(90)]
+        # Degenerate: zero cells, a zero margin, everything zero.
+        tables[direction] += [[[0, 0], [0, 0]], [[0, 5], [0, 7]], [[3, 0], [9, 0]], [[0, 9], [14, 0]]]
+        tables[direction] += [[[9, 0], [0, 14]], [[0, 0], [4, 6]], [[25, 0], [0, 0]]]
+    checked = ties_seen = 0
+    for direction, found in tables.items():
+        for table in found:
+            (a, b), (c, d) = table
+            exact = exact_fisher(table, direction) if 0 not in (a + b, c + d, a + c, b + d) else Fraction(1)
+            significant = exact < ALPHA
+            result = stats.fisher_rate_test(c, c + d, a, a + b, direction=direction)
+            bound = result.ci_high if direction == "decrease" else result.ci_low
+            excludes_one = bound < 1 if direction == "decrease" else bound > 1
+            assert excludes_one == significant, (table, direction, float(exact), bound)
+            assert (result.verdict == "effective") == significant, (table, direction)
+            if exact == ALPHA:
+                ties_seen += 1
+                assert bound == 1.0 and result.verdict != "effective"
+            else:
+                assert (result.p_value < 0.05) == significant, (table, direction)
+            checked += 1
+    assert ties_seen >= 22 and checked > 500
+
+
+def test_it_reports_a_bound_of_exactly_one_at_an_exact_tie():
+    for direction, ties in EXACT_TIES.items():
+        for a, b, c, d in ties:
+            assert exact_fisher([[a, b], [c, d]], direction) == ALPHA
+            result = stats.comparison_test(b, a, d, c, direction=direction)  # the same table, read as a comparison
+            assert (result.ci_high if direction == "decrease" else result.ci_low) == 1.0
+            assert result.verdict != "effective"
+
+
+def test_rate_interval_and_p_value_never_disagree():
+    """The Clopper-Pearson bound mapped to a rate ratio excludes 1 exactly when the exact p < 0.05."""
+    ties_seen = 0
+    for t0, t1 in ((1, 1), (14, 28), (1, 19), (3, 1), (7, 30)):
+        share = Fraction(t1, t0 + t1)
+        for before in range(0, 31):
+            for after in range(0, 31):
+                n = before + after
+                for direction in ("decrease", "increase"):
+                    r = stats.rate_test(before, after, before_exposure=t0, after_exposure=t1, direction=direction)
+                    exact = exact_binomial_tail(after, n, share, upper=direction == "increase") if n else Fraction(1)
+                    significant = exact < ALPHA
+                    bound = r.ci_high if direction == "decrease" else r.ci_low
+                    assert (bound < 1 if direction == "decrease" else bound > 1) == significant, (before, after, t0, t1)
+                    assert (r.verdict == "effective") == significant
+                    if exact == ALPHA:
+                        ties_seen += 1
+                        assert bound == 1.0
+    assert ties_seen >= 1  # 1 before in 1 day, 0 after in 19 days: P = 1/20 exactly
+
+
+# --- comparison with the rest of the team ------------------------------------------------------------
+
+
+def test_it_compares_the_target_with_the_rest_of_the_team_by_hand():
+    """Target 12 → 3, rest 40 → 44. Table [[3, 12], [44, 40]]; p = P(X ≤ 3), X hypergeometric (15, 47, 99)."""
+    table = [[3, 12], [44, 40]]
+    result = stats.comparison_test(12, 3, 40, 44)
+    expected = exact_fisher(table, "decrease")
+    assert result.p_value == pytest.approx(float(expected), rel=1e-12)
+    assert expected < ALPHA and result.verdict == "effective" and not result.thin
+    # The conditional MLE makes the noncentral mean equal the observed cell; the bound makes its tail equal 0.05.
+    mean, _, _ = noncentral(table, result.odds_ratio)
+    assert mean == pytest.approx(3, rel=1e-9)
+    _, below, _ = noncentral(table, result.ci_high)
+    assert below == pytest.approx(0.05, rel=1e-8)
+    assert result.ci_low == 0.0 and result.ci_high < 1
+    # Rough sense check: the sample ratio of rate ratios is (3/12) / (44/40) = 0.227.
+    assert result.odds_ratio == pytest.approx(0.23, abs=0.01)
+
+
+def test_it_cancels_a_team_wide_change():
+    """Target 20 → 10 while the rest went 200 → 100: the before/after test alone says effective, the comparison not."""
+    assert stats.rate_test(20, 10).verdict == "effective"  # P(Bin(30, ½) ≤ 10) = 0.0494
+    assert float(exact_binomial_tail(10, 30, Fraction(1, 2), upper=False)) == pytest.approx(0.04937, abs=1e-5)
+    check = stats.count_check(20, 10, 200, 100)
+    assert check.method == "comparison"
+    # a·N = 10 · 330 = 3300 = row · col = 30 · 110: the odds ratio is exactly 1, hence not effective.
+    assert check.verdict == "not_effective"
+    assert check.p_value == pytest.approx(float(exact_fisher([[10, 20], [100, 200]], "decrease")), rel=1e-12)
+
+
+def test_it_is_thin_with_fewer_than_ten_rest_incidents_in_a_window():
+    result = stats.comparison_test(30, 2, 9, 40)
+    assert result.thin and result.verdict == "inconclusive"
+    assert "rest of the team" in result.reason
+    check = stats.count_check(30, 2, 9, 40)
+    assert check.method == "before_after"
+    # Fallback: P(Bin(32, ½) ≤ 2) = (1 + 32 + 496) / 2³².
+    assert check.p_value == pytest.approx(529 / 2**32, rel=1e-12)
+    assert check.verdict == "effective" and check.before_after.verdict == "effective"
+
+
+def test_it_is_thin_when_no_split_with_these_margins_could_be_significant():
+    """Target 3 → 0, rest 50 → 50: margins row 3, column 50, total 103; brute force over every split."""
+    row, col, total = 3, 50, 103
+    smallest = min(
+        exact_fisher([[x, row - x], [col - x, total - row - col + x]], "decrease")
+        for x in range(max(0, row + col - total), min(row, col) + 1)
+    )
+    assert smallest >= ALPHA  # all three target incidents before: C(100, 50) / C(103, 50) = 0.13…
+    result = stats.comparison_test(3, 0, 50, 50)
+    assert result.thin and result.verdict == "inconclusive"
+    # Target 6 → 0 can: smallest p = C(100, 50) / C(106, 50) = 0.013 < 0.05, and it is the observed table.
+    reachable = stats.comparison_test(6, 0, 50, 50)
+    assert not reachable.thin and reachable.verdict == "effective"
+    assert reachable.p_value == pytest.approx(math.comb(100, 50) / math.comb(106, 50), rel=1e-12)
+
+
+def test_it_uses_the_before_after_test_without_a_comparison_group():
+    check = stats.count_check(10, 2)
+    assert check.method == "before_after" and check.comparison is None
+    assert check.p_value == pytest.approx(79 / 4096, rel=1e-12)
+    assert "No comparison group" in check.reason
+
+
+def test_it_reads_an_increase_target_from_the_upper_tail():
+    """Deployments up: target 5 → 15, rest 30 → 30; p = P(X ≥ 15) for table [[15, 5], [30, 30]]."""
+    result = stats.comparison_test(5, 15, 30, 30, direction="increase")
+    expected = exact_fisher([[15, 5], [30, 30]], "increase")
+    assert result.p_value == pytest.approx(float(expected), rel=1e-12)
+    assert (result.verdict == "effective") == (expected < ALPHA)
+    assert result.ci_high == math.inf and result.odds_ratio > 1
+
+
+def test_it_says_nothing_on_an_empty_table():
+    result = stats.comparison_test(0, 0, 0, 0)
+    assert (result.odds_ratio, result.ci_low, result.ci_high, result.p_value) == (None, 0.0, math.inf, 1.0)
+    assert result.thin and result.verdict == "inconclusive"
+
+
+# --- before/after rate test ------------------------------------------------------------------------
+
+
+def test_it_tests_ten_before_two_after_with_its_clopper_pearson_bound():
+    result = stats.rate_test(10, 2)
+    assert result.p_value == pytest.approx(79 / 4096, rel=1e-12)
+    assert result.rate_ratio == 0.2 and result.verdict == "effective"
+    # Upper bound on the share π solves P(Bin(12, π) ≤ 2) = 0.05; the rate ratio is π / (1 − π).
+    share = result.ci_high / (1 + result.ci_high)
+    assert sum(math.comb(12, i) * share**i * (1 - share) ** (12 - i) for i in range(3)) == pytest.approx(0.05, rel=1e-9)
+
+
+def test_it_maps_the_share_to_a_rate_ratio_with_unequal_windows():
+    """Baseline 28 days, observed 14: share 1/3; 12 before, 1 after: p = P(Bin(13, 1/3) ≤ 1)."""
+    result = stats.rate_test(12, 1, before_exposure=28, after_exposure=14)
+    expected = exact_binomial_tail(1, 13, Fraction(1, 3), upper=False)
+    assert result.p_value == pytest.approx(float(expected), rel=1e-12)
+    assert result.rate_ratio == pytest.approx((1 / 14) / (12 / 28), rel=1e-12)
+    share = result.ci_high * 14 / (28 + result.ci_high * 14)  # inverse of π t₀ / ((1 − π) t₁)
+    assert sum(math.comb(13, i) * share**i * (1 - share) ** (13 - i) for i in range(2)) == pytest.approx(0.05, rel=1e-9)
+
+
+def test_it_calls_too_little_data_when_no_split_could_be_significant():
+    # Four events: the best split (4 before, 0 after) gives 1/16 ≥ 0.05; five give 1/32.
+    assert stats.rate_test(4, 0).too_little_data and stats.rate_test(4, 0).verdict == "inconclusive"
+    assert not stats.rate_test(5, 0).too_little_data and stats.rate_test(5, 0).verdict == "effective"
+    assert stats.rate_test(0, 0).rate_ratio is None and stats.rate_test(0, 0).too_little_data
+
+
+def test_it_calls_not_effective_when_the_rate_did_not_move_and_inconclusive_when_it_moved_a_little():
+    assert stats.rate_test(6, 6).verdict == "not_effective"  # ratio exactly 1
+    assert stats.rate_test(6, 8).verdict == "not_effective"
+    assert stats.rate_test(6, 3).verdict == "inconclusive"  # P = 130/512
+    assert stats.rate_test(6, 3, direction="increase").verdict == "not_effective"
+
+
+# --- change failure rate ---------------------------------------------------------------------------
+
+
+def test_it_tests_the_change_failure_rate_with_fisher_exact():
+    """Before 5 failed of 10, after 0 of 10: P(X ≤ 0) = C(15, 10) / C(20, 10) = 3003 / 184756."""
+    result = stats.fisher_rate_test(5, 10, 0, 10)
+    assert result.p_value == pytest.approx(3003 / 184756, rel=1e-12)
+    assert (result.before_rate, result.after_rate, result.odds_ratio) == (0.5, 0.0, 0.0)
+    assert result.verdict == "effective"
+    _, below, _ = noncentral([[0, 10], [5, 5]], result.ci_high)
+    assert below == pytest.approx(0.05, rel=1e-8)
+
+
+def test_it_gives_fisher_verdicts_by_the_same_rule():
+    assert stats.fisher_rate_test(1, 3, 0, 3).too_little_data  # best outcome p = 1/2
+    assert stats.fisher_rate_test(2, 20, 5, 20).verdict == "not_effective"
+    assert stats.fisher_rate_test(4, 20, 2, 20).verdict == "inconclusive"
+    assert stats.fisher_rate_test(3, 10, 0, 0).too_little_data
+    with pytest.raises(ValueError):
+        stats.fisher_rate_test(5, 4, 0, 4)
+
+
+# --- durations -------------------------------------------------------------------------------------
+
+
+def brute_force_u_p(before, after, direction):
+    """Exact one-sided p of U (no ties): every way of choosing which ranks are 'after', counted."""
+    import itertools
+
+    values = sorted(before + after)
+    m, n = len(after), len(before)
+    observed = sum(1 for x in after for y in before if x > y)
+    count = total = 0
+    for chosen in itertools.combinations(range(m + n), m):
+        picked = set(chosen)
+        xs = [values[i] for i in picked]
+        ys = [values[i] for i in range(m + n) if i not in picked]
+        u = sum(1 for x in xs for y in ys if x > y)
+        count += u <= observed if direction == "decrease" else u >= observed
+        total += 1
+    return observed, Fraction(count, total)
+
+
+def test_it_does_not_call_a_noisy_drop_of_the_median_effective():
+    """The issue's example: medians 7 200 s → 5 850 s (−18.75 %, the old "10 % better" rule said effective)."""
+    before = [3100, 5200, 7200, 8800, 12500]
+    after = [2900, 4600, 5850, 9400, 13800]
+    result = stats.duration_test(before, after)
+    assert (result.before_median, result.after_median) == (7200, 5850)
+    assert (7200 - 5850) / 7200 >= 0.10  # what the old rule looked at
+    u, p = brute_force_u_p(before, after, "decrease")
+    assert (u, p) == (12, Fraction(126, 252))
+    assert result.u == 12 and result.method == "exact"
+    assert result.p_value == pytest.approx(float(p), rel=1e-12)
+    assert result.p_value > 0.3 and result.verdict == "inconclusive"
+
+
+def test_it_calls_a_clear_drop_of_durations_effective_with_the_exact_distribution():
+    before = [7000, 7400, 8100, 9000, 9900, 12000]
+    after = [3000, 3500, 4100, 5000, 7100]
+    result = stats.duration_test(before, after)
+    u, p = brute_force_u_p(before, after, "decrease")
+    assert u == 1 and result.u == 1 and result.method == "exact"
+    assert result.p_value == pytest.approx(float(p), rel=1e-12)  # (1 + 1) / C(11, 5) = 2 / 462
+    assert p == Fraction(2, 462) and result.verdict == "effective"
+
+
+def test_it_counts_still_open_ones_as_the_longest_tied_among_themselves():
+    """Before has two still open (None): they rank above everything; the ties switch to the asymptotic test."""
+    before = [100, 200, 300, None, None]
+    after = [50, 60, 70, 80, 90]
+    result = stats.duration_test(before, after)
+    assert result.u == 0 and result.method == "asymptotic"
+    # Normal approximation by hand: mean m n / 2 = 12.5; tie-corrected variance
+    # m n / 12 · (N + 1 − Σ(t³ − t) / (N (N − 1))) with one tie of two (the open ones): 25 / 12 · (11 − 6 / 90);
+    # continuity correction ½ toward the mean.
+    sigma = math.sqrt(25 / 12 * (11 - 6 / 90))
+    z = (0 + 0.5 - 12.5) / sigma
+    assert result.p_value == pytest.approx(0.5 * math.erfc(-z / math.sqrt(2)), rel=1e-9)
+    assert result.verdict == "effective"
+
+
+def test_it_never_drops_open_ones_and_reports_an_infinite_median_as_none():
+    before = [1000, 1100, 1200, 1300, 1400, 1500]
+    after = [200, 300, None, None, None, math.inf]
+    result = stats.duration_test(before, after)
+    assert result.after_n == 6 and result.after_median is None and result.before_median == 1250
+    # U = 0 + 0 + 6 · 4 (each open one is longer than every closed one) = 24 of 36: longer, not shorter.
+    assert result.u == 24 and result.prob_after_longer == pytest.approx(24 / 36)
+    assert result.verdict == "not_effective"
+
+
+def test_it_needs_min_values_in_each_window():
+    result = stats.duration_test([1, 2, 3, 4], [1, 2, 3, 4, 5, 6])
+    assert result.too_little_data and result.verdict == "inconclusive"
+    assert not stats.duration_test([1, 2, 3], [4, 5, 6], min_values=3).too_little_data
+
+
+def test_it_reads_an_increase_of_durations_from_the_other_tail():
+    before = [10, 20, 30, 40, 50]
+    after = [60, 70, 80, 90, 100]
+    result = stats.duration_test(before, after, direction="increase")
+    assert result.u == 25 and result.p_value == pytest.approx(1 / 252, rel=1e-12)  # C(10, 5) = 252
+    assert result.verdict == "effective"
+    assert stats.duration_test(before, after).verdict == "not_effective"
