@@ -93,6 +93,29 @@ def noncentral(table, psi):
     return mean, below, above
 
 
+def poisson_pmf(k, mean):
+    if mean == 0:
+        return 1.0 if k == 0 else 0.0
+    return math.exp(k * math.log(mean) - mean - math.lgamma(k + 1))
+
+
+@cache
+def _binomial_prefix_sums(n):
+    sums, running = [], 0
+    for i in range(n + 1):
+        running += math.comb(n, i)
+        sums.append(running)
+    return sums
+
+
+def is_significant_halves(k0, k1, direction):
+    """Equal windows: P(Bin(k0 + k1, ½) ≤ k1) < 1/20 (decrease) or P(… ≥ k1) < 1/20, in integers."""
+    n = k0 + k1
+    sums = _binomial_prefix_sums(n)
+    favourable = sums[k1] if direction == "decrease" else sums[n] - (sums[k1 - 1] if k1 else 0)
+    return 20 * favourable < 2**n
+
+
 # --- the old functions, now on scipy --------------------------------------------------------------
 
 
@@ -483,3 +506,134 @@ def test_it_reads_an_increase_of_durations_from_the_other_tail():
     assert result.u == 25 and result.p_value == pytest.approx(1 / 252, rel=1e-12)  # C(10, 5) = 252
     assert result.verdict == "effective"
     assert stats.duration_test(before, after).verdict == "not_effective"
+
+
+# --- sizing in Plan ----------------------------------------------------------------------------------
+
+
+def test_it_sizes_six_incidents_in_fourteen_days_as_the_known_answer():
+    """Baseline 6 in 14 days, 14-day window: only 0 incidents is significant (P = 1/64); 1 gives 8/128."""
+    assert is_significant_halves(6, 0, "decrease") and not is_significant_halves(6, 1, "decrease")
+    sizing = stats.count_sizing(6, baseline_days=14, window_days=14)
+    assert sizing.rejection_region == (0, 0)
+    # Against a true 70 % drop the window's count ~ Poisson(0.3 · 6) and only 0 counts: exp(−1.8) = 0.165.
+    power = stats.count_power(6, 0.3, baseline_days=14, window_days=14)
+    assert power == pytest.approx(math.exp(-1.8), rel=1e-12) and power < 0.30
+    # 80 % power needs exp(−6 r) ≥ 0.8: r = ln(1.25) / 6, a drop of 96.3 %.
+    assert sizing.detectable_change == pytest.approx(1 - math.log(1.25) / 6, rel=1e-9)
+    assert sizing.power == pytest.approx(math.exp(-3), rel=1e-12)  # a 50 % drop: Poisson(3) at 0
+
+
+def brute_force_equal_window_power(rate, days, ratio, direction):
+    """Both counts Poisson over equal windows: Σ_k₀ Σ_k₁ Pois(k₀; λw) Pois(k₁; rλw) [significant], integers for p."""
+    mean0, mean1 = rate * days, ratio * rate * days
+    top0 = int(mean0 + 12 * math.sqrt(mean0) + 40)
+    top1 = int(mean1 + 12 * math.sqrt(mean1) + 40)
+    total = 0.0
+    for k0 in range(top0 + 1):
+        w0 = poisson_pmf(k0, mean0)
+        if w0 < 1e-16:
+            continue
+        total += w0 * sum(poisson_pmf(k1, mean1) for k1 in range(top1 + 1) if is_significant_halves(k0, k1, direction))
+    return total
+
+
+def test_it_finds_the_shortest_window_with_eighty_percent_power_by_the_exact_double_sum():
+    sizing = stats.count_sizing(20, baseline_days=14, window_days=14)
+    days = sizing.days_needed
+    assert days is not None
+    rate = 20 / 14
+    assert brute_force_equal_window_power(rate, days, 0.5, "decrease") >= 0.8
+    for shorter in range(1, days):
+        assert brute_force_equal_window_power(rate, shorter, 0.5, "decrease") < 0.8
+
+
+def test_it_finds_the_window_for_six_in_fourteen_days_and_for_a_rise():
+    sizing = stats.count_sizing(6, baseline_days=14, window_days=14)
+    assert sizing.days_needed is not None
+    assert brute_force_equal_window_power(6 / 14, sizing.days_needed, 0.5, "decrease") >= 0.8
+    assert brute_force_equal_window_power(6 / 14, sizing.days_needed - 1, 0.5, "decrease") < 0.8
+    rise = stats.count_sizing(30, baseline_days=28, window_days=28, direction="increase")
+    assert brute_force_equal_window_power(30 / 28, rise.days_needed, 1.5, "increase") >= 0.8
+    assert brute_force_equal_window_power(30 / 28, rise.days_needed - 1, 1.5, "increase") < 0.8
+
+
+def test_it_says_when_no_window_up_to_a_year_suffices_and_when_a_decrease_cannot_be_measured():
+    rare = stats.count_sizing(1, baseline_days=90, window_days=28)
+    assert rare.days_needed is None and rare.rejection_region is None and rare.power == 0.0
+    assert brute_force_equal_window_power(1 / 90, 365, 0.5, "decrease") < 0.8
+    assert "365 days" in rare.reason
+    zero = stats.count_sizing(0, baseline_days=28, window_days=28)
+    assert zero.rejection_region is None and zero.days_needed is None
+    assert "cannot be measured" in zero.reason
+
+
+def test_it_computes_power_as_the_poisson_mass_of_the_rejection_region():
+    """Baseline 12 in 28 days, 14-day window (share 1/3); region found by the exact test, mass by hand."""
+    share = Fraction(1, 3)
+    for direction, ratio in (("decrease", 0.4), ("increase", 2.5)):
+        region = [
+            k1 for k1 in range(0, 80) if exact_binomial_tail(k1, 12 + k1, share, upper=direction == "increase") < ALPHA
+        ]
+        mean = ratio * 12 / 28 * 14
+        expected = sum(poisson_pmf(k, mean) for k in region)
+        if direction == "increase":
+            expected += 1 - sum(poisson_pmf(k, mean) for k in range(0, 80))  # the region runs on past 79
+        found = stats.count_power(12, ratio, baseline_days=28, window_days=14, direction=direction)
+        assert found == pytest.approx(expected, rel=1e-9)
+        sizing = stats.count_sizing(12, baseline_days=28, window_days=14, direction=direction)
+        low, high = sizing.rejection_region
+        assert (low, high) == ((0, max(region)) if direction == "decrease" else (min(region), None))
+
+
+def brute_force_comparison_power(tb, rb, ratio, scale, direction):
+    """count_check's power: both window counts Poisson, every (ta, ra) judged as count_check judges it, exactly."""
+    mean_t, mean_r = ratio * tb * scale, rb * scale
+    share = Fraction(1, 2)
+    total = 0.0
+    for ra in range(int(mean_r + 12 * math.sqrt(mean_r) + 40)):
+        wr = poisson_pmf(ra, mean_r)
+        if wr < 1e-16:
+            continue
+        for ta in range(int(mean_t + 12 * math.sqrt(mean_t) + 40)):
+            wt = poisson_pmf(ta, mean_t)
+            if wt < 1e-16:
+                continue
+            table = [[ta, tb], [ra, rb]]
+            row, col, n = ta + tb, ta + ra, ta + tb + ra + rb
+            if 0 in (row, ra + rb, col, tb + rb):
+                reachable = False
+            else:
+                extreme = max(0, row + col - n) if direction == "decrease" else min(row, col)
+                weights, whole = _hypergeometric_weights(row, col, n)
+                reachable = Fraction(weights[extreme], whole) < ALPHA
+            if min(ra, rb) >= 10 and reachable:
+                significant = exact_fisher(table, direction) < ALPHA
+            else:
+                significant = exact_binomial_tail(ta, ta + tb, share, upper=direction == "increase") < ALPHA
+            total += wr * wt * significant
+    return total
+
+
+@pytest.mark.parametrize(
+    ("tb", "rb", "direction", "ratio"),
+    [(8, 12, "decrease", 0.3), (10, 30, "decrease", 0.5), (6, 25, "increase", 2.5)],
+)
+def test_it_sizes_the_comparison_by_the_exact_double_sum(tb, rb, direction, ratio):
+    change = 1 - ratio if direction == "decrease" else ratio - 1
+    sizing = stats.comparison_sizing(tb, rb, baseline_days=28, window_days=28, direction=direction, change=change)
+    expected = brute_force_comparison_power(tb, rb, ratio, 1.0, direction)
+    assert sizing.power == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_it_finds_the_comparisons_detectable_change():
+    sizing = stats.comparison_sizing(10, 30, baseline_days=28, window_days=28)
+    r = 1 - sizing.detectable_change
+    assert brute_force_comparison_power(10, 30, r, 1.0, "decrease") == pytest.approx(0.8, abs=1e-6)
+    assert brute_force_comparison_power(10, 30, r + 0.02, 1.0, "decrease") < 0.8
+
+
+def test_it_sizes_a_thin_comparison_as_the_before_after_test():
+    sizing = stats.comparison_sizing(10, 5, baseline_days=28, window_days=28)
+    assert sizing.thin and "too few incidents" in sizing.reason
+    assert sizing.power == pytest.approx(stats.count_power(10, 0.5, baseline_days=28, window_days=28), rel=1e-9)
