@@ -213,7 +213,8 @@ def _sign(value: float) -> int:
 def _verdict(p: float, side: int | None, direction: str, alpha: float, *, too_little_data: bool) -> str:
     """side: the sign of (effect − 1), decided exactly from the counts (None when there is no estimate).
 
-    Not from the floating estimate: a conditional MLE of exactly 1 comes out of a root-finder as 0.9999….
+    Not from the floating estimate: a conditional MLE comes out of a root-finder (brentq, xtol 1e-13), and
+    "exactly 1" should not hang on its last digits.
     """
     if too_little_data:
         return INCONCLUSIVE
@@ -368,8 +369,8 @@ def rate_test(
     else:
         p = float(binomtest(after, n, share, alternative=alternative).pvalue)
         # Clopper-Pearson one-sided bound in closed form (beta quantiles, special.betaincinv): the same bound
-        # as binomtest(...).proportion_ci(method="exact"), which finds it by brentq with xtol 2e-12 and is 30×
-        # slower; the closed form is also the more accurate near a tie.
+        # as binomtest(...).proportion_ci(method="exact") (to 1e-10), which finds it by brentq (xtol 2e-12) at
+        # ~0.6 ms a call against ~2 µs; the closed form is also the more accurate near a tie.
         if direction == DECREASE:
             low, high = 0.0, 1.0 if after == n else float(special.betaincinv(after + 1, n - after, 1 - alpha))
         else:
