@@ -28,20 +28,18 @@ import datetime as dt
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, F, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from improvement import services, stats
 from improvement.models import Action, Check, Stage, StageTransition, Verdict
 from improvement.windows import COUNT_METRICS, DURATION_METRICS, entered_do_at, grace, measurable, schedule
-from incidents.measures.db import Percentile, Seconds
 from incidents.measures.queries import failed_change
 from incidents.models import Change, Incident
 
 ALPHA = 0.05
 MIN_DURATIONS = 5
-MIN_IMPROVEMENT = 0.10
 
 
 def _windows(start: dt.datetime, days: int) -> tuple[tuple[dt.datetime, dt.datetime], tuple[dt.datetime, dt.datetime]]:
@@ -62,6 +60,107 @@ def _incident_queryset(action: Action):
             _("incidents with a “%(category)s” contributing factor") % {"category": action.target_factor_category},
         )
     return None, ""
+
+
+# Incidents of one problem that start within this span of each other are one outage logged several times.
+CLUSTER_SPAN = dt.timedelta(hours=6)
+
+
+def _clustered_counts(queryset, baseline, observed) -> tuple[int, int]:
+    """Outages per window: incidents of one problem starting within CLUSTER_SPAN of the previous count once."""
+    rows = (
+        queryset.filter(started_at__gte=baseline[0], started_at__lt=observed[1])
+        .order_by("problem_id", "started_at")
+        .values_list("problem_id", "started_at")
+        .distinct()
+    )
+    counts = [0, 0]
+    last: dict[int, dt.datetime] = {}
+    for problem_id, started in rows:
+        previous = last.get(problem_id) if problem_id is not None else None
+        if problem_id is not None:
+            last[problem_id] = started
+        if (
+            previous is not None
+            and started - previous <= CLUSTER_SPAN
+            and (started < baseline[1]) == (previous < baseline[1])
+        ):
+            continue  # the same outage, already counted in this window
+        counts[0 if started < baseline[1] else 1] += 1
+    return counts[0], counts[1]
+
+
+def origin_incident_ids(action: Action, do_at: dt.datetime) -> list[int]:
+    """The incidents that created the action: linked to it and started before Do (left out of the baseline)."""
+    return list(action.incidents.filter(started_at__lt=do_at).values_list("pk", flat=True))
+
+
+def _bound(value: float | None) -> float | None:
+    return None if value is None or value in (float("inf"), float("-inf")) else float(value)
+
+
+def _comparison_measure(action: Action, queryset, label, baseline, observed, do_at) -> dict:
+    """Target vs the rest of the team over the same windows (stats.count_check), origin incidents left out."""
+    direction = action.target_direction or Action.Direction.DECREASE
+    origin = origin_incident_ids(action, do_at)
+    target = queryset.exclude(pk__in=origin)
+    rest = Incident.objects.filter(team_id=action.team_id).exclude(pk__in=queryset.values("pk")).exclude(pk__in=origin)
+    tb, ta = _clustered_counts(target, baseline, observed)
+    rb, ra = _clustered_counts(rest, baseline, observed)
+    result = stats.count_check(tb, ta, rb, ra, direction=direction, alpha=ALPHA)
+    if result.method == "comparison":
+        method = _(
+            "Compared with the rest of the team over the same windows (%(rb)s incidents before, %(ra)s after): "
+            "conditional maximum-likelihood odds ratio of the 2 × 2 counts (the ratio of rate ratios) = "
+            "%(effect)s, one-sided 95 %% bound %(bound)s, one-sided Fisher exact test (%(direction)s), "
+            "p = %(p).4g, significance level %(alpha)s."
+        )
+    else:
+        method = _(
+            "Before/after only (%(why)s): exact Poisson rate comparison (conditional binomial test): given "
+            "n = %(n)s events in the two equal windows, observed ~ Binomial(n, 1/2) if nothing changed; "
+            "one-sided (%(direction)s), p = %(p).4g, significance level %(alpha)s."
+        )
+    bound = result.ci_high if direction == Action.Direction.DECREASE else result.ci_low
+    method = method % {
+        "rb": rb,
+        "ra": ra,
+        "effect": "—" if result.estimate is None else f"{result.estimate:.3g}",
+        "bound": "∞" if _bound(bound) is None else f"{bound:.3g}",
+        "direction": direction,
+        "p": result.p_value,
+        "alpha": ALPHA,
+        "why": _("too few incidents elsewhere in the team to compare with"),
+        "n": tb + ta,
+    }
+    thin = result.comparison.thin if result.method == "comparison" else result.before_after.too_little_data
+    if result.verdict == Verdict.INCONCLUSIVE and thin:
+        method += " " + _("Too little data: with these counts no outcome could be significant.")
+    elif result.verdict == Verdict.NOT_EFFECTIVE:
+        method += " " + _("The rate did not move in the target's direction.")
+    elif result.verdict == Verdict.INCONCLUSIVE:
+        method += " " + _("The rate moved the right way, but not significantly.")
+    method += " " + _(
+        "Baseline: the %(n)s incident(s) that created the action are left out; incidents of one problem starting "
+        "within 6 hours of each other count as one outage."
+    ) % {"n": len(origin)}
+    return {
+        "metric": str(label)[:60],
+        "baseline_value": float(tb),
+        "observed_value": float(ta),
+        "baseline_count": tb,
+        "observed_count": ta,
+        "comparison_baseline_count": rb,
+        "comparison_observed_count": ra,
+        "test": result.method,
+        "effect": _bound(result.estimate),
+        "ci_low": _bound(result.ci_low),
+        "ci_high": _bound(result.ci_high),
+        "excluded_incidents": len(origin),
+        "p_value": result.p_value,
+        "method": method,
+        "computed_verdict": result.verdict,
+    }
 
 
 def _count_in_windows(queryset, time_field: str, baseline, observed) -> tuple[int, int]:
@@ -139,57 +238,54 @@ def _failure_rate_measure(action: Action, baseline, observed) -> dict:
     else:
         verdict = Verdict.INCONCLUSIVE
         method += " " + _("The rate moved the right way, but not significantly.")
-    found.update(method=method, p_value=p_value, computed_verdict=verdict)
+    found.update(method=method, p_value=p_value, computed_verdict=verdict, test="fisher")
     return found
 
 
-def _duration_measure(action: Action, metric: str, baseline, observed) -> dict:
-    model, later, earlier, time_field = DURATION_METRICS[metric]
-    queryset = model.objects.filter(team_id=action.team_id, **{f"{later}__isnull": False, f"{earlier}__isnull": False})
-
-    def within(window):
-        return Q(**{f"{time_field}__gte": window[0], f"{time_field}__lt": window[1]})
-
-    row = queryset.aggregate(
-        baseline=Percentile(Seconds(F(later), F(earlier)), 0.5, filter=within(baseline)),
-        observed=Percentile(Seconds(F(later), F(earlier)), 0.5, filter=within(observed)),
-        baseline_count=Count("id", filter=within(baseline)),
-        observed_count=Count("id", filter=within(observed)),
+def _durations(queryset, later: str, earlier: str, time_field: str, window) -> list[float | None]:
+    """Seconds from `earlier` to `later` of each row placed in `window`; None for one still open (no `later`)."""
+    rows = queryset.filter(**{f"{time_field}__gte": window[0], f"{time_field}__lt": window[1]}).values_list(
+        earlier, later
     )
+    return [None if end is None else (end - start).total_seconds() for start, end in rows]
+
+
+def _duration_measure(action: Action, metric: str, baseline, observed) -> dict:
+    """One-sided Mann-Whitney U (stats.duration_test); an incident still open counts as the longest."""
+    model, later, earlier, time_field = DURATION_METRICS[metric]
+    queryset = model.objects.filter(team_id=action.team_id, **{f"{earlier}__isnull": False})
+    before = _durations(queryset, later, earlier, time_field, baseline)
+    after = _durations(queryset, later, earlier, time_field, observed)
     direction = action.target_direction or Action.Direction.DECREASE
+    result = stats.duration_test(before, after, direction=direction, min_values=MIN_DURATIONS, alpha=ALPHA)
     method = _(
-        "Comparison of medians (linear interpolation) of %(metric)s in seconds: %(b)s values before, "
-        "%(o)s after; effective when the median improves by at least %(gain)s %% (%(direction)s)."
+        "One-sided Mann-Whitney U test of %(metric)s in seconds (%(direction)s): %(b)s values before, %(o)s "
+        "after, %(open)s still open counted as the longest; %(how)s; U = %(u)s, p = %(p)s, significance level "
+        "%(alpha)s."
     ) % {
         "metric": metric,
-        "b": row["baseline_count"],
-        "o": row["observed_count"],
-        "gain": int(MIN_IMPROVEMENT * 100),
         "direction": direction,
+        "b": len(before),
+        "o": len(after),
+        "open": sum(value is None for value in before + after),
+        "how": _("exact distribution") if result.method == "exact" else _("normal approximation with tie correction"),
+        "u": "—" if result.u is None else f"{result.u:g}",
+        "p": "—" if result.p_value is None else f"{result.p_value:.4g}",
+        "alpha": ALPHA,
     }
-    if min(row["baseline_count"], row["observed_count"]) < MIN_DURATIONS:
-        verdict = Verdict.INCONCLUSIVE
+    if result.too_little_data:
         method += " " + _("Too little data: at least %(min)s values are needed in each window.") % {
             "min": MIN_DURATIONS
         }
-    else:
-        base, seen = row["baseline"], row["observed"]
-        change = (seen - base) / base if base else (0.0 if seen == base else 1.0)
-        gain = -change if direction == Action.Direction.DECREASE else change
-        if gain >= MIN_IMPROVEMENT:
-            verdict = Verdict.EFFECTIVE
-        elif gain <= 0:
-            verdict = Verdict.NOT_EFFECTIVE
-        else:
-            verdict = Verdict.INCONCLUSIVE
     return {
-        "baseline_value": row["baseline"],
-        "observed_value": row["observed"],
-        "baseline_count": row["baseline_count"],
-        "observed_count": row["observed_count"],
+        "baseline_value": result.before_median,
+        "observed_value": result.after_median,
+        "baseline_count": len(before),
+        "observed_count": len(after),
         "method": method,
-        "p_value": None,
-        "computed_verdict": verdict,
+        "p_value": result.p_value,
+        "computed_verdict": result.verdict,
+        "test": "mann_whitney",
     }
 
 
@@ -208,20 +304,19 @@ def measure(action: Action, *, now: dt.datetime | None = None) -> dict:
         "observed_end": observed[1],
     }
     metric = action.target_metric if action.target_kind == Action.TargetKind.METRIC else action.target_kind
-    queryset, label = _incident_queryset(action)
-    if queryset is None and metric in COUNT_METRICS:
+    target, label = _incident_queryset(action)
+    if target is not None:  # a service, problem or factor category: against the rest of the team
+        found.update(_comparison_measure(action, target, label, baseline, observed, do_at))
+    elif metric in COUNT_METRICS:  # a team-wide count: no comparison group, before/after
         source, filters = COUNT_METRICS[metric]
         model, time_field = (Incident, "started_at") if source == "incidents" else (Change, "deployed_at")
-        queryset, label = model.objects.filter(team_id=action.team_id, **filters), metric
+        queryset = model.objects.filter(team_id=action.team_id, **filters)
         if metric == "failed_deployments":
             queryset = queryset.filter(failed_change())
-    else:
-        time_field = "started_at"
-    if queryset is not None:
         k0, k1 = _count_in_windows(queryset, time_field, baseline, observed)
         verdict, p_value, method = _count_verdict(k0, k1, direction)
         found.update(
-            metric=str(label)[:60],
+            metric=metric,
             baseline_value=float(k0),
             observed_value=float(k1),
             baseline_count=k0,
@@ -229,6 +324,7 @@ def measure(action: Action, *, now: dt.datetime | None = None) -> dict:
             p_value=p_value,
             method=method,
             computed_verdict=verdict,
+            test="before_after",
         )
     elif metric == "change_failure_rate":
         found.update(metric=metric, **_failure_rate_measure(action, baseline, observed))
@@ -252,6 +348,57 @@ def measure(action: Action, *, now: dt.datetime | None = None) -> dict:
             "end": observed[1].isoformat()
         }
     return found
+
+
+def sizing(action: Action, *, now: dt.datetime | None = None) -> dict | None:
+    """In Plan: what the window can show for the test the Check will use, from the baseline rate until now.
+
+    The smallest true change detected with 80 % power at one-sided 5 %, its power against a 50 % change,
+    and (before/after test) the window length a 50 % change needs. None for a target it cannot size.
+    """
+    now = now or timezone.now()
+    days = action.check_window_days
+    window = (now - dt.timedelta(days=days), now)
+    direction = action.target_direction or Action.Direction.DECREASE
+    target, _label = _incident_queryset(action)
+    if target is not None:
+        linked = action.incidents.values("pk") if action.pk else Incident.objects.none()
+        tb, _after = _clustered_counts(target.exclude(pk__in=linked), window, (now, now))
+        rest = Incident.objects.filter(team_id=action.team_id).exclude(pk__in=target.values("pk"))
+        rb, _after = _clustered_counts(rest.exclude(pk__in=linked), window, (now, now))
+        if rb >= stats.MIN_REST:
+            found = stats.comparison_sizing(tb, rb, baseline_days=days, window_days=days, direction=direction)
+            return {
+                "test": "comparison",
+                "baseline_count": tb,
+                "rest_count": rb,
+                "days": days,
+                "power": found.power,
+                "detectable_change": found.detectable_change,
+                "days_needed": None,
+                "reason": found.reason,
+            }
+    elif action.target_kind == Action.TargetKind.METRIC and action.target_metric in COUNT_METRICS:
+        source, filters = COUNT_METRICS[action.target_metric]
+        model, field = (Incident, "started_at") if source == "incidents" else (Change, "deployed_at")
+        queryset = model.objects.filter(team_id=action.team_id, **filters)
+        if action.target_metric == "failed_deployments":
+            queryset = queryset.filter(failed_change())
+        tb = queryset.filter(**{f"{field}__gte": window[0], f"{field}__lt": window[1]}).count()
+        rb = None
+    else:
+        return None
+    found = stats.count_sizing(tb, baseline_days=days, window_days=days, direction=direction)
+    return {
+        "test": "before_after",
+        "baseline_count": tb,
+        "rest_count": rb,
+        "days": days,
+        "power": found.power,
+        "detectable_change": found.detectable_change,
+        "days_needed": found.days_needed,
+        "reason": found.reason,
+    }
 
 
 def compute_check(action: Action, *, now: dt.datetime | None = None, force: bool = False) -> Check | None:

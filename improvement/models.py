@@ -201,6 +201,19 @@ class Check(TeamAudited, models.Model):
     observed_count = models.PositiveIntegerField(null=True, blank=True)
     method = models.TextField(_("method"), blank=True)
     p_value = models.FloatField(_("p-value"), null=True, blank=True)
+    test = models.CharField(
+        _("test"), max_length=14, blank=True, help_text=_("comparison, before_after, mann_whitney or fisher")
+    )
+    comparison_baseline_count = models.PositiveIntegerField(_("rest of the team, before"), null=True, blank=True)
+    comparison_observed_count = models.PositiveIntegerField(_("rest of the team, after"), null=True, blank=True)
+    effect = models.FloatField(
+        _("effect"), null=True, blank=True, help_text=_("Rate ratio or odds ratio (after ÷ before).")
+    )
+    ci_low = models.FloatField(_("confidence bound, low"), null=True, blank=True)
+    ci_high = models.FloatField(_("confidence bound, high"), null=True, blank=True)
+    excluded_incidents = models.PositiveIntegerField(
+        _("origin incidents left out"), null=True, blank=True, help_text=_("The incidents that created the action.")
+    )
     computed_verdict = models.CharField(_("computed verdict"), max_length=14, choices=Verdict.choices, blank=True)
     verdict = models.CharField(_("verdict"), max_length=14, choices=Verdict.choices, blank=True)
     overridden = models.BooleanField(default=False)

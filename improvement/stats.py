@@ -413,10 +413,16 @@ def count_check(
         comparison = comparison_test(
             target_before, target_after, rest_before, rest_after, direction=direction, alpha=alpha
         )
-    if comparison is not None and not comparison.thin:
+    # Fall back to before/after only when the comparison group is too small. A comparison that is thin
+    # because no split could be significant stays the decision (inconclusive): falling back there would
+    # credit the action with a team-wide drop (target 20 → 0 while the rest fell 100 → 10).
+    few_rest = comparison is not None and min(rest_before, rest_after) < MIN_REST
+    if comparison is not None and not few_rest:
         return CountCheck(
             "comparison",
-            "Compared with the rest of the team over the same windows, so a team-wide change cancels out.",
+            comparison.reason
+            if comparison.thin
+            else "Compared with the rest of the team over the same windows, so a team-wide change cancels out.",
             comparison.verdict,
             comparison.p_value,
             comparison.odds_ratio,
@@ -734,7 +740,7 @@ def comparison_sizing(
     alpha: float = 0.05,
     power: float = 0.8,
 ) -> ComparisonSizing:
-    """Power of count_check (the comparison, or its before/after fallback when thin) against `change`.
+    """Power of count_check (the comparison, or its before/after fallback with too few rest incidents) against `change`.
 
     Baseline counts fixed as observed; in the window the target ~ Poisson(r · μt) and the rest ~ Poisson(μr),
     the rest's expected count at its baseline rate. Exact double sum over both (tails beyond 1e-13 left out).
@@ -769,9 +775,10 @@ def comparison_sizing(
         else:
             comparison_ok = ta[None, :] >= thresholds
             unreachable = ta[None, :] < _thin_from(target_before, ra, rest_before, top, alpha)[:, None]
-        # Thin exactly as comparison_test decides it, outcome by outcome: then the Check uses the before/after test.
-        thin = (rest_before < MIN_REST) | (ra[:, None] < MIN_REST) | unreachable
-        return ta, weights @ np.where(thin, fallback_ok[None, :], comparison_ok)
+        # As count_check decides, outcome by outcome: too few rest incidents → the before/after test; a
+        # comparison no split could make significant → inconclusive (never the fallback).
+        few_rest = (rest_before < MIN_REST) | (ra[:, None] < MIN_REST)
+        return ta, weights @ np.where(few_rest, fallback_ok[None, :], comparison_ok & ~unreachable)
 
     # A decrease needs ratios up to 1 only; a rise first up to 2 (or the asked change), tenfold if need be.
     reaches = [1.0] if direction == DECREASE else sorted({max(ratio, 2.0), RATIO_MAX})

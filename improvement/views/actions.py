@@ -205,6 +205,7 @@ def _detail_context(team, action, **extra):
         "bar_observed": round(100 * abs(check.observed_value or 0) / top) if check else 0,
         "moves": move_options(action),
         "evidence": _evidence_so_far(action),
+        "sizing": checks.sizing(action) if action.stage in (Stage.PLAN, Stage.DO) and action.target_kind else None,
         "plan_gaps": services.plan_gaps(action) if action.stage == Stage.PLAN else {},
         "next_cycle": getattr(action, "next_cycle", None),
         "is_overdue": bool(action.is_open and action.due_date and action.due_date < timezone.localdate()),

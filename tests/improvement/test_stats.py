@@ -343,6 +343,15 @@ def test_it_is_thin_when_no_split_with_these_margins_could_be_significant():
     assert reachable.p_value == pytest.approx(math.comb(100, 50) / math.comb(106, 50), rel=1e-12)
 
 
+def test_a_team_wide_drop_too_small_to_compare_is_not_credited_to_the_action():
+    """Target 20 → 0 while the rest fell 100 → 10: the before/after test alone would say effective."""
+    assert stats.rate_test(20, 0).verdict == "effective"
+    check = stats.count_check(20, 0, 100, 10)
+    assert check.comparison.thin  # no split of these margins could be significant
+    assert (check.method, check.verdict) == ("comparison", "inconclusive")
+    assert "no split could be significant" in check.reason
+
+
 def test_it_uses_the_before_after_test_without_a_comparison_group():
     check = stats.count_check(10, 2)
     assert check.method == "before_after" and check.comparison is None
@@ -607,10 +616,10 @@ def brute_force_comparison_power(tb, rb, ratio, scale, direction):
                 extreme = max(0, row + col - n) if direction == "decrease" else min(row, col)
                 weights, whole = _hypergeometric_weights(row, col, n)
                 reachable = Fraction(weights[extreme], whole) < ALPHA
-            if min(ra, rb) >= 10 and reachable:
-                significant = exact_fisher(table, direction) < ALPHA
-            else:
+            if min(ra, rb) < 10:  # too few rest incidents: the before/after test decides
                 significant = exact_binomial_tail(ta, ta + tb, share, upper=direction == "increase") < ALPHA
+            else:  # the comparison decides; one no split could make significant is inconclusive
+                significant = reachable and exact_fisher(table, direction) < ALPHA
             total += wr * wt * significant
     return total
 
