@@ -15,6 +15,7 @@ import logging
 from celery import shared_task
 from django.db import DatabaseError
 
+from config import outage_log
 from improvement import notifications, rituals
 
 logger = logging.getLogger(__name__)
@@ -28,8 +29,11 @@ def enqueue(task, *args) -> bool:
     try:
         task.apply_async(args=args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
     except Exception as exc:  # kombu.OperationalError, redis errors, OSError: all mean "broker unreachable"
-        logger.warning("broker unavailable, %s%r not queued (the tick will pick it up): %s", task.name, args, exc)
+        outage_log.broker.failed(
+            logger, "broker unavailable, %s%r not queued (the tick will pick it up): %s", task.name, args, exc
+        )
         return False
+    outage_log.broker.answered(logger)
     return True
 
 

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.serializers import as_serializer_error
 
+from config import outage_log
 from config.fault_hooks import pause_if_asked
 from teams.api.errors import flatten
 from teams.api.plumbing import parse_json_bytes
@@ -136,10 +137,13 @@ def nudge_inbox() -> None:
 
     if shared_cache():
         try:
-            if not claim_nudge():
+            claimed = claim_nudge()
+        except Exception as exc:  # a cache that does not answer: nudge anyway, the broker decides
+            outage_log.cache.failed(logger, "webhook drain nudge: cache unavailable: %s", exc)
+        else:
+            outage_log.cache.answered(logger)
+            if not claimed:
                 return
-        except Exception:  # a cache that does not answer: nudge anyway, the broker decides
-            logger.warning("webhook drain nudge: cache unavailable", exc_info=True)
     enqueue(drain_webhooks)
 
 
