@@ -4,7 +4,12 @@ import os
 
 from celery import Celery
 
+from config import redis_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+# Before any broker connection: redis:// channels that survive an outage (see config/redis_broker.py).
+redis_broker.register()
 
 app = Celery("opskaizen")
 app.config_from_object("django.conf:settings", namespace="CELERY")
