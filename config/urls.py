@@ -6,12 +6,12 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import views
+from config import health, views
 from teams import views_audit
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("healthz/", views.healthz, name="healthz"),
+    path("healthz/", health.healthz, name="healthz"),
     # Metrics API (issue 4): keep before any other api/v1/ include.
     path("api/v1/metrics/", include("improvement.metrics_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
