@@ -24,7 +24,9 @@ knows nothing of its broker (it cannot happen) raises a connection error, not an
 ``register()`` points kombu's ``redis://`` and ``rediss://`` schemes at this transport (before
 any connection is made; config/celery.py calls it), so the broker URL, its log lines and
 ``rediss://``'s TLS defaults stay kombu's own. Remove this module when a Celery/kombu release
-fixes the double close (tests/faults/test_worker_supervision.py reproduces it).
+fixes the double close: tests/faults/test_worker_broker_outage.py reproduces the crash on real
+processes, and tests/test_operations.py shows kombu's own channel failing (that test starts to
+fail once kombu is fixed).
 """
 
 from kombu import transport as kombu_transport
