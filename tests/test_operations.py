@@ -183,6 +183,28 @@ def test_queueing_during_a_broker_outage_warns_once_then_once_when_it_is_back(ca
     assert caplog.records[-1].getMessage().startswith("broker available again")
 
 
+def test_the_api_throttle_lets_requests_through_a_cache_outage_and_logs_it_once(monkeypatch, caplog, rf, settings):
+    from django.contrib.auth.models import AnonymousUser
+
+    from teams.api.auth import TokenRateThrottle
+
+    def unreachable(self, keys, overlap):
+        raise ConnectionError("Error 111 connecting to 127.0.0.1:6390. Connection refused.")
+
+    settings.API_THROTTLE_RATE = "10/minute"
+    caplog.set_level(logging.WARNING)
+    request = rf.get("/api/v1/teams/")
+    request.user = AnonymousUser()
+    monkeypatch.setattr(TokenRateThrottle, "_count", unreachable)
+    assert all(TokenRateThrottle().allow_request(request, None) for _ in range(3))  # fails open
+    monkeypatch.undo()
+    assert TokenRateThrottle().allow_request(request, None)
+    messages = [r.getMessage() for r in caplog.records]
+    assert len(messages) == 2 and not any(r.exc_info for r in caplog.records)
+    assert messages[0].startswith("API throttle unavailable (cache error); request let through: Error 111")
+    assert messages[1].startswith("cache available again after 0 s (3 failed attempts meanwhile)")
+
+
 # --- config/redis_broker.py --------------------------------------------------------------------
 
 
