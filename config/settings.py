@@ -243,6 +243,13 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
+# A worker or beat never gives up on the broker by itself (Celery's default: 100 tries, then
+# exit): after an outage of any length it reconnects and carries on; its supervisor restarts it
+# only when it really died (docs/operations.md). redis:// channels that survive an outage while
+# a task is unacknowledged: config/redis_broker.py (registered in config/celery.py).
+CELERY_BROKER_CONNECTION_RETRY = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 
 # --- REST framework -----------------------------------------------------------
 # Owned by the API (issue 3): token or session auth, one error shape, per-token throttling.

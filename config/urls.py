@@ -6,11 +6,11 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import views
+from config import health, views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("healthz/", views.healthz, name="healthz"),
+    path("healthz/", health.healthz, name="healthz"),
     # The metrics API: before the api/v1/ router, whose catch-all answers a JSON 404.
     path("api/v1/metrics/", include("reporting.api_urls")),
     path("accounts/", include("django.contrib.auth.urls")),

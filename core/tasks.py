@@ -2,6 +2,8 @@
 
 import logging
 
+from core import outage_log
+
 logger = logging.getLogger(__name__)
 
 # A short publish retry: a web request must not hang on a dead broker.
@@ -26,6 +28,10 @@ def enqueue(task, *args) -> bool:
     try:
         task.apply_async(args=args, retry=True, retry_policy=PUBLISH_RETRY_POLICY)
     except Exception as exc:  # kombu.OperationalError, redis errors, OSError: all mean "broker unreachable"
-        logger.warning("broker unavailable, %s%r not queued (the tick will pick it up): %s", task.name, args, exc)
+        # One warning when the broker goes away and one when it answers again, not one per publish.
+        outage_log.broker.failed(
+            logger, "broker unavailable, %s%r not queued (the tick will pick it up): %s", task.name, args, exc
+        )
         return False
+    outage_log.broker.answered(logger)
     return True

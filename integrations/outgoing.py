@@ -16,6 +16,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.dispatch import receiver
 
+from core import outage_log
 from core.signing import timestamped_signature
 from core.tasks import PUBLISH_RETRY_POLICY, task_named
 from improvement import signals
@@ -62,8 +63,11 @@ def nudge(ids: list[int]) -> None:
         try:
             deliver_webhook.apply_async(args=[pk], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
         except Exception as exc:  # kombu.OperationalError, redis errors, OSError: "broker unreachable"
-            logger.warning("broker unavailable, outgoing delivery %s left to the dispatcher: %s", pk, exc)
+            outage_log.broker.failed(
+                logger, "broker unavailable, outgoing delivery %s left to the dispatcher: %s", pk, exc
+            )
             return  # the others would fail the same way; the dispatcher sends them all
+        outage_log.broker.answered(logger)
 
 
 @receiver(signals.action_moved_in_transaction, dispatch_uid="integrations.outgoing.action_moved")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quickstart: install, migrate, seed the demo and start the web app with a
-# Celery worker + beat, on the embedded defaults (SQLite, file-system broker).
+# Celery worker and beat, on the embedded defaults (SQLite, file-system broker).
 # Usage: scripts/demo.sh [port]    (default port 8000)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" requirements.txt
@@ -13,12 +13,6 @@ python manage.py seed_demo
 # Rituals: open each ritual's latest review session now, so the review board has an agenda.
 python manage.py ritual_tick --open-latest
 
-echo "==> starting the Celery worker with beat (log: var/celery.log)"
-celery -A config worker --beat --loglevel=INFO --concurrency=1 >var/celery.log 2>&1 &
-worker=$!
-trap 'kill $worker 2>/dev/null; wait $worker 2>/dev/null' EXIT INT TERM
-
-echo
-echo "OpsKaizen is running at http://127.0.0.1:${PORT}/  (admin: http://127.0.0.1:${PORT}/admin/) — Ctrl-C stops it."
-echo
-gunicorn config.wsgi --bind "127.0.0.1:${PORT}" --workers 2 --access-logfile - --log-level warning
+# Web, worker and beat (beat as its own process, never inside the worker) in one process group:
+# Ctrl-C, or any of them dying, stops all three.
+exec scripts/serve.sh "$PORT"

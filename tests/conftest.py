@@ -62,6 +62,15 @@ def _default_language_after_each_test():
     translation.deactivate()
 
 
+@pytest.fixture(autouse=True)
+def _dependencies_up_before_each_test():
+    """core/outage_log.py remembers per process that Redis is down: each test starts with it up."""
+    from core import outage_log
+
+    for dependency in (outage_log.broker, outage_log.cache, outage_log.database):
+        dependency.reset()
+
+
 @pytest.fixture
 def team(db):
     return factories.TeamFactory()

@@ -64,7 +64,8 @@ def test_a_missing_secret_key_is_generated_once_and_kept(tmp_path):
 @pytest.mark.django_db
 def test_healthz_reports_the_database_up(client):
     response = client.get("/healthz/")
-    assert response.json() == {"status": "ok", "database": "up"}
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok" and response.json()["database"] == "up"  # more: tests/test_operations.py
 
 
 @pytest.mark.django_db

@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.serializers import as_serializer_error
 
-from core import tasks
+from core import outage_log, tasks
 from core.api.errors import flatten
 from core.api.plumbing import parse_json_bytes
 from core.cache import redis_client
@@ -40,7 +40,7 @@ STORED_HEADERS_SKIP = {"authorization", "cookie", "proxy-authorization"}
 NUDGE_KEY = "opskaizen:webhook-drain-queued"
 OUTCOME_FIELDS = ["outcome", "result", "error", "processed_at"]  # what applying a delivery writes
 NUDGE_TTL = 5  # seconds: a lost nudge holds the next ones back at most this long
-# Lets a fault test SIGKILL a real worker inside a batch (config/fault_hooks.py); unset in production.
+# Lets a fault test SIGKILL a real worker inside a batch (core/fault_hooks.py); unset in production.
 DRAIN_PAUSE = "OPSKAIZEN_TEST_DRAIN_PAUSE"
 
 
@@ -135,10 +135,13 @@ def nudge_inbox() -> None:
 
     if shared_cache():
         try:
-            if not claim_nudge():
+            claimed = claim_nudge()
+        except Exception as exc:  # a cache that does not answer: nudge anyway, the broker decides
+            outage_log.cache.failed(logger, "webhook drain nudge: cache unavailable: %s", exc)
+        else:
+            outage_log.cache.answered(logger)
+            if not claimed:
                 return
-        except Exception:  # a cache that does not answer: nudge anyway, the broker decides
-            logger.warning("webhook drain nudge: cache unavailable", exc_info=True)
     tasks.enqueue("teams.drain_webhooks")
 
 

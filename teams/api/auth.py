@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
+from core import outage_log
 from core.cache import redis_client
 from teams.models import ApiToken, Membership
 from teams.selectors import has_role
@@ -159,9 +160,10 @@ class TokenRateThrottle(throttling.SimpleRateThrottle):
         overlap = 1 - into / self.duration
         try:
             allowed = self._count(keys, overlap)
-        except Exception:  # any cache failure: fail open, loudly
-            logger.warning("API throttle unavailable (cache error); request let through", exc_info=True)
+        except Exception as exc:  # any cache failure: fail open, logged once per outage (core/outage_log.py)
+            outage_log.cache.failed(logger, "API throttle unavailable (cache error); request let through: %s", exc)
             return True
+        outage_log.cache.answered(logger)
         return True if allowed else self.throttle_failure()
 
     def _count(self, keys: tuple[str, str], overlap: float) -> bool:
