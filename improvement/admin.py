@@ -48,7 +48,6 @@ class ActionAdmin(admin.ModelAdmin):
         "postmortems",
         "problems",
         "changes",
-        "recurrences",
         "created_by",
     ]
     inlines = [CheckInline, StageTransitionInline]

@@ -14,6 +14,7 @@ urlpatterns = [
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit, name="edit"),
     path("incidents/<int:pk>/timeline/", views.timeline_add, name="timeline_add"),
+    path("recurrences/<int:pk>/not-a-recurrence/", views.recurrence_dismiss, name="recurrence_dismiss"),
     path("incidents/<int:pk>/status/", views.incident_status, name="status"),
     path("incidents/<int:pk>/postmortem/", views.postmortem_start, name="postmortem_start"),
     path("postmortems/<int:pk>/", views.postmortem_detail, name="postmortem"),

@@ -22,6 +22,8 @@ class Stage(models.TextChoices):
     ACT = "act", _("Act")
     DONE = "done", _("Done")
     ABANDONED = "abandoned", _("Abandoned")
+    # A cycle opened by a recurrence a member then marked "not a recurrence": closed, never counted as abandoned.
+    WITHDRAWN = "withdrawn", _("Withdrawn")
 
 
 # The longest observation window, extensions included.
@@ -129,7 +131,13 @@ class Action(TeamAudited, models.Model):
     )
     cycle = models.PositiveSmallIntegerField(_("cycle"), default=1)
     recurred_at = models.DateTimeField(_("recurred at"), null=True, blank=True)
-    recurrences = models.ManyToManyField(Incident, blank=True, related_name="recurred_actions")
+    recurrences = models.ManyToManyField(
+        Incident,
+        blank=True,
+        related_name="recurred_actions",
+        through="Recurrence",
+        through_fields=("action", "incident"),
+    )
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -154,6 +162,35 @@ class Action(TeamAudited, models.Model):
     @property
     def is_open(self) -> bool:
         return self.stage in OPEN_STAGES
+
+
+class Recurrence(models.Model):
+    """An incident that brought a standardised action's problem back, with why; a member may undo the link.
+
+    The table is the one the plain many-to-many link had (improvement_action_recurrences).
+    """
+
+    class Match(models.TextChoices):
+        EXACT = "exact", _("same cause")
+        RATE = "rate", _("rate back at its baseline")
+
+    action = models.ForeignKey(Action, on_delete=models.CASCADE, related_name="recurrence_links")
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="recurrence_links")
+    match = models.CharField(_("match"), max_length=8, choices=Match.choices, blank=True)
+    reason = models.CharField(_("why"), max_length=300, blank=True)
+    created_at = models.DateTimeField(_("linked at"), null=True, blank=True)
+    dismissed_at = models.DateTimeField(_("marked not a recurrence at"), null=True, blank=True)
+    dismissed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    dismiss_reason = models.TextField(_("why it is not a recurrence"), blank=True)
+
+    class Meta:
+        db_table = "improvement_action_recurrences"
+        constraints = [models.UniqueConstraint(fields=["action", "incident"], name="recurrence_once_per_incident")]
+
+    def __str__(self) -> str:
+        return f"{self.incident_id} → {self.action_id}"
 
 
 class StageTransition(models.Model):

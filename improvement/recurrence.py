@@ -1,17 +1,32 @@
-"""Recurrence: an incident on the target of a standardised action reopens it for a new cycle."""
+"""Recurrence: the problem of a standardised action came back, and a new cycle says why.
 
+- **Exact cause** (a problem target): one incident of the same problem after standardisation reopens
+  the action. (Alert fingerprints and dedup keys will join this rule once incidents carry them.)
+- **Rate targets** (a service, a contributing-factor category): one incident is not a recurrence.
+  The action reopens when the target's rate is back at its baseline: as many incidents in the last
+  RATE_HORIZON (counted from standardisation at the earliest) as the baseline rate of its Check
+  predicts for the whole horizon (at least one).
+Each link records why ("incident #218 on Checkout: same problem, 9 days after standardisation"). A
+member may mark a link "not a recurrence" with a reason: it stops counting, and the cycle it opened
+is withdrawn if it has not left Plan.
+"""
+
+import datetime as dt
 import logging
+import math
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from improvement import services
-from improvement.models import Action, Stage
+from improvement.models import Action, Recurrence, Stage, StageTransition
 from incidents.models import ContributingFactor, Incident
 
 logger = logging.getLogger(__name__)
+RATE_HORIZON = dt.timedelta(days=90)
 
 
 def matching_standardised_actions(incident: Incident, *, factors: bool = True):
@@ -40,19 +55,61 @@ def matching_standardised_actions(incident: Incident, *, factors: bool = True):
     ).order_by("pk")
 
 
+def _target_incidents(action: Action):
+    found = Incident.objects.filter(team_id=action.team_id)
+    if action.target_kind == Action.TargetKind.SERVICE:
+        return found.filter(service_id=action.target_service_id)
+    return found.filter(postmortem__factors__category=action.target_factor_category).distinct()
+
+
+def why(action: Action, incident: Incident) -> tuple[str, str] | None:
+    """(match, reason) when `incident` is a recurrence of `action`, None when it is not (yet)."""
+    days = max(0, (incident.started_at - action.stage_entered_at).days)
+    where = incident.service.name if incident.service_id else _("no service")
+    if action.target_kind == Action.TargetKind.PROBLEM:
+        return Recurrence.Match.EXACT, _(
+            "incident #%(id)s on %(where)s: same problem, %(days)s days after standardisation"
+        ) % {"id": incident.pk, "where": where, "days": days}
+    check = getattr(action, "check_result", None)
+    window = action.check_window_days or 28
+    rate = (check.baseline_count or 0) / window if check and check.baseline_count is not None else 0.0
+    expected = max(1, math.ceil(rate * RATE_HORIZON.days))
+    since = max(action.stage_entered_at, incident.started_at - RATE_HORIZON)
+    seen = _target_incidents(action).filter(started_at__gte=since, started_at__lte=incident.started_at).count()
+    if seen < expected:
+        return None
+    return Recurrence.Match.RATE, _(
+        "incident #%(id)s on %(where)s: %(seen)s incidents in the last %(horizon)s days since standardisation, "
+        "back at the baseline rate (%(expected)s per %(horizon)s days), %(days)s days after standardisation"
+    ) % {
+        "id": incident.pk,
+        "where": where,
+        "seen": seen,
+        "expected": expected,
+        "horizon": RATE_HORIZON.days,
+        "days": days,
+    }
+
+
 @transaction.atomic
 def record_recurrence(*, incident: Incident, at=None) -> list[Action]:
-    """Flag every standardised action whose target `incident` hits, link the incident, open the next cycle.
+    """Link `incident` to every standardised action it brings back (with why) and open the next cycle.
 
-    Once per incident and action: replaying the same incident changes nothing.
-    Returns the new cycles opened (an action that already has a next cycle only gets the link).
+    Once per incident and action: replaying the same incident changes nothing. Returns the new cycles
+    opened (an action that already has an open next cycle only gets the link).
     """
     at = at or timezone.now()
     opened = []
-    for action in matching_standardised_actions(incident).select_for_update():
-        if action.recurrences.filter(pk=incident.pk).exists():
+    for action in (
+        matching_standardised_actions(incident).select_related("check_result").select_for_update(of=("self",))
+    ):
+        if Recurrence.objects.filter(action=action, incident=incident).exists():
             continue
-        action.recurrences.add(incident)
+        found = why(action, incident)
+        if found is None:
+            continue
+        match, reason = found
+        Recurrence.objects.create(action=action, incident=incident, match=match, reason=reason[:300], created_at=at)
         action.recurred_at = at
         action.save(update_fields=["recurred_at", "updated_at"])
         successor = Action.objects.filter(previous_cycle=action).first()
@@ -60,6 +117,7 @@ def record_recurrence(*, incident: Incident, at=None) -> list[Action]:
             try:
                 with transaction.atomic():  # a savepoint: a refused cycle keeps the flag and the link
                     successor = services.open_next_cycle(action=action, at=at, origin=Action.Origin.RECURRENCE)
+                    StageTransition.objects.filter(action=successor).update(note=_("Reopened: %s") % reason)
             except ValidationError as exc:
                 # e.g. the owner has left the team: the flag still puts the action on the next review board.
                 logger.warning("Recurrence of action %s: no new cycle opened: %s", action.pk, exc.messages)
@@ -68,3 +126,35 @@ def record_recurrence(*, incident: Incident, at=None) -> list[Action]:
         if successor.is_open:
             successor.incidents.add(incident)
     return opened
+
+
+@transaction.atomic
+def dismiss(*, link: Recurrence, by, reason: str) -> Recurrence:
+    """Mark a link "not a recurrence": no longer counted; the cycle it opened is withdrawn while still in Plan."""
+    link = Recurrence.objects.select_for_update().select_related("action").get(pk=link.pk)
+    if link.dismissed_at is not None:
+        raise ValidationError({"reason": _("This link is already marked as not a recurrence.")})
+    if not reason.strip():
+        raise ValidationError({"reason": _("Say why this incident is not a recurrence.")})
+    link.dismissed_at, link.dismissed_by, link.dismiss_reason = timezone.now(), by, reason.strip()
+    link.save(update_fields=["dismissed_at", "dismissed_by", "dismiss_reason"])
+    action = link.action
+    still = Recurrence.objects.filter(action=action, dismissed_at__isnull=True).exclude(pk=link.pk)
+    if not still.exists():
+        Action.objects.filter(pk=action.pk).update(recurred_at=None)
+        successor = Action.objects.filter(
+            previous_cycle=action, origin=Action.Origin.RECURRENCE, stage=Stage.PLAN
+        ).first()
+        if successor is not None:
+            now = timezone.now()
+            Action.objects.filter(pk=successor.pk).update(stage=Stage.WITHDRAWN, stage_entered_at=now)
+            StageTransition.objects.create(
+                team=successor.team,
+                action=successor,
+                from_stage=Stage.PLAN,
+                to_stage=Stage.WITHDRAWN,
+                at=now,
+                by=by,
+                note=_("Not a recurrence: %s") % reason.strip(),
+            )
+    return link

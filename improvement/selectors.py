@@ -2,7 +2,7 @@
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from improvement.models import OPEN_STAGES, Action, StageTransition
+from improvement.models import OPEN_STAGES, Action, Recurrence, StageTransition
 from incidents.models import Incident, Postmortem, TimelineEvent
 from teams.models import Team
 
@@ -46,14 +46,16 @@ def incidents_for_team(team: Team) -> QuerySet[Incident]:
 
 def incident_for_page(team: Team, pk: int) -> Incident:
     """One incident of `team` with its timeline, links and actions; DoesNotExist for another team's."""
-    from improvement.models import Action
-
     return (
         Incident.objects.filter(team=team)
         .select_related("service", "problem", "caused_by_change", "postmortem", "created_by")
         .prefetch_related(
             Prefetch("timeline", queryset=TimelineEvent.objects.select_related("author")),
             Prefetch("actions", queryset=Action.objects.select_related("owner").order_by("-created_at")),
+            Prefetch(
+                "recurrence_links",
+                queryset=Recurrence.objects.select_related("action", "dismissed_by").order_by("created_at", "pk"),
+            ),
         )
         .get(pk=pk)
     )
@@ -61,8 +63,6 @@ def incident_for_page(team: Team, pk: int) -> Incident:
 
 def postmortem_for_page(team: Team, pk: int) -> Postmortem:
     """One postmortem of `team` with its incident, timeline, factors and actions."""
-    from improvement.models import Action
-
     return (
         Postmortem.objects.filter(team=team)
         .select_related("incident", "incident__service", "author")

@@ -25,6 +25,7 @@ MOVES = {
     Stage.ACT: {Stage.DONE, Stage.ABANDONED},
     Stage.DONE: set(),
     Stage.ABANDONED: set(),
+    Stage.WITHDRAWN: set(),
 }
 BACKWARD = {(Stage.DO, Stage.PLAN), (Stage.CHECK, Stage.DO)}
 

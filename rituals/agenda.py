@@ -146,7 +146,9 @@ def _actions(team_id: int):
         .annotate(
             last_moved_at=Max("transitions__at"),
             do_entered_at=Max("transitions__at", filter=Q(transitions__to_stage=Stage.DO)),
-            recurrence_count=Count("recurrences", distinct=True),
+            recurrence_count=Count(
+                "recurrence_links", filter=Q(recurrence_links__dismissed_at__isnull=True), distinct=True
+            ),
         )
     )
 

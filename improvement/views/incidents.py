@@ -12,10 +12,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.forms import add_service_errors
 from core.once import once
-from improvement import selectors
+from improvement import recurrence, selectors
 from improvement import services as improvement_services
 from improvement.forms import QuickActionForm
-from improvement.models import Action
+from improvement.models import Action, Recurrence
 from incidents import services
 from incidents.filters import IncidentFilterSet
 from incidents.forms import ContributingFactorForm, IncidentForm, PostmortemForm, TimelineEventForm
@@ -86,17 +86,18 @@ def incident_edit(request, team, pk):
 @require_GET
 @team_view()
 def incident_detail(request, team, pk):
-    incident = _incident(team, pk)
-    postmortem = getattr(incident, "postmortem", None)
-    next_statuses = [(s, Incident.Status(s).label) for s in NEXT_STATUSES.get(incident.status, [])]
-    context = {
+    return render(request, "incidents/detail.html", _incident_context(team, _incident(team, pk)))
+
+
+def _incident_context(team, incident, **extra) -> dict:
+    return {
         "team": team,
         "incident": incident,
-        "postmortem": postmortem,
+        "postmortem": getattr(incident, "postmortem", None),
         "event_form": TimelineEventForm(),
-        "next_statuses": next_statuses,
+        "next_statuses": [(s, Incident.Status(s).label) for s in NEXT_STATUSES.get(incident.status, [])],
+        **extra,
     }
-    return render(request, "incidents/detail.html", context)
 
 
 # The next statuses an incident page offers as one-click buttons.
@@ -269,3 +270,19 @@ def postmortem_action_create(request, team, pk):
     context = _postmortem_context(team, postmortem, action_form=form if form.errors else None)
     template = "incidents/_pm_actions.html" if request.htmx else "incidents/postmortem.html"
     return render(request, template, context, status=400 if form.errors else 200)
+
+
+@require_POST
+@team_view(MEMBER)
+def recurrence_dismiss(request, team, pk):
+    """Mark one recurrence link "not a recurrence", with a reason (it stops counting; its cycle is withdrawn)."""
+    link = Recurrence.objects.filter(action__team=team, pk=pk).select_related("incident").first()
+    if link is None:
+        raise Http404
+    try:
+        recurrence.dismiss(link=link, by=request.user, reason=request.POST.get("reason", ""))
+    except ValidationError as error:
+        context = _incident_context(team, _incident(team, link.incident_id), dismiss_errors={link.pk: error.messages})
+        return render(request, "incidents/detail.html", context, status=400)
+    messages.success(request, _("Marked as not a recurrence."))
+    return redirect("incidents:detail", team.slug, link.incident_id)

@@ -28,7 +28,8 @@ from incidents.measures.queries import (  # noqa: F401 - re-exported for the fig
 )
 from incidents.measures.scope import Scope
 
-FINISHED = (Stage.DONE, Stage.ABANDONED)
+# Withdrawn cycles (a false recurrence undone) leave the work in progress but are no decision.
+FINISHED = (Stage.DONE, Stage.ABANDONED, Stage.WITHDRAWN)
 
 
 # --- incidents ---------------------------------------------------------------------------------
