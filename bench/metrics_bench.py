@@ -52,18 +52,7 @@ SELECT date_trunc('week', i.started_at AT TIME ZONE %(tz)s) AS week,
         EXISTS (SELECT 1 FROM incidents_incident e
                 WHERE e.problem_id = i.problem_id
                   AND e.started_at < i.started_at AND e.started_at >= i.started_at - interval '30 days')
-        OR EXISTS (SELECT 1 FROM incidents_incident e
-                WHERE e.service_id = i.service_id
-                  AND e.started_at < i.started_at AND e.started_at >= i.started_at - interval '30 days')
-        OR EXISTS (SELECT 1 FROM incidents_contributingfactor f
-                JOIN incidents_postmortem p ON p.id = f.postmortem_id
-                JOIN incidents_incident e ON e.id = p.incident_id
-                WHERE f.team_id = i.team_id
-                  AND e.started_at < i.started_at AND e.started_at >= i.started_at - interval '30 days'
-                  AND f.category IN (SELECT f2.category FROM incidents_contributingfactor f2
-                                     JOIN incidents_postmortem p2 ON p2.id = f2.postmortem_id
-                                     WHERE p2.incident_id = i.id))
-    ) AS repeat_any
+    ) AS repeat_problem
 FROM incidents_incident i
 WHERE i.team_id = %(team)s AND i.started_at >= %(start)s AND i.started_at < %(end)s
 GROUP BY 1 ORDER BY 1

@@ -347,6 +347,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS.update(env.json("CELERY_BROKER_TRANSPORT_OPTIONS
 # measures it (late incidents); for contributing-factor targets at least the postmortem deadline.
 OPSKAIZEN_CHECK_GRACE_HOURS = max(48, env.int("OPSKAIZEN_CHECK_GRACE_HOURS", default=48))
 OPSKAIZEN_POSTMORTEM_DEADLINE_DAYS = env.int("OPSKAIZEN_POSTMORTEM_DEADLINE_DAYS", default=5)
+# The repeat-incident rate: an incident of a problem that already had one within this many days.
+OPSKAIZEN_REPEAT_WINDOW_DAYS = env.int("OPSKAIZEN_REPEAT_WINDOW_DAYS", default=30)
 OPSKAIZEN_REMINDER_DAYS_AHEAD = env.int("OPSKAIZEN_REMINDER_DAYS_AHEAD", default=3)
 OPSKAIZEN_REMINDER_HOUR = env.int("OPSKAIZEN_REMINDER_HOUR", default=9)
 OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS", default=6)

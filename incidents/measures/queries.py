@@ -7,6 +7,7 @@ dict of aggregates, so it is one SQL query per source.
 
 import datetime as dt
 
+from django.conf import settings
 from django.db.models import Count, Exists, F, OuterRef, Q
 from django.db.models.functions import TruncWeek
 
@@ -24,9 +25,9 @@ INCIDENT_DURATIONS = (
 )
 
 
-# An incident repeats when its problem, service or a contributing-factor category already had an
-# incident in the previous REPEAT_WINDOW_DAYS days.
-REPEAT_WINDOW_DAYS = 30
+def repeat_window_days() -> int:
+    """N of the repeat-incident rate: an incident repeats one of the previous N days (OPSKAIZEN_REPEAT_WINDOW_DAYS)."""
+    return settings.OPSKAIZEN_REPEAT_WINDOW_DAYS
 
 
 def percentiles(prefix: str, expression, count_of: str, *, only: Q | None = None) -> dict:
@@ -43,7 +44,7 @@ def incidents(scope: Scope):
 
 
 def _earlier_within(field: str = "started_at") -> dict:
-    window = dt.timedelta(days=REPEAT_WINDOW_DAYS)
+    window = dt.timedelta(days=repeat_window_days())
     return {f"{field}__lt": OuterRef("started_at"), f"{field}__gte": OuterRef("started_at") - window}
 
 
@@ -71,8 +72,8 @@ def repeat_conditions() -> dict[str, Q]:
 def incident_aggregates(*, repeat_breakdown: bool = True) -> dict:
     """Counts by severity, duration percentiles, and repeats (with the breakdown by kind when asked).
 
-    The weekly series only need `repeat_any`: its OR stops at the first cheap EXISTS that
-    holds, whereas the breakdown evaluates all three (the factor one is the costly one).
+    The headline repeat is the same problem within N days (`repeat_problem`); the weekly series need
+    only it, whereas the breakdown evaluates all three (the factor one is the costly one).
     """
     found = {
         "incidents": Count("id"),
@@ -83,7 +84,7 @@ def incident_aggregates(*, repeat_breakdown: bool = True) -> dict:
         found.update(percentiles(name, Seconds(F(later), F(earlier)), later))
     conditions = repeat_conditions()
     if not repeat_breakdown:
-        conditions = {"repeat_any": conditions["repeat_any"]}
+        conditions = {"repeat_problem": conditions["repeat_problem"]}
     found.update({name: Count("id", filter=condition) for name, condition in conditions.items()})
     return found
 

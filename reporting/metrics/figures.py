@@ -76,12 +76,18 @@ def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
             "unresolved_incidents": inc["unresolved"],
             **{name: _distribution(inc, name) for name, _later, _earlier in queries.INCIDENT_DURATIONS},
             "change_failure_rate": cfr,
+            # Headline: an incident whose problem already had one within N days (a recurring cause).
             "repeat_incident_rate": {
-                **_share(inc["repeat_any"], inc["incidents"]),
-                "window_days": queries.REPEAT_WINDOW_DAYS,
+                **_share(inc["repeat_problem"], inc["incidents"]),
+                "window_days": queries.repeat_window_days(),
                 "by_problem": inc["repeat_problem"],
                 "by_service": inc["repeat_service"],
                 "by_factor_category": inc["repeat_factor"],
+            },
+            # Secondary, under its own name: any incident on a service that had one within N days.
+            "same_service_repeat_rate": {
+                **_share(inc["repeat_service"], inc["incidents"]),
+                "window_days": queries.repeat_window_days(),
             },
             "mtbf": mtbf_by_service(scope),
         },

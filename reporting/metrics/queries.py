@@ -15,7 +15,6 @@ from improvement.models import Action, Stage, StageTransition
 from incidents.measures.db import Seconds
 from incidents.measures.queries import (  # noqa: F401 - re-exported for the figures and series
     INCIDENT_DURATIONS,
-    REPEAT_WINDOW_DAYS,
     change_aggregates,
     changes,
     incident_aggregates,
@@ -24,6 +23,7 @@ from incidents.measures.queries import (  # noqa: F401 - re-exported for the fig
     postmortem_aggregates,
     postmortems,
     repeat_conditions,
+    repeat_window_days,
     week_of,
 )
 from incidents.measures.scope import Scope

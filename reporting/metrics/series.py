@@ -102,7 +102,7 @@ SERIES = {
         _("Repeat-incident rate"),
         "ratio",
         "incidents",
-        _share("repeat_any", "incidents"),
+        _share("repeat_problem", "incidents"),
     ),
     "change_failure_rate": (
         "reliability",

@@ -119,7 +119,7 @@ def test_incidents_per_week_by_severity_with_weekly_durations(paris):
     assert series["time_to_mitigate_p50"]["counts"] == [2, 0, 0]
 
 
-def test_repeat_incident_rate_counts_problem_service_and_factor_repeats_within_30_days(paris):
+def test_the_repeat_incident_rate_counts_repeats_of_a_problem_and_names_the_service_figure_apart(paris):
     gateway, billing, search, auth = (ServiceFactory(team=paris) for _ in range(4))
     problem = ProblemFactory(team=paris)
     first = incident(paris, "2026-03-16 08:00", service=gateway, problem=problem)
@@ -133,9 +133,21 @@ def test_repeat_incident_rate_counts_problem_service_and_factor_repeats_within_3
     assert first.problem == problem
     found = metrics.period_figures(scope_of(paris))["reliability"]["repeat_incident_rate"]
     assert (found["by_service"], found["by_problem"], found["by_factor_category"]) == (1, 1, 1)
-    assert found["count"] == 3
-    assert found["of"] == 5
-    assert found["value"] == pytest.approx(3 / 5)
+    # Headline: only the incident of a problem that already had one within 30 days.
+    assert (found["count"], found["of"], found["window_days"]) == (1, 5, 30)
+    assert found["value"] == pytest.approx(1 / 5)
+    busy = metrics.period_figures(scope_of(paris))["reliability"]["same_service_repeat_rate"]
+    assert (busy["count"], busy["of"]) == (1, 5)
+
+
+def test_the_repeat_window_is_configurable(paris, settings):
+    problem = ProblemFactory(team=paris)
+    incident(paris, "2026-03-16 08:00", problem=problem)
+    incident(paris, "2026-03-30 08:00", problem=problem)  # 14 days later
+    settings.OPSKAIZEN_REPEAT_WINDOW_DAYS = 10
+    assert metrics.period_figures(scope_of(paris))["reliability"]["repeat_incident_rate"]["count"] == 0
+    settings.OPSKAIZEN_REPEAT_WINDOW_DAYS = 30
+    assert metrics.period_figures(scope_of(paris))["reliability"]["repeat_incident_rate"]["count"] == 1
 
 
 def test_mtbf_per_service_is_hours_in_the_period_over_incidents(paris):
