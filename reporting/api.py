@@ -172,7 +172,8 @@ def figures_table(figures: dict) -> dict:
             else:
                 rows.append([pole, key, value, None, None, None, None, "count"])
     for key, value in figures["dora"]["keys"].items():
-        rows.append(["dora", f"{key}:{value['band'] or ''}", value["value"], None, None, None, None, "band"])
+        rows.append(["dora", f"dora:{key}", value["value"], None, None, None, None, "value"])
+    rows.append(["dora", f"cluster:{figures['dora']['cluster'] or ''}", None, None, None, None, None, "cluster"])
     return {"columns": ["pole", "metric", "value", "median", "p90", "count", "of", "unit"], "rows": rows}
 
 
@@ -185,7 +186,7 @@ class FiguresView(MetricsView):
         description=(
             "Reliability, speed, flexibility and improvement health over whole weeks in the team's time zone. "
             "Durations are in seconds with median and p90 (linear interpolation, like percentile_cont) and the "
-            "count behind them; shares come with their numerator and denominator; DORA bands per key (2024 report)."
+            "count behind them; shares come with their numerator and denominator; the DORA cluster nearest on the four keys together (2024 report), with each key's reference values."
         ),
         parameters=FILTER_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},

@@ -82,6 +82,15 @@ def incident_aggregates(*, repeat_breakdown: bool = True) -> dict:
     }
     for name, later, earlier in INCIDENT_DURATIONS:
         found.update(percentiles(name, Seconds(F(later), F(earlier)), later))
+    # DORA's recovery key: restore time of incidents a change caused (failed deployment recovery time).
+    found.update(
+        percentiles(
+            "failed_change_restore",
+            Seconds(F("mitigated_at"), F("started_at")),
+            "mitigated_at",
+            only=Q(caused_by_change__isnull=False),
+        )
+    )
     conditions = repeat_conditions()
     if not repeat_breakdown:
         conditions = {"repeat_problem": conditions["repeat_problem"]}

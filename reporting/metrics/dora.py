@@ -1,66 +1,83 @@
-"""DORA performance bands for the four keys.
+"""Where a team stands among the DORA clusters, on the four keys together.
 
-Thresholds: *Accelerate State of DevOps Report 2024* (DORA / Google Cloud), the
-performance-level table ("software delivery performance levels"); the 2025 DORA
-report replaced the four clusters with team archetypes, so 2024 is the latest
-report with these bands:
+Source: *Accelerate State of DevOps Report 2024* (DORA / Google Cloud), "software delivery performance
+levels": four clusters (elite, high, medium, low) described by the typical values of their teams. The 2025
+report replaced the clusters with archetypes, so 2024 is the latest report with them.
 
-level  | deploy frequency        | lead time       | fail rate | recovery time
-elite  | on demand (many a day)  | < 1 day         | 5 %       | < 1 hour
-high   | daily to weekly         | 1 day – 1 week  | 20 %      | < 1 day
-medium | weekly to monthly       | 1 week – 1 month| 10 %      | < 1 day
-low    | monthly to 6-monthly    | 1 – 6 months    | 40 %      | 1 week – 1 month
+The report's values describe clusters found in survey data; they are not cut-offs for each key on its own
+(read as cut-offs, medium's 10 % change failure rate sits below high's 20 %, so a team could never be
+"medium" on that key). A team is therefore placed in the cluster nearest on all four keys together: each
+key in log10 (they span orders of magnitude), divided by the spread of the four clusters on that key so
+that each key weighs the same, Euclidean distance. Without all four keys there is no placement, only the
+reference values.
 
-Each key is banded on its own: the best level whose threshold the team meets,
-tried in order elite → high → medium → low. The report's table is not monotonic
-(medium's fail rate 10 % is below high's 20 %; medium and high share "less than
-one day" of recovery), so in practice: fail rate ≤ 5 % elite, ≤ 20 % high, else
-low; recovery < 1 h elite, < 1 day high, else low. Recovery time is measured
-as our median time to mitigate (incident start → service restored).
-Deployment frequency is deployments per day over the period (≥ 1/day elite,
-≥ 1/week high, ≥ 1/month (30 days) medium). A key without data has no band.
+Typical values used (the middle of each level's range in the report's table):
+
+level  | deployments per day       | lead time | change failure rate | recovery (failed deployment)
+elite  | 3 (on demand)             | 6 hours   | 5 %                 | 30 minutes
+high   | 0.4 (daily to weekly)     | 3 days    | 20 %                | 8 hours
+medium | 0.08 (weekly to monthly)  | 2 weeks   | 10 %                | 12 hours
+low    | 0.015 (monthly to 6-mo.)  | 3 months  | 40 %                | 2 weeks
+
+Recovery is DORA's "failed deployment recovery time": measured on incidents caused by a change (start →
+service restored), not on every incident.
 """
+
+import math
 
 HOUR = 3600.0
 DAY = 24 * HOUR
-WEEK = 7 * DAY
-MONTH = 30 * DAY
-SOURCE = "Accelerate State of DevOps Report 2024 (DORA)"
-
-# (level, test) pairs, tried in order.
-BANDS = {
-    "deployment_frequency": [  # deployments per day
-        ("elite", lambda v: v >= 1),
-        ("high", lambda v: v >= 1 / 7),
-        ("medium", lambda v: v >= 1 / 30),
-        ("low", lambda v: True),
-    ],
-    "lead_time": [  # median seconds commit → deploy
-        ("elite", lambda v: v < DAY),
-        ("high", lambda v: v <= WEEK),
-        ("medium", lambda v: v <= MONTH),
-        ("low", lambda v: True),
-    ],
-    "change_failure_rate": [  # share of deployments that failed
-        ("elite", lambda v: v <= 0.05),
-        ("high", lambda v: v <= 0.20),
-        ("medium", lambda v: v <= 0.10),
-        ("low", lambda v: True),
-    ],
-    "time_to_restore": [  # median seconds incident start → mitigated
-        ("elite", lambda v: v < HOUR),
-        ("high", lambda v: v < DAY),
-        ("medium", lambda v: v < DAY),
-        ("low", lambda v: True),
-    ],
+SOURCE = "Accelerate State of DevOps Report 2024 (DORA), software delivery performance levels"
+KEYS = ("deployment_frequency", "lead_time", "change_failure_rate", "time_to_restore")
+CLUSTERS = {
+    "elite": {
+        "deployment_frequency": 3.0,
+        "lead_time": 6 * HOUR,
+        "change_failure_rate": 0.05,
+        "time_to_restore": HOUR / 2,
+    },
+    "high": {
+        "deployment_frequency": 0.4,
+        "lead_time": 3 * DAY,
+        "change_failure_rate": 0.20,
+        "time_to_restore": 8 * HOUR,
+    },
+    "medium": {
+        "deployment_frequency": 0.08,
+        "lead_time": 14 * DAY,
+        "change_failure_rate": 0.10,
+        "time_to_restore": DAY / 2,
+    },
+    "low": {
+        "deployment_frequency": 0.015,
+        "lead_time": 90 * DAY,
+        "change_failure_rate": 0.4,
+        "time_to_restore": 14 * DAY,
+    },
 }
+# A zero (no failure, instant restore) is read as this fraction of the smallest typical value.
+FLOOR = 0.1
 
 
-def band(key: str, value: float | None) -> str | None:
-    """The DORA level for one key, None without data."""
-    if value is None:
-        return None
-    return next(level for level, meets in BANDS[key] if meets(value))
+def _log(key: str, value: float) -> float:
+    smallest = min(cluster[key] for cluster in CLUSTERS.values())
+    return math.log10(max(value, smallest * FLOOR))
+
+
+def _spread(key: str) -> float:
+    logs = [math.log10(cluster[key]) for cluster in CLUSTERS.values()]
+    return max(logs) - min(logs)
+
+
+def nearest_cluster(values: dict) -> tuple[str | None, dict]:
+    """The nearest cluster and the distance to each; (None, {}) unless all four keys have a value."""
+    if any(values.get(key) is None for key in KEYS):
+        return None, {}
+    distances = {
+        level: math.sqrt(sum(((_log(key, values[key]) - math.log10(typical[key])) / _spread(key)) ** 2 for key in KEYS))
+        for level, typical in CLUSTERS.items()
+    }
+    return min(distances, key=distances.get), distances
 
 
 def dora_bands(*, deployments_per_day, lead_time_median, change_failure_rate, time_to_restore_median) -> dict:
@@ -70,7 +87,13 @@ def dora_bands(*, deployments_per_day, lead_time_median, change_failure_rate, ti
         "change_failure_rate": change_failure_rate,
         "time_to_restore": time_to_restore_median,
     }
+    cluster, distances = nearest_cluster(values)
     return {
         "source": SOURCE,
-        "keys": {key: {"value": value, "band": band(key, value)} for key, value in values.items()},
+        "cluster": cluster,
+        "distances": distances,
+        "keys": {
+            key: {"value": value, "reference": {level: CLUSTERS[level][key] for level in CLUSTERS}}
+            for key, value in values.items()
+        },
     }

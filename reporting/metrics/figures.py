@@ -67,7 +67,6 @@ def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
     deployments = chg["deployments"]
     lead_time = _distribution(chg, "lead_time")
     cfr = _share(chg["failed_deployments"], deployments)
-    time_to_restore = _distribution(inc, "time_to_mitigate")
     return {
         "range": {"from": scope.first_day, "to": scope.last_day, "weeks": weeks, "timezone": scope.tz.key},
         "reliability": {
@@ -89,6 +88,7 @@ def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
                 **_share(inc["repeat_service"], inc["incidents"]),
                 "window_days": queries.repeat_window_days(),
             },
+            "failed_change_restore": _distribution(inc, "failed_change_restore"),
             "mtbf": mtbf_by_service(scope),
         },
         "speed": {
@@ -126,6 +126,6 @@ def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
             deployments_per_day=deployments / days if deployments else None,
             lead_time_median=lead_time["median"],
             change_failure_rate=cfr["value"],
-            time_to_restore_median=time_to_restore["median"],
+            time_to_restore_median=inc["failed_change_restore_p50"],
         ),
     }

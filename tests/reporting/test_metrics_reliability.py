@@ -42,7 +42,7 @@ def test_no_data_gives_zero_counts_and_no_medians(paris):
     assert rel["time_to_mitigate"] == {"median": None, "p90": None, "count": 0}
     assert rel["change_failure_rate"] == {"value": None, "count": 0, "of": 0}
     assert rel["repeat_incident_rate"]["value"] is None
-    assert all(key["band"] is None for key in figures["dora"]["keys"].values())
+    assert figures["dora"]["cluster"] is None and figures["dora"]["distances"] == {}
 
 
 def test_time_to_mitigate_median_and_p90_use_linear_interpolation(paris):

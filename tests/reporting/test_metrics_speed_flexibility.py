@@ -38,7 +38,7 @@ def test_a_team_with_no_changes_has_no_deployment_figures(team):
     assert figures["speed"]["lead_time"] == {"median": None, "p90": None, "count": 0}
     assert figures["flexibility"]["standard_change_share"]["value"] is None
     assert figures["flexibility"]["lead_time_spread"]["value"] is None
-    assert figures["dora"]["keys"]["deployment_frequency"]["band"] is None
+    assert figures["dora"]["cluster"] is None  # no placement without all four keys
     assert metrics.weekly_series(scope_of(team))["series"]["deployments"]["values"] == [0, 0, 0]
 
 
@@ -68,22 +68,54 @@ def test_change_figures_lead_time_failure_rate_and_kinds(team):
     assert series["lead_time_p50"]["values"] == [pytest.approx(1.5 * HOUR), 3 * HOUR, 10 * HOUR]
 
 
-def test_dora_bands_follow_the_2024_thresholds(team):
-    # 21 deployments in 3 weeks = 1 a day (elite); lead time 2 h (elite); 1 failure in 21 ≈ 4.8 % (elite);
-    # restore in 2 h (high: under a day, not under an hour).
-    for day in range(21):
+def test_a_team_is_placed_in_the_nearest_dora_cluster_with_recovery_from_failed_changes(team):
+    # 21 deployments in 3 weeks = 1 a day; lead time 2 h; 1 failure in 21 ≈ 4.8 %.
+    changes = [
         deploy(team, (dt.datetime(2026, 3, 16, 12) + dt.timedelta(days=day)).isoformat(), 2, failed=day == 0)
+        for day in range(21)
+    ]
     started = at("2026-03-20 08:00")
-    IncidentFactory(team=team, started_at=started, detected_at=started, mitigated_at=started + dt.timedelta(hours=2))
-    dora = metrics.period_figures(scope_of(team), now=NOW)["dora"]
+    # Restored in 20 minutes after the failed change; an unrelated incident took three days and does not count.
+    IncidentFactory(
+        team=team,
+        caused_by_change=changes[0],
+        started_at=started,
+        detected_at=started,
+        mitigated_at=started + dt.timedelta(minutes=20),
+    )
+    IncidentFactory(team=team, started_at=started, detected_at=started, mitigated_at=started + dt.timedelta(days=3))
+    figures = metrics.period_figures(scope_of(team), now=NOW)
+    dora = figures["dora"]
     assert dora["source"].startswith("Accelerate State of DevOps Report 2024")
-    bands = {key: value["band"] for key, value in dora["keys"].items()}
-    assert bands == {
-        "deployment_frequency": "elite",
-        "lead_time": "elite",
-        "change_failure_rate": "elite",
-        "time_to_restore": "high",
-    }
+    assert dora["keys"]["time_to_restore"]["value"] == 20 * 60
+    assert figures["reliability"]["failed_change_restore"]["count"] == 1
+    assert dora["cluster"] == "elite"
+    assert dora["keys"]["change_failure_rate"]["reference"]["medium"] == 0.10
+
+
+def test_the_cluster_weighs_all_four_keys_together_and_needs_all_four():
+    from reporting.metrics.dora import CLUSTERS, DAY, dora_bands
+
+    for level, typical in CLUSTERS.items():  # each cluster's own typical values are nearest to it
+        found = dora_bands(
+            deployments_per_day=typical["deployment_frequency"],
+            lead_time_median=typical["lead_time"],
+            change_failure_rate=typical["change_failure_rate"],
+            time_to_restore_median=typical["time_to_restore"],
+        )
+        assert found["cluster"] == level and found["distances"][level] == 0
+    # Read as cut-offs, 20.5 % would make the team "low"; with medium's other three keys it is medium.
+    medium = dora_bands(
+        deployments_per_day=0.08, lead_time_median=14 * DAY, change_failure_rate=0.205, time_to_restore_median=DAY / 2
+    )
+    assert medium["cluster"] == "medium"
+    partial = dora_bands(
+        deployments_per_day=1, lead_time_median=None, change_failure_rate=0.05, time_to_restore_median=600
+    )
+    assert (
+        partial["cluster"] is None
+        and partial["keys"]["lead_time"]["reference"]["elite"] == CLUSTERS["elite"]["lead_time"]
+    )
 
 
 def test_time_to_published_postmortem(team):
