@@ -361,7 +361,25 @@ def sizing(action: Action, *, now: dt.datetime | None = None) -> dict | None:
     window = (now - dt.timedelta(days=days), now)
     direction = action.target_direction or Action.Direction.DECREASE
     target, _label = _incident_queryset(action)
-    if target is not None:
+    measured = Check.objects.filter(action=action, evidence=Check.Evidence.COMPUTED).first() if action.pk else None
+    if target is not None and measured is not None and measured.baseline_count is not None:
+        # Measured and inconclusive: size the next window from the Check's own baseline.
+        tb, rb = measured.baseline_count, measured.comparison_baseline_count or 0
+        if rb < stats.MIN_REST:
+            target = None
+        else:
+            found = stats.comparison_sizing(tb, rb, baseline_days=days, window_days=days, direction=direction)
+            return {
+                "test": "comparison",
+                "baseline_count": tb,
+                "rest_count": rb,
+                "days": days,
+                "power": found.power,
+                "detectable_change": found.detectable_change,
+                "days_needed": None,
+                "reason": found.reason,
+            }
+    elif target is not None:
         linked = action.incidents.values("pk") if action.pk else Incident.objects.none()
         tb, _after = _clustered_counts(target.exclude(pk__in=linked), window, (now, now))
         rest = Incident.objects.filter(team_id=action.team_id).exclude(pk__in=target.values("pk"))

@@ -1,5 +1,6 @@
 """Project-level promises: production settings pass check --deploy, the demo seeds, the admin lists it."""
 
+import datetime as dt
 import os
 import secrets
 import subprocess
@@ -92,6 +93,28 @@ def test_seed_demo_creates_teams_history_and_actions_at_every_stage(demo):
     for action in Action.objects.prefetch_related("transitions"):
         assert list(action.transitions.all())[-1].to_stage == action.stage
     assert Ritual.objects.count() == 3
+
+
+def test_the_demo_shows_the_evidence_loop(demo):
+    from improvement import checks
+    from improvement.models import Check, Recurrence
+
+    def check_of(words):
+        return Check.objects.get(action__title__contains=words)
+
+    cancelled, survives = check_of("team-wide drop"), check_of("survives the comparison")
+    assert (cancelled.test, cancelled.computed_verdict) == ("comparison", "not_effective")
+    assert cancelled.baseline_count > cancelled.observed_count  # it looked effective before/after
+    assert (survives.test, survives.computed_verdict) == ("comparison", "effective")
+    inconclusive = check_of("inconclusive")
+    assert inconclusive.computed_verdict == "inconclusive"
+    assert checks.sizing(inconclusive.action)["days"] == 28
+    assert Recurrence.objects.filter(dismissed_at__isnull=True, reason__contains="same problem").exists()
+    assert Recurrence.objects.filter(dismissed_at__isnull=False).exclude(dismiss_reason="").exists()
+    assert Action.objects.filter(stage="withdrawn").count() == 1
+    assert Check.objects.filter(overridden=True).exclude(note="").count() == 1
+    assert Check.objects.exclude(extensions=[]).exists()
+    assert checks.due_check_ids(now=dt.datetime(2026, 6, 1, tzinfo=dt.UTC)) == []
 
 
 def test_seed_demo_is_deterministic(demo):

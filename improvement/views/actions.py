@@ -194,6 +194,15 @@ def _evidence_so_far(action: Action) -> dict | None:
     return {**when, **checks.measure(action)}
 
 
+def _sizing_helps(action: Action, check: Check | None) -> bool:
+    """In Plan and Do (is the window long enough?), and for an inconclusive Check (how long to extend)."""
+    if not action.target_kind:
+        return False
+    return action.stage in (Stage.PLAN, Stage.DO) or (
+        action.stage == Stage.CHECK and check is not None and check.computed_verdict == "inconclusive"
+    )
+
+
 def _detail_context(team, action, **extra):
     check = _check_of(action)
     top = max(abs(check.baseline_value or 0), abs(check.observed_value or 0), 1e-9) if check else 1
@@ -205,7 +214,7 @@ def _detail_context(team, action, **extra):
         "bar_observed": round(100 * abs(check.observed_value or 0) / top) if check else 0,
         "moves": move_options(action),
         "evidence": _evidence_so_far(action),
-        "sizing": checks.sizing(action) if action.stage in (Stage.PLAN, Stage.DO) and action.target_kind else None,
+        "sizing": checks.sizing(action) if _sizing_helps(action, check) else None,
         "plan_gaps": services.plan_gaps(action) if action.stage == Stage.PLAN else {},
         "next_cycle": getattr(action, "next_cycle", None),
         "is_overdue": bool(action.is_open and action.due_date and action.due_date < timezone.localdate()),

@@ -13,9 +13,9 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from improvement import checks
+from improvement import checks, recurrence
 from improvement import services as improvement
-from improvement.models import Action, Stage, Verdict
+from improvement.models import Action, Recurrence, Stage, Verdict
 from incidents import services as incidents
 from incidents.models import Change, FactorCategory, Incident, Postmortem, Severity
 from rituals.models import Ritual
@@ -168,6 +168,79 @@ class Seeder:
         # What beat's task does every ten minutes: measure every Check whose window and grace ended.
         checks.compute_due_checks(now=self.now)
         self.override_one_early_check()
+        self.showcase_evidence(Team.objects.get(slug=TEAMS[0]["slug"]))
+
+    def showcase_evidence(self, team: Team):
+        """Checks built to show what the statistics do, before the random history starts (counts controlled)."""
+        lead = team.memberships.filter(role=Membership.Role.LEAD).first().user
+        day = dt.timedelta(days=1)
+        start = self.start - 300 * day
+
+        def incidents_on(service, do_at, before, after, problem=None):
+            for n in range(before):
+                self.incident_at(team, lead, service, do_at - (27 - 27 * n / max(before, 1)) * day - day, problem)
+            for n in range(after):
+                self.incident_at(team, lead, service, do_at + day + 26 * n / max(after, 1) * day, problem)
+
+        def cycle(title, service, do_at, *, stay_in_check=False):
+            action = improvement.create_action(
+                team=team, by=lead, at=do_at - 3 * day, title=title, owner=lead,
+                problem_statement="Incidents on this service keep paging the on-call.",
+                hypothesis="The change removes their cause.", due_date=(do_at + 10 * day).date(),
+                target_kind=Action.TargetKind.SERVICE, target_service=service,
+                target_direction=Action.Direction.DECREASE, check_window_days=28,
+            )  # fmt: skip
+            improvement.move_action(action=action, to_stage=Stage.DO, by=lead, at=do_at)
+            improvement.move_action(action=action, to_stage=Stage.CHECK, by=lead, at=do_at + day, note="Rolled out.")
+            checks.compute_check(action, now=do_at + 31 * day)
+            if not stay_in_check:
+                improvement.move_action(action=action, to_stage=Stage.ACT, by=lead, at=do_at + 31 * day)
+            return action
+
+        edge, dns, search = (
+            teams.create_service(team=team, name=name, tier=2) for name in ("Edge cache", "Edge DNS", "Search")
+        )
+        # 1. A team-wide drop: the target fell 12 → 4, but so did the rest of the team (30 → 10).
+        do_at = start
+        incidents_on(edge, do_at, 12, 4)
+        incidents_on(dns, do_at, 30, 10)
+        cycle("Cache warm-up before deploys (team-wide drop: cancelled by the comparison)", edge, do_at)
+        # 2. An effect beyond the rest of the team: 12 → 2 while the rest stayed 30 → 28.
+        do_at = start + 80 * day
+        incidents_on(edge, do_at, 12, 2)
+        incidents_on(dns, do_at, 30, 28)
+        cycle("Edge cache eviction fix (survives the comparison)", edge, do_at)
+        # 3. Too few incidents to tell: inconclusive, with the window it would need.
+        do_at = start + 160 * day
+        incidents_on(search, do_at, 3, 2)
+        cycle("Search index rebuild throttle (inconclusive: see what the window can show)", search, do_at,
+              stay_in_check=True)  # fmt: skip
+        # 4. A recurrence with its explanation, and 5. a false one undone with a reason.
+        problem = incidents.create_problem(team=team, title="Stale edge certificates", service=edge)
+        for title, false in (("Automate certificate renewal", False), ("Certificate expiry alerting", True)):
+            do_at = start + (200 if not false else 230) * day
+            action = cycle(title, edge, do_at)
+            Action.objects.filter(pk=action.pk).update(target_kind=Action.TargetKind.PROBLEM, target_problem=problem,
+                                                       target_service=None)  # fmt: skip
+            action.refresh_from_db()
+            improvement.move_action(action=action, to_stage=Stage.DONE, by=lead, at=do_at + 32 * day,
+                                    decision=Action.Decision.STANDARDISE if action.check_result.verdict == "effective"
+                                    else Action.Decision.ADJUST)  # fmt: skip
+            if action.decision != Action.Decision.STANDARDISE:
+                Action.objects.filter(pk=action.pk).update(decision=Action.Decision.STANDARDISE)
+                Action.objects.filter(previous_cycle=action).delete()
+            again = self.incident_at(team, lead, edge, do_at + 45 * day, problem)
+            recurrence.record_recurrence(incident=again, at=do_at + 45 * day)
+            if false:
+                link = Recurrence.objects.get(action=action, incident=again)
+                recurrence.dismiss(link=link, by=lead, reason="A planned certificate rotation drill, not the cause.")
+
+    def incident_at(self, team, by, service, started, problem=None):
+        return incidents.create_incident(
+            team=team, by=by, title=f"{service.name} errors", severity="SEV3", service=service, problem=problem,
+            started_at=started, detected_at=started, mitigated_at=started + dt.timedelta(minutes=40),
+            resolved_at=started + dt.timedelta(hours=2), status="resolved",
+        )  # fmt: skip
 
     def override_one_early_check(self):
         """One lead leaves a Check before it was measured, with the reason: an override, shown as such."""
