@@ -65,7 +65,6 @@ def repeat_conditions() -> dict[str, Q]:
         "repeat_problem": Q(by_problem),
         "repeat_service": Q(by_service),
         "repeat_factor": Q(by_factor),
-        "repeat_any": Q(by_problem) | Q(by_service) | Q(by_factor),
     }
 
 
