@@ -70,13 +70,13 @@ def _clustered_counts(queryset, baseline, observed) -> tuple[int, int]:
     """Outages per window: incidents of one problem starting within CLUSTER_SPAN of the previous count once."""
     rows = (
         queryset.filter(started_at__gte=baseline[0], started_at__lt=observed[1])
-        .order_by("problem_id", "started_at")
-        .values_list("problem_id", "started_at")
-        .distinct()
+        .order_by("problem_id", "started_at", "pk")
+        .values_list("problem_id", "started_at", "pk")
+        .distinct()  # a factor-category target joins the factors: one row per incident
     )
     counts = [0, 0]
     last: dict[int, dt.datetime] = {}
-    for problem_id, started in rows:
+    for problem_id, started, _pk in rows:
         previous = last.get(problem_id) if problem_id is not None else None
         if problem_id is not None:
             last[problem_id] = started

@@ -112,6 +112,11 @@ class CheckForm(forms.Form):
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class ExtendCheckForm(forms.Form):
+    days = forms.IntegerField(label=_("Observe longer by (days)"), min_value=1, max_value=365, initial=14)
+    reason = forms.CharField(label=_("Why"), required=False, max_length=2000)
+
+
 class QuickActionForm(forms.Form):
     """An action created from a postmortem in one step; the plan is completed later on its page."""
 

@@ -12,4 +12,6 @@ urlpatterns = [
     path("actions/<int:pk>/edit/", views.action_edit, name="action_edit"),
     path("actions/<int:pk>/move/", views.action_move, name="action_move"),
     path("actions/<int:pk>/check/", views.action_check, name="action_check"),
+    path("actions/<int:pk>/measure/", views.action_measure, name="action_measure"),
+    path("actions/<int:pk>/extend-check/", views.action_extend_check, name="action_extend_check"),
 ]

@@ -22,6 +22,7 @@ from improvement.filters import ActionFilterSet
 from improvement.forms import (
     ActionForm,
     CheckForm,
+    ExtendCheckForm,
     MoveForm,
 )
 from improvement.models import OPEN_STAGES, Action, Check, Stage
@@ -215,6 +216,7 @@ def _detail_context(team, action, **extra):
         "moves": move_options(action),
         "evidence": _evidence_so_far(action),
         "sizing": checks.sizing(action) if _sizing_helps(action, check) else None,
+        "extend_form": ExtendCheckForm(),
         "plan_gaps": services.plan_gaps(action) if action.stage == Stage.PLAN else {},
         "next_cycle": getattr(action, "next_cycle", None),
         "is_overdue": bool(action.is_open and action.due_date and action.due_date < timezone.localdate()),
@@ -300,4 +302,36 @@ def action_check(request, team, pk):
             messages.success(request, _("Measurement recorded."))
             return redirect("improvement:action_detail", team.slug, action.pk)
     context = _detail_context(team, action, check_form=form)
+    return render(request, "improvement/action_detail.html", context, status=400)
+
+
+@require_POST
+@team_view(MEMBER)
+def action_measure(request, team, pk):
+    """Measure the Check again now (the beat task measures once per window; late data may have arrived)."""
+    action = _action(team, pk)
+    try:
+        checks.compute_check(action, force=True)
+    except ValidationError as error:
+        context = _detail_context(team, action, measure_errors=error.messages)
+        return render(request, "improvement/action_detail.html", context, status=400)
+    messages.success(request, _("Measured again."))
+    return redirect("improvement:action_detail", team.slug, action.pk)
+
+
+@require_POST
+@team_view(MEMBER)
+def action_extend_check(request, team, pk):
+    """Observe an inconclusive Check longer (the same service as POST /api/v1/actions/{id}/extend-check/)."""
+    action = _action(team, pk)
+    form = ExtendCheckForm(request.POST)
+    if form.is_valid():
+        try:
+            services.extend_check_window(action=action, by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            add_service_errors(form, error)
+        else:
+            messages.success(request, _("Observation window extended."))
+            return redirect("improvement:action_detail", team.slug, action.pk)
+    context = _detail_context(team, action, extend_form=form)
     return render(request, "improvement/action_detail.html", context, status=400)

@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone
 
 from core.tasks import task_named
@@ -150,3 +151,39 @@ def test_overrides_and_self_reports_are_never_counted_as_verified_and_open_actio
     assert health["effective_share"]["count"] == 1
     assert health["overridden_share"]["count"] == 1
     assert health["open_actions"] == 2  # the two in Act, not the one done
+
+
+def test_a_member_measures_again_and_extends_an_inconclusive_check_from_the_page(client):
+    action, do_at = in_check(days_ago=40)
+    member = MembershipFactory(team=action.team, role="member").user
+    incidents(action, do_at, -20, -10, 3)
+    checks.compute_check(action)
+    client.force_login(member)
+    page = client.get(reverse("improvement:action_detail", args=[action.team.slug, action.pk])).content.decode()
+    assert "Measure again now" in page and "Extend the window" in page and "What this window can show" in page
+    incidents(action, do_at, *range(-27, -17))  # late-logged baseline incidents
+    measured = client.post(reverse("improvement:action_measure", args=[action.team.slug, action.pk]))
+    assert measured.status_code == 302
+    check = Check.objects.get(action=action)
+    assert (check.baseline_count, check.computed_verdict) == (12, Verdict.EFFECTIVE)
+    assert check.previous_computed_verdict == Verdict.INCONCLUSIVE and check.result_changed_at is not None
+
+
+def test_extending_from_the_page_refuses_bad_days_and_another_teams_action(client):
+    action, do_at = in_check(days_ago=40)
+    incidents(action, do_at, -20, -10, 3)
+    checks.compute_check(action)
+    member = MembershipFactory(team=action.team, role="member").user
+    client.force_login(member)
+    url = reverse("improvement:action_extend_check", args=[action.team.slug, action.pk])
+    assert client.post(url, {"days": "400"}).status_code == 400
+    assert client.post(url, {"days": "14", "reason": "Too few yet"}).status_code == 302
+    action.refresh_from_db()
+    assert action.check_window_days == 42
+    stranger = MembershipFactory(role="lead")
+    client.force_login(stranger.user)
+    other = reverse("improvement:action_extend_check", args=[stranger.team.slug, action.pk])
+    assert client.post(other, {"days": "14"}).status_code == 404
+    assert client.post(reverse("improvement:action_measure", args=[stranger.team.slug, action.pk])).status_code == 404
+    action.refresh_from_db()
+    assert action.check_window_days == 42

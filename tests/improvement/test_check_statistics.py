@@ -147,3 +147,10 @@ def test_a_plan_with_no_baseline_says_a_decrease_cannot_be_measured(member):
     found = checks.sizing(action)
     assert found["baseline_count"] == 0 and found["detectable_change"] is None
     assert "cannot be measured" in found["reason"]
+
+
+def test_two_incidents_at_the_same_minute_without_a_problem_count_twice():
+    action = in_check()
+    log(action.team, action.target_service, [-10, -10, 3])
+    check = checks.compute_check(action, now=MEASURED)
+    assert (check.baseline_count, check.observed_count) == (2, 1)
