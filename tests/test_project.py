@@ -120,7 +120,7 @@ def test_the_demo_shows_the_evidence_loop(demo):
 def test_seed_demo_is_deterministic(demo):
     def fingerprint():
         return (
-            list(Incident.objects.order_by("started_at").values_list("title", "severity", "started_at")),
+            list(Incident.objects.order_by("started_at", "title").values_list("title", "severity", "started_at")),
             list(Action.objects.values("stage").annotate(n=Count("id")).order_by("stage")),
             StageTransition.objects.count(),
         )
