@@ -1,15 +1,19 @@
 """PagerDuty v3 webhooks: incident.triggered / acknowledged / resolved → incident timestamps.
 
 Signature: `X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the raw body>`, possibly several comma-separated
-while a secret is rotated (one match suffices). Freshness: `event.occurred_at`. De-duplication: `event.id`.
+while a secret is rotated (one match suffices), no time: PagerDuty retries the same signed body for up to
+48 hours, so replays are refused by `event.id` (the same on every retry), and an event whose
+`event.occurred_at` is older than WEBHOOK_MAX_EVENT_AGE_DAYS is refused.
 """
 
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from incidents import services as incident_services
 from incidents.models import Incident
 from integrations.webhooks import (
-    check_fresh,
+    Ignored,
+    check_age,
     dig,
     hmac_sha256_hex,
     parse_time,
@@ -36,8 +40,11 @@ def verify(headers, body: bytes, secret: str) -> None:
 
 def describe(headers, payload) -> tuple[str, str]:
     event = dig(payload, "event", "event_type", kind=str)
-    check_fresh(parse_time(dig(payload, "event", "occurred_at"), "event.occurred_at"), "event.occurred_at")
-    return event, str(dig(payload, "event", "id"))[:200]
+    delivery = dig(payload, "event", "id")
+    if event in EVENTS:
+        occurred_at = dig(payload, "event", "occurred_at", required=False)
+        check_age(parse_time(occurred_at, "event.occurred_at"), "event.occurred_at")
+    return event, str(delivery)[:200]
 
 
 def _severity(data: dict) -> str:
@@ -51,7 +58,7 @@ def _severity(data: dict) -> str:
 
 def handle(integration, event, payload):
     if event not in EVENTS:
-        return None
+        return Ignored(_("PagerDuty %(event)s events are not used.") % {"event": event})
     team = integration.team
     data = dig(payload, "event", "data", kind=dict)
     occurred_at = parse_time(dig(payload, "event", "occurred_at"), "event.occurred_at")
