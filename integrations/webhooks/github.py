@@ -7,6 +7,8 @@ an event whose own `updated_at` (issue, deployment or deployment status) is olde
 WEBHOOK_MAX_EVENT_AGE_DAYS is refused.
 """
 
+from django.db.models import Q
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from improvement import services as improvement_services
@@ -55,8 +57,14 @@ def describe(headers, payload) -> tuple[str, str]:
 
 
 def _service_for(team, repository: dict):
+    """The team's service for a repository: its slug or name equal to the repository name, ignoring case
+    (repository `Hello-World` is service `hello-world`); a slug match first."""
     name = repository.get("name") if isinstance(repository, dict) else None
-    return team.services.filter(slug=name).first() if isinstance(name, str) and name else None
+    if not isinstance(name, str) or not name:
+        return None
+    candidates = team.services.filter(Q(slug__iexact=name) | Q(slug=slugify(name)[:60]) | Q(name__iexact=name))
+    matches = sorted(candidates, key=lambda service: (service.slug.lower() != name.lower(), service.pk))
+    return matches[0] if matches else None
 
 
 def handle(integration, event, payload):

@@ -63,7 +63,8 @@ def handle(integration, event, payload):
     data = dig(payload, "event", "data", kind=dict)
     occurred_at = parse_time(dig(payload, "event", "occurred_at"), "event.occurred_at")
     external_id = text(dig(data, "id", kind=str), 200)
-    created_at = parse_time(dig(data, "created_at"), "event.data.created_at")
+    # Some payloads (older webhook versions, a few event types) carry no data.created_at: the event's time then.
+    created_at = parse_time(dig(data, "created_at", required=False), "event.data.created_at") or occurred_at
     service_name = text(dig(data, "service", "summary", required=False), 100)
     fields = {
         "title": text(dig(data, "title", required=False), 200) or external_id,

@@ -628,3 +628,60 @@ def test_signed_times_still_have_five_minutes(generic_hook, team):
     assert generic_post(generic_hook, GENERIC_INCIDENT, timestamp=time.time() - 4 * 60).status_code == 202
     hook = create_integration(team=team, source="servicenow")
     assert servicenow_post(hook, SN_RECORD, timestamp=time.time() - 6 * 60).status_code == 400
+
+
+# --- Matching and unused events ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("slug", "name"), [("hello-world", "Hello service"), ("hw", "hello-world"), ("hw2", "HELLO-WORLD")]
+)
+def test_a_github_deployment_finds_its_service_ignoring_case(github_hook, team, slug, name):
+    service = factories.ServiceFactory(team=team, slug=slug.lower(), name=name)
+    factories.ServiceFactory(team=team, slug="hello-world-2", name="Hello-World 2")  # never a prefix match
+    payload = github_deployment()
+    payload["repository"] = {**REPO, "name": "Hello-World", "full_name": "octocat/Hello-World"}
+    assert github_post(github_hook, "deployment", payload).status_code == 202
+    assert Change.objects.get(team=team, source="github").service == service
+
+
+def test_a_github_deployment_prefers_the_service_whose_slug_is_the_repository(github_hook, team):
+    by_slug = factories.ServiceFactory(team=team, slug="hello-world", name="Storefront")
+    factories.ServiceFactory(team=team, slug="legacy", name="Hello-World")
+    payload = github_deployment()
+    payload["repository"] = {**REPO, "name": "Hello-World", "full_name": "octocat/Hello-World"}
+    github_post(github_hook, "deployment", payload)
+    assert Change.objects.get(team=team, source="github").service == by_slug
+
+
+def test_a_pagerduty_incident_without_created_at_starts_when_the_event_occurred(team):
+    hook = create_integration(team=team, source="pagerduty")
+    occurred = timezone.now().replace(microsecond=0) - dt.timedelta(minutes=20)
+    payload = pagerduty_event("incident.triggered", occurred=occurred)
+    del payload["event"]["data"]["created_at"]
+    assert pagerduty_post(hook, payload).status_code == 202
+    assert WebhookDelivery.objects.get().outcome == "processed"
+    incident = Incident.objects.get(team=team, source="pagerduty")
+    assert incident.started_at == incident.detected_at == occurred
+
+
+@pytest.mark.parametrize(
+    ("source", "send"),
+    [
+        ("github", lambda hook: github_post(hook, "push", {"ref": "refs/heads/main", "repository": REPO})),
+        ("github", lambda hook: github_post(hook, "ping", {"zen": "Keep it simple.", "hook_id": 1})),
+        ("pagerduty", lambda hook: pagerduty_post(hook, pagerduty_event("incident.annotated"))),
+        ("pagerduty", lambda hook: pagerduty_post(hook, {"event": {"id": "e-1", "event_type": "pagey.ping"}})),
+        ("jira", lambda hook: jira_post(hook, {"webhookEvent": "comment_created", "comment": {"id": "1"}})),
+        ("jira", lambda hook: jira_post(hook, jira_payload("jira:issue_deleted"))),
+    ],
+)
+def test_an_event_type_not_used_is_recorded_ignored_with_the_reason(team, source, send):
+    hook = create_integration(team=team, source=source)
+    response = send(hook)
+    assert response.status_code == 202, response.json()
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == "ignored"
+    assert delivery.event in delivery.error and "not used" in delivery.error
+    assert delivery.result == {"ignored": delivery.error}
+    assert not Incident.objects.exists() and not Action.objects.exists() and not Change.objects.exists()
