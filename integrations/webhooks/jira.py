@@ -81,10 +81,12 @@ def handle(integration, event, payload):
         priority = text(dig(fields, "priority", "name", required=False), 40).lower()
         created_at = parse_time(dig(fields, "created"), "issue.fields.created")
         resolved_at = parse_time(dig(fields, "resolutiondate", required=False), "issue.fields.resolutiondate")
+        event_at = event_time(payload)  # order-safe: a late update never overwrites a newer one
         incident, created = incident_services.upsert_incident_by_ref(
             team=team,
             source="jira",
             external_id=key,
+            event_at=event_at,
             title=summary,
             severity=PRIORITY_SEVERITY.get(priority, "SEV4" if priority else "SEV3"),
             started_at=created_at,
@@ -93,7 +95,7 @@ def handle(integration, event, payload):
         )
         if resolved_at and incident.status not in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
             incident = incident_services.set_incident_status(
-                incident=incident, status=Incident.Status.RESOLVED, at=resolved_at
+                incident=incident, status=Incident.Status.RESOLVED, at=resolved_at, event_at=event_at
             )
         return {"incident": incident.pk, "created": created}
     action_fields = {"title": summary, "external_ticket": key}

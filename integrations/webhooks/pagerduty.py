@@ -77,13 +77,16 @@ def handle(integration, event, payload):
         service = team.services.filter(slug=slugify(service_name)[:60]).first() if service_name else None
         if service is not None:
             fields["service"] = service
+    # Order-safe: a late or out-of-order event (a triggered after the resolved) overwrites nothing newer.
     incident, created = incident_services.upsert_incident_by_ref(
-        team=team, source="pagerduty", external_id=external_id, **fields
+        team=team, source="pagerduty", external_id=external_id, event_at=occurred_at, **fields
     )
     if event == "incident.acknowledged" and incident.acknowledged_at is None:
-        incident = incident_services.update_incident(incident=incident, acknowledged_at=occurred_at)
+        incident = incident_services.update_incident(
+            incident=incident, acknowledged_at=occurred_at, event_at=occurred_at
+        )
     if event == "incident.resolved" and incident.status not in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
         incident = incident_services.set_incident_status(
-            incident=incident, status=Incident.Status.RESOLVED, at=occurred_at
+            incident=incident, status=Incident.Status.RESOLVED, at=occurred_at, event_at=occurred_at
         )
     return {"incident": incident.pk, "created": created}

@@ -685,3 +685,126 @@ def test_an_event_type_not_used_is_recorded_ignored_with_the_reason(team, source
     assert delivery.event in delivery.error and "not used" in delivery.error
     assert delivery.result == {"ignored": delivery.error}
     assert not Incident.objects.exists() and not Action.objects.exists() and not Change.objects.exists()
+
+
+# --- Order-safe application: late or out-of-order deliveries never move an incident back --------
+
+
+T_TRIGGERED = timezone.now().replace(microsecond=0) - dt.timedelta(hours=2)
+
+
+def pd_at(event_type, occurred, **data):
+    """A PagerDuty event of `occurred`, about the incident created just before T_TRIGGERED."""
+    payload = pagerduty_event(event_type, occurred=occurred)
+    payload["event"]["data"].update({"created_at": iso(T_TRIGGERED - dt.timedelta(minutes=1)), **data})
+    return payload
+
+
+def test_a_late_triggered_after_the_resolved_does_not_reopen(team):
+    hook = create_integration(team=team, source="pagerduty")
+    created = T_TRIGGERED - dt.timedelta(minutes=30)
+    resolved_at = T_TRIGGERED + dt.timedelta(minutes=40)
+    assert pagerduty_post(hook, pd_at("incident.resolved", resolved_at, created_at=iso(created))).status_code == 202
+    late = pd_at("incident.triggered", T_TRIGGERED, created_at=iso(created), title="Old title", urgency="low")
+    late["event"]["data"]["priority"] = None
+    assert pagerduty_post(hook, late).status_code == 202
+    assert [d.outcome for d in WebhookDelivery.objects.order_by("id")] == ["processed", "processed"]
+    incident = Incident.objects.get(team=team, source="pagerduty")
+    assert (incident.status, incident.resolved_at, incident.source_event_at) == ("resolved", resolved_at, resolved_at)
+    assert (incident.title, incident.severity) == ("Checkout API latency above SLO", "SEV1")  # the newer values
+
+
+def test_a_late_triggered_after_the_acknowledged_keeps_the_acknowledgement(team):
+    hook = create_integration(team=team, source="pagerduty")
+    acked_at = T_TRIGGERED + dt.timedelta(minutes=5)
+    pagerduty_post(hook, pd_at("incident.acknowledged", acked_at, title="Checkout down"))
+    late = pd_at("incident.triggered", T_TRIGGERED, title="Checkout slow", urgency="low")
+    late["event"]["data"]["priority"] = None
+    pagerduty_post(hook, late)
+    incident = Incident.objects.get(team=team, source="pagerduty")
+    assert (incident.status, incident.acknowledged_at) == ("open", acked_at)
+    assert (incident.title, incident.severity, incident.source_event_at) == ("Checkout down", "SEV1", acked_at)
+
+
+def test_a_late_acknowledged_after_the_resolved_fills_the_acknowledgement_only(team):
+    hook = create_integration(team=team, source="pagerduty")
+    acked_at, resolved_at = T_TRIGGERED + dt.timedelta(minutes=5), T_TRIGGERED + dt.timedelta(minutes=40)
+    pagerduty_post(hook, pd_at("incident.resolved", resolved_at))
+    pagerduty_post(hook, pd_at("incident.acknowledged", acked_at))
+    incident = Incident.objects.get(team=team, source="pagerduty")
+    assert (incident.status, incident.acknowledged_at, incident.resolved_at) == ("resolved", acked_at, resolved_at)
+
+
+def test_two_jira_updates_out_of_order_keep_the_newest(team):
+    hook = create_integration(team=team, source="jira")
+    t1, t2 = T_TRIGGERED, T_TRIGGERED + dt.timedelta(minutes=10)
+    newer = jira_payload("jira:issue_updated", "Incident", at=t2, summary="Gateway down", priority={"name": "Highest"})
+    older = jira_payload("jira:issue_updated", "Incident", at=t1, summary="Gateway slow", priority={"name": "Medium"})
+    assert jira_post(hook, newer).status_code == 202
+    assert jira_post(hook, older).status_code == 202
+    incident = Incident.objects.get(team=team, source="jira")
+    assert (incident.title, incident.severity, incident.source_event_at) == ("Gateway down", "SEV1", t2)
+
+
+def test_a_late_unresolved_jira_update_never_reopens_nor_a_late_resolution_resolves(team):
+    hook = create_integration(team=team, source="jira")
+    t1, t2, t3 = (T_TRIGGERED + dt.timedelta(minutes=m) for m in (0, 10, 20))
+    resolution = "2026-01-05T12:00:00.000+0000"
+    jira_post(hook, jira_payload("jira:issue_updated", "Incident", at=t3, summary="Reopened in Jira"))
+    jira_post(hook, jira_payload("jira:issue_updated", "Incident", at=t2, resolution=resolution))  # older: not applied
+    assert Incident.objects.get(team=team, source="jira").status == "open"
+    jira_post(
+        hook, jira_payload("jira:issue_updated", "Incident", at=t3 + dt.timedelta(minutes=1), resolution=resolution)
+    )
+    jira_post(hook, jira_payload("jira:issue_updated", "Incident", at=t1))
+    incident = Incident.objects.get(team=team, source="jira")
+    assert (incident.status, incident.title) == ("resolved", "Payment gateway timeouts")
+
+
+def test_servicenow_versions_out_of_order_keep_the_newest(team):
+    hook = create_integration(team=team, source="servicenow")
+    resolved = {
+        **SN_RECORD,
+        "state": "6",
+        "resolved_at": "2026-01-05 09:30:00",
+        "sys_updated_on": "2026-01-05 09:30:00",
+    }
+    resolved.update(sys_mod_count="5", short_description="Email server down (fixed)")
+    assert servicenow_post(hook, resolved).status_code == 202
+    assert servicenow_post(hook, SN_RECORD).status_code == 202  # version 3, from 08:05, arrives last
+    incident = Incident.objects.get(team=team, source="servicenow")
+    assert (incident.status, incident.title) == ("resolved", "Email server down (fixed)")
+
+
+def test_generic_incidents_with_occurred_at_keep_the_newest(generic_hook, team):
+    newer = {
+        "id": "e-2",
+        "type": "incident",
+        "occurred_at": "2026-01-01T11:00:00Z",
+        "data": {
+            "external_id": "ALERT-9",
+            "title": "Resolved",
+            "started_at": "2026-01-01T10:00:00Z",
+            "status": "resolved",
+            "resolved_at": "2026-01-01T11:00:00Z",
+        },
+    }
+    older = {
+        "id": "e-1",
+        "type": "incident",
+        "occurred_at": "2026-01-01T10:00:00Z",
+        "data": {"external_id": "ALERT-9", "title": "Firing", "started_at": "2026-01-01T10:00:00Z", "status": "open"},
+    }
+    assert generic_post(generic_hook, newer).status_code == 202
+    assert generic_post(generic_hook, older).status_code == 202
+    incident = Incident.objects.get(team=team, external_id="ALERT-9")
+    assert (incident.status, incident.title) == ("resolved", "Resolved")
+    bad = generic_post(generic_hook, {**older, "id": "e-3", "occurred_at": "soon"})
+    assert bad.status_code == 400 and "occurred_at" in bad.json()["errors"]
+
+
+def test_without_an_event_time_deliveries_apply_in_arrival_order(generic_hook, team):
+    generic_post(generic_hook, {**GENERIC_INCIDENT, "id": "a", "data": {**GENERIC_INCIDENT["data"], "title": "One"}})
+    generic_post(generic_hook, {**GENERIC_INCIDENT, "id": "b", "data": {**GENERIC_INCIDENT["data"], "title": "Two"}})
+    incident = Incident.objects.get(team=team, external_id="ALERT-9")
+    assert (incident.title, incident.source_event_at) == ("Two", None)
