@@ -20,6 +20,12 @@ class IntegrationAdmin(admin.ModelAdmin):
     def rotate_secret(self, request, queryset):
         for integration in queryset:
             integration_services.rotate_integration_secret(integration=integration)
+            token = getattr(integration, "bearer_token", None)
+            if token:  # only its digest is stored: shown this once
+                self.message_user(
+                    request,
+                    _("Bearer token for %(integration)s: %(token)s") % {"integration": integration, "token": token},
+                )
 
 
 @admin.register(WebhookDelivery)

@@ -24,7 +24,17 @@ from core.api.plumbing import parse_json_bytes
 from core.cache import redis_client
 from core.fault_hooks import pause_if_asked
 from integrations.models import Integration, WebhookDelivery
-from integrations.webhooks import Ignored, Refused, generic, github, jira, malformed, pagerduty, servicenow
+from integrations.webhooks import (
+    Ignored,
+    Refused,
+    alertmanager,
+    generic,
+    github,
+    jira,
+    malformed,
+    pagerduty,
+    servicenow,
+)
 from teams.selectors import only_row
 
 logger = logging.getLogger("opskaizen.webhooks")
@@ -35,6 +45,7 @@ SOURCES = {
     Integration.Source.JIRA: jira,
     Integration.Source.PAGERDUTY: pagerduty,
     Integration.Source.SERVICENOW: servicenow,
+    Integration.Source.ALERTMANAGER: alertmanager,
 }
 STORED_HEADERS_SKIP = {"authorization", "cookie", "proxy-authorization"}
 NUDGE_KEY = "opskaizen:webhook-drain-queued"
