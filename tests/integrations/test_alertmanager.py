@@ -186,3 +186,18 @@ def test_the_settings_page_shows_the_token_once(client, lead, team):
     token = next(word for word in html.replace("<", " ").split() if word.startswith("okzam_"))
     assert alertmanager.token_digest(token) == integration.secret
     assert token not in client.get(f"/t/{team.slug}/settings/integrations/").content.decode()
+
+
+def test_one_added_in_the_admin_gets_a_token_shown_once(team, rf):
+    from django.contrib.admin.sites import site
+
+    admin = site._registry[Integration]
+    request = rf.post("/admin/")
+    request.user = factories.UserFactory(is_superuser=True, is_staff=True)
+    shown = []
+    admin.message_user = lambda request, message, *a, **k: shown.append(message)
+    integration = Integration(team=team, source="alertmanager")
+    admin.save_model(request, integration, form=None, change=False)
+    token = shown[0].rsplit(" ", 1)[1]
+    assert Integration.objects.get(pk=integration.pk).secret == alertmanager.token_digest(token)
+    assert send(integration, notification(), token).status_code == 202
