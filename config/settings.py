@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
@@ -377,6 +378,13 @@ OUTGOING_ALLOWED_HOSTS = env.list("OUTGOING_ALLOWED_HOSTS", default=[])
 # deleted by teams.prune_deliveries (0 keeps them forever); Idempotency-Keys after 24 hours.
 WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
 WEBHOOK_PRUNE_BATCH_SIZE = env.int("WEBHOOK_PRUNE_BATCH_SIZE", default=1000)
+# Senders that sign only the body (GitHub, Jira, PagerDuty) retry the same delivery for hours
+# (PagerDuty up to 48 h, GitHub's redelivery up to 3 days): an event older than this is refused,
+# and the delivery ids that de-duplicate retries are kept at least this long (+1 day) whatever
+# WEBHOOK_RETENTION_DAYS says. It must exceed every vendor's retry horizon.
+WEBHOOK_MAX_EVENT_AGE_DAYS = env.int("WEBHOOK_MAX_EVENT_AGE_DAYS", default=7)
+if WEBHOOK_MAX_EVENT_AGE_DAYS < 3:
+    raise ImproperlyConfigured("WEBHOOK_MAX_EVENT_AGE_DAYS must be at least 3 (GitHub redelivers for 3 days).")
 CELERY_BEAT_SCHEDULE = {
     **CELERY_BEAT_SCHEDULE,
     "prune-deliveries": {

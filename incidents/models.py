@@ -148,6 +148,15 @@ class Incident(TeamAudited, models.Model):
     source = models.CharField(_("source"), max_length=40, default="manual")
     external_id = models.CharField(_("external id"), max_length=200, blank=True)
     url = models.URLField(_("link"), max_length=500, blank=True)
+    # When the source says the last change applied from it happened (an event's own time, not
+    # its arrival): an older delivery, late or out of order, then only fills unset fields.
+    source_event_at = models.DateTimeField(
+        _("last source event at"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("The source's time of the newest event applied; older deliveries no longer overwrite."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -99,7 +99,7 @@ def create_incident(*, team: Team, by=None, **fields) -> Incident:
 def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True) -> Incident:
     """create_incident's work, in the caller's transaction (the by-ref upsert has just looked the reference up)."""
     incident = Incident(team=team, created_by=by)
-    _apply(incident, fields, INCIDENT_FIELDS)
+    _apply(incident, fields, INCIDENT_FIELDS | {"source_event_at"})
     if incident.detected_at is None:
         incident.detected_at = incident.started_at
     _check_links(team, incident)
@@ -109,12 +109,35 @@ def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True)
     return incident
 
 
+def _order_safe(incident: Incident, fields: dict, event_at) -> dict:
+    """The fields an event of `event_at` (the source's own time) may write on the locked `incident`.
+
+    Deliveries arrive late and out of order; the incident keeps the newest event's values:
+    an event not older than the last applied (`source_event_at`) writes everything and becomes
+    the last; an older one only fills fields still unset (an acknowledgement that arrived after
+    the resolution, say) and never changes the status. Without `event_at`: everything, as before.
+    """
+    if event_at is None:
+        return fields
+    if incident.source_event_at is None or event_at >= incident.source_event_at:
+        return {**fields, "source_event_at": event_at}
+    return {
+        name: value
+        for name, value in fields.items()
+        if name != "status" and getattr(incident, name, None) in (None, "") and value not in (None, "")
+    }
+
+
 @transaction.atomic
-def update_incident(*, incident: Incident, by=None, **fields) -> Incident:
-    """Change an incident's fields; the timestamps must stay in order."""
+def update_incident(*, incident: Incident, by=None, event_at=None, **fields) -> Incident:
+    """Change an incident's fields; the timestamps must stay in order.
+
+    `event_at`: when the source says this change happened (webhooks); see `_order_safe`.
+    """
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     previous_status = incident.status
-    _apply(incident, fields, INCIDENT_FIELDS)
+    fields = _order_safe(incident, fields, event_at)
+    _apply(incident, fields, INCIDENT_FIELDS | {"source_event_at"})
     _check_links(incident.team, incident)
     _clean_incident(incident)
     incident.save()
@@ -131,16 +154,23 @@ def update_incident(*, incident: Incident, by=None, **fields) -> Incident:
 
 
 @transaction.atomic
-def set_incident_status(*, incident: Incident, status: str, at=None, by=None) -> Incident:
-    """Move an incident to `status`, stamping the timestamp that status implies when it is unset."""
+def set_incident_status(*, incident: Incident, status: str, at=None, by=None, event_at=None) -> Incident:
+    """Move an incident to `status`, stamping the timestamp that status implies when it is unset.
+
+    With `event_at` (a source's event time), a move older than the last applied event is skipped.
+    """
     at = at or timezone.now()
+    if event_at is not None:
+        incident = Incident.objects.select_for_update().get(pk=incident.pk)
+        if incident.source_event_at is not None and event_at < incident.source_event_at:
+            return incident
     fields: dict = {"status": status}
     stamp = Incident.STATUS_REQUIRES.get(status)
     if stamp and getattr(incident, stamp) is None:
         fields[stamp] = at
         if stamp == "resolved_at" and incident.mitigated_at is None:
             fields["mitigated_at"] = at
-    return update_incident(incident=incident, by=by, **fields)
+    return update_incident(incident=incident, by=by, event_at=event_at, **fields)
 
 
 @transaction.atomic
@@ -305,16 +335,24 @@ def _upsert_by_ref(model, create, update, *, team: Team, source: str, external_i
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def upsert_incident_by_ref(*, team: Team, source: str, external_id: str, by=None, **fields) -> tuple[Incident, bool]:
-    """Create or update the incident known to `source` as `external_id`; returns (incident, created)."""
+def upsert_incident_by_ref(
+    *, team: Team, source: str, external_id: str, by=None, event_at=None, **fields
+) -> tuple[Incident, bool]:
+    """Create or update the incident known to `source` as `external_id`; returns (incident, created).
+
+    `event_at`: when the source says the event happened; an update older than the last applied
+    one only fills unset fields and never moves the status (see `_order_safe`).
+    """
 
     def create(*, team, by=None, **fields):
         # No second uniqueness query and no nested savepoint: the lookup above is in the same
         # transaction, and the constraint refuses a concurrent twin (then the upsert runs again).
+        if event_at is not None:
+            fields["source_event_at"] = event_at
         return _insert_incident(team, by, fields, check_unique=False)
 
     def update(incident, changes, by=None):
-        return update_incident(incident=incident, by=by, **changes)
+        return update_incident(incident=incident, by=by, event_at=event_at, **changes)
 
     return _upsert_by_ref(
         Incident,

@@ -20,6 +20,22 @@ class IntegrationAdmin(admin.ModelAdmin):
     def rotate_secret(self, request, queryset):
         for integration in queryset:
             integration_services.rotate_integration_secret(integration=integration)
+            self._show_token_once(request, integration)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if obj.uses_bearer_token and not obj.secret.startswith("sha256:"):
+            # Added (or switched) here with a plain secret: issue the token, whose digest only is kept.
+            integration_services.rotate_integration_secret(integration=obj)
+            self._show_token_once(request, obj)
+
+    def _show_token_once(self, request, integration):
+        token = getattr(integration, "bearer_token", None)
+        if token:  # only its digest is stored: shown this once
+            self.message_user(
+                request,
+                _("Bearer token for %(integration)s: %(token)s") % {"integration": integration, "token": token},
+            )
 
 
 @admin.register(WebhookDelivery)

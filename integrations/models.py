@@ -23,11 +23,14 @@ class Integration(models.Model):
         GITHUB = "github", "GitHub"
         PAGERDUTY = "pagerduty", "PagerDuty"
         SERVICENOW = "servicenow", "ServiceNow"
+        ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
         GENERIC = "generic", _("generic JSON")
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="integrations")
     source = models.CharField(_("source"), max_length=12, choices=Source.choices)
     public_id = models.UUIDField(_("hook id"), default=uuid.uuid4, unique=True, editable=False)
+    # The HMAC signing secret; for Alertmanager, which authenticates with a bearer token, only the
+    # token's digest ("sha256:<hex>", integrations.services.issue_bearer_token).
     secret = models.CharField(_("signing secret"), max_length=200, default=new_webhook_secret)
     active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -39,6 +42,11 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} · {self.get_source_display()}"
+
+    @property
+    def uses_bearer_token(self) -> bool:
+        """Authenticated by a bearer token whose digest only is stored (shown once), not an HMAC secret."""
+        return self.source == self.Source.ALERTMANAGER
 
 
 class WebhookDelivery(models.Model):
@@ -117,6 +125,8 @@ class OutgoingWebhook(models.Model):
         validators=[validate_outgoing_url],
         help_text=_("An http(s) URL on a public address (internal ones are refused)."),
     )
+    # The HMAC signing secret; for Alertmanager, which authenticates with a bearer token, only the
+    # token's digest ("sha256:<hex>", integrations.services.issue_bearer_token).
     secret = models.CharField(_("signing secret"), max_length=200, default=new_webhook_secret)
     events = models.JSONField(_("events"), default=list, blank=True, help_text=_("Empty means every event."))
     active = models.BooleanField(_("active"), default=True)

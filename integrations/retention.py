@@ -1,7 +1,10 @@
 """How long the webhook logs are kept: old rows are deleted in small batches (beat, or cron).
 
 - incoming deliveries (``WebhookDelivery``, refused ones included) received more than
-  ``WEBHOOK_RETENTION_DAYS`` ago, except queued ones, which are still to apply;
+  ``WEBHOOK_RETENTION_DAYS`` ago, except queued ones, which are still to apply, and the ones
+  whose vendor delivery id still de-duplicates retries: those are kept at least
+  ``WEBHOOK_MAX_EVENT_AGE_DAYS`` + 1 day (the oldest event a body-only signer may still send is
+  refused by age after that, so a replay of it is refused either way);
 - outgoing deliveries (``OutgoingDelivery``) delivered or given up and created more than
   ``WEBHOOK_RETENTION_DAYS`` ago; a pending row is never deleted, however old: it is still to send;
 - ``Idempotency-Key`` records older than the 24 hours the API promises to keep them.
@@ -16,7 +19,7 @@ import datetime as dt
 import logging
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from integrations.models import OutgoingDelivery, WebhookDelivery
@@ -27,6 +30,11 @@ logger = logging.getLogger(__name__)
 FINISHED = (OutgoingDelivery.Status.DELIVERED, OutgoingDelivery.Status.FAILED)
 
 
+def dedupe_horizon() -> dt.timedelta:
+    """How long a delivery id must stay known: the maximum event age, and a day for the senders' clocks."""
+    return dt.timedelta(days=settings.WEBHOOK_MAX_EVENT_AGE_DAYS + 1)
+
+
 def prunable(*, now: dt.datetime | None = None) -> dict[str, QuerySet]:
     """The rows past their retention, per log (none of the deliveries when retention is 0)."""
     now = now or timezone.now()
@@ -34,9 +42,14 @@ def prunable(*, now: dt.datetime | None = None) -> dict[str, QuerySet]:
     days = settings.WEBHOOK_RETENTION_DAYS
     if days > 0:
         cutoff = now - dt.timedelta(days=days)
+        # The ids that refuse a vendor's retry as a duplicate outlive the oldest event still accepted.
+        key_cutoff = min(cutoff, now - dedupe_horizon())
+        is_dedupe_key = ~Q(vendor_delivery_id="") & Q(outcome__in=WebhookDelivery.FIRST_OUTCOMES)
         # A queued delivery is still to apply, however old (a drain that was down for days).
-        rows["incoming"] = WebhookDelivery.objects.filter(received_at__lt=cutoff).exclude(
-            outcome=WebhookDelivery.Outcome.QUEUED
+        rows["incoming"] = (
+            WebhookDelivery.objects.filter(received_at__lt=cutoff)
+            .exclude(outcome=WebhookDelivery.Outcome.QUEUED)
+            .exclude(is_dedupe_key & Q(received_at__gte=key_cutoff))
         )
         rows["outgoing"] = OutgoingDelivery.objects.filter(status__in=FINISHED, created_at__lt=cutoff)
     rows["idempotency_keys"] = IdempotencyKey.objects.filter(created_at__lt=now - IdempotencyKey.TTL)

@@ -10,10 +10,26 @@ from integrations.models import Integration, OutgoingWebhook
 from teams.models import Team
 
 
+def _new_credential(integration: Integration) -> None:
+    """A new signing secret, or for a bearer-token source a new token: only its digest is kept,
+    the token itself is left on `integration.bearer_token` for the caller to show once."""
+    if integration.uses_bearer_token:
+        from integrations.webhooks.alertmanager import token_digest
+
+        integration.bearer_token = "okzam_" + secrets.token_urlsafe(32)
+        integration.secret = token_digest(integration.bearer_token)
+    else:
+        integration.secret = secrets.token_urlsafe(32)
+
+
 @transaction.atomic
 def create_integration(*, team: Team, source: str) -> Integration:
-    """Connect a webhook source to `team`: one integration per team and source."""
+    """Connect a webhook source to `team`: one integration per team and source.
+
+    A bearer-token source (Alertmanager) gets its token on `integration.bearer_token`, once.
+    """
     integration = Integration(team=team, source=source)
+    _new_credential(integration)
     integration.full_clean()
     integration.save()
     return integration
@@ -21,8 +37,8 @@ def create_integration(*, team: Team, source: str) -> Integration:
 
 @transaction.atomic
 def rotate_integration_secret(*, integration: Integration) -> Integration:
-    """Give the integration a new signing secret; deliveries signed with the old one are refused."""
-    integration.secret = secrets.token_urlsafe(32)
+    """Give the integration a new signing secret (or bearer token); the old one is refused from now on."""
+    _new_credential(integration)
     integration.save(update_fields=["secret"])
     return integration
 

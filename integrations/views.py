@@ -35,6 +35,7 @@ def integrations(request, team_slug):
             form.add_error(None, exc)
         else:
             messages.success(request, _("%(source)s connected.") % {"source": integration.get_source_display()})
+            _show_token_once(request, integration)
             return redirect("integrations:integrations", team_slug=team.slug)
     return _integrations_page(request, team, form=form)
 
@@ -104,7 +105,19 @@ def rotate_secret(request, team_slug, integration_id):
         request,
         _("New secret for %(source)s: update it in the tool now.") % {"source": integration.get_source_display()},
     )
+    _show_token_once(request, integration)
     return redirect("integrations:integrations", team_slug=team.slug)
+
+
+def _show_token_once(request, integration: Integration) -> None:
+    """A bearer token is stored only as its digest: this message is the one time it is shown."""
+    token = getattr(integration, "bearer_token", None)
+    if token:
+        messages.warning(
+            request,
+            _("Bearer token for %(source)s (shown once, copy it now): %(token)s")
+            % {"source": integration.get_source_display(), "token": token},
+        )
 
 
 @team_view(Membership.Role.LEAD)

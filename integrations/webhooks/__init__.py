@@ -1,13 +1,22 @@
 """Incoming webhooks: verify, store raw, map onto the incidents and improvement services.
 
 One module per source (generic, github, jira, pagerduty, servicenow) implements
-`verify(headers, body, secret)`, `describe(headers, payload) -> (event, delivery id, signed time)`
-and `handle(integration, event, payload) -> result dict | None` (None: an event we do not use).
+`verify(headers, body, secret)`, `describe(headers, payload) -> (event, delivery id)` and
+`handle(integration, event, payload) -> result dict | Ignored | None` (None or Ignored: an event we
+do not use, recorded as ignored with the reason).
+
+Replay protection depends on what the sender signs:
+
+- a signed send time (generic, ServiceNow): `check_fresh`, 5 minutes either way; a retry is signed anew;
+- only the body (GitHub, Jira, PagerDuty): a retry is the same signed body, hours later, so the
+  guard is the vendor's delivery / event id (the inbox refuses it twice, and retention keeps the
+  ids at least `WEBHOOK_MAX_EVENT_AGE_DAYS`), and `check_age` refuses an event older than that.
 """
 
 import datetime as dt
 
 from dateutil import parser as dateparser
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -41,6 +50,40 @@ def check_fresh(moment: dt.datetime | None, what: str = "timestamp") -> None:
         raise Refused(
             400, "stale_timestamp", _("The %(what)s is more than 5 minutes from now: refused.") % {"what": what}
         )
+
+
+def max_event_age() -> dt.timedelta:
+    """How old an event from a body-only signer may be (WEBHOOK_MAX_EVENT_AGE_DAYS, longer than any vendor retries)."""
+    return dt.timedelta(days=settings.WEBHOOK_MAX_EVENT_AGE_DAYS)
+
+
+def check_age(moment: dt.datetime | None, what: str) -> None:
+    """Refuse an event from a body-only signer (GitHub, Jira, PagerDuty) older than the maximum age.
+
+    Vendors retry the same signed body for hours (PagerDuty up to 48 h, GitHub redelivers up to
+    3 days), so a late delivery is normal: its id de-duplicates it. One older than the maximum age
+    is refused, as no vendor retries that long and its id may be pruned from the log.
+    """
+    if moment is None:
+        raise malformed(_("The delivery has no %(what)s.") % {"what": what}, {what: [_("This field is required.")]})
+    days = settings.WEBHOOK_MAX_EVENT_AGE_DAYS
+    if timezone.now() - moment > max_event_age():
+        raise Refused(
+            400,
+            "event_too_old",
+            _("The %(what)s is more than %(days)d days ago: refused.") % {"what": what, "days": days},
+            {what: [_("Older than %(days)d days.") % {"days": days}]},
+        )
+
+
+class Ignored:
+    """What handle() returns for an event OpsKaizen does not use: recorded as ignored, with the reason."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def __bool__(self) -> bool:
+        return False
 
 
 def unix_time(value) -> dt.datetime:

@@ -3,6 +3,7 @@
 Headers: `X-OpsKaizen-Timestamp: <unix seconds>` and
 `X-OpsKaizen-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">`.
 Body: {"id": "<unique delivery id>", "type": "incident" | "change" | "action",
+       "occurred_at": "optional ISO 8601: when the event happened (incidents: order-safe updates)",
        "data": {"external_id": "...", "source": "optional, default generic", ...fields as in the API}}
 The envelope (type, data, external_id) is checked when the delivery arrives (400 if wrong); the
 data is then validated by the same serializers as `PUT /api/v1/<type>s/by-ref/…` and upserted
@@ -16,6 +17,7 @@ from integrations.webhooks import (
     check_fresh,
     dig,
     malformed,
+    parse_time,
     require_signature,
     signature_matches,
     unix_time,
@@ -55,6 +57,7 @@ def describe(headers, payload) -> tuple[str, str]:
     source = dig(data, "source", required=False, kind=str) or "generic"
     if not external_id or len(external_id) > 200 or len(source) > 40:
         raise malformed(_("external_id (≤ 200) and source (≤ 40) are needed."), {"external_id": [_("Invalid.")]})
+    parse_time(dig(payload, "occurred_at", required=False), "occurred_at")  # a bad one is a 400 now
     delivery_id = dig(payload, "id", required=False)
     return kind, str(delivery_id or headers.get("X-OpsKaizen-Delivery", ""))[:200]
 
@@ -85,8 +88,10 @@ def handle(integration, event, payload):
     fields = dict(serializer.validated_data)
     team = integration.team
     if event == "incident":
+        # With the envelope's occurred_at, a late or out-of-order delivery overwrites nothing newer.
+        event_at = parse_time(payload.get("occurred_at"), "occurred_at")
         obj, created = incident_services.upsert_incident_by_ref(
-            team=team, source=source, external_id=external_id, **fields
+            team=team, source=source, external_id=external_id, event_at=event_at, **fields
         )
     elif event == "change":
         obj, created = incident_services.upsert_change_by_ref(

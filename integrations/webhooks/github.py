@@ -1,18 +1,24 @@
 """GitHub: issues → actions, deployment / deployment_status → changes.
 
 Signature: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256 of the raw body>` with the webhook's secret.
-GitHub signs no timestamp header, so freshness is checked on the signed body's own `updated_at`
-(issue, deployment or deployment status), and `X-GitHub-Delivery` de-duplicates.
+GitHub signs no time, and a redelivery (by hand, up to 3 days later) is the same signed body: replays
+are refused by `X-GitHub-Delivery` (the same on a redelivery, required for the events we use), and
+an event whose own `updated_at` (issue, deployment or deployment status) is older than
+WEBHOOK_MAX_EVENT_AGE_DAYS is refused.
 """
 
+from django.db.models import Q
+from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from improvement import services as improvement_services
 from incidents import services as incident_services
 from integrations.webhooks import (
-    check_fresh,
+    Ignored,
+    check_age,
     dig,
     hmac_sha256_hex,
+    malformed,
     parse_time,
     require_signature,
     signature_matches,
@@ -20,7 +26,7 @@ from integrations.webhooks import (
 )
 
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-FRESHNESS_FIELD = {
+EVENT_TIME = {
     "issues": ("issue", "updated_at"),
     "deployment": ("deployment", "updated_at"),
     "deployment_status": ("deployment_status", "updated_at"),
@@ -39,14 +45,26 @@ def verify(headers, body: bytes, secret: str) -> None:
 
 def describe(headers, payload) -> tuple[str, str]:
     event = headers.get("X-GitHub-Event", "")
-    if event in FRESHNESS_FIELD:
-        check_fresh(parse_time(dig(payload, *FRESHNESS_FIELD[event]), ".".join(FRESHNESS_FIELD[event])))
-    return event, headers.get("X-GitHub-Delivery", "")[:200]
+    delivery = headers.get("X-GitHub-Delivery", "")[:200]
+    if event in EVENT_TIME:
+        if not delivery:
+            raise malformed(
+                _("The X-GitHub-Delivery header is missing."), {"X-GitHub-Delivery": [_("This field is required.")]}
+            )
+        where = ".".join(EVENT_TIME[event])
+        check_age(parse_time(dig(payload, *EVENT_TIME[event], required=False), where), where)
+    return event, delivery
 
 
 def _service_for(team, repository: dict):
+    """The team's service for a repository: its slug or name equal to the repository name, ignoring case
+    (repository `Hello-World` is service `hello-world`); a slug match first."""
     name = repository.get("name") if isinstance(repository, dict) else None
-    return team.services.filter(slug=name).first() if isinstance(name, str) and name else None
+    if not isinstance(name, str) or not name:
+        return None
+    candidates = team.services.filter(Q(slug__iexact=name) | Q(slug=slugify(name)[:60]) | Q(name__iexact=name))
+    matches = sorted(candidates, key=lambda service: (service.slug.lower() != name.lower(), service.pk))
+    return matches[0] if matches else None
 
 
 def handle(integration, event, payload):
@@ -91,4 +109,4 @@ def handle(integration, event, payload):
             team=team, source="github", external_id=f"{repo}/deployments/{deployment_id}", **fields
         )
         return {"change": change.pk, "created": created}
-    return None  # ping, push and the rest: acknowledged, not used
+    return Ignored(_("GitHub %(event)s events are not used.") % {"event": event or "?"})  # ping, push, …

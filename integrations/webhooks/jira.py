@@ -1,17 +1,22 @@
 """Jira: jira:issue_created / jira:issue_updated → an incident (issue type “Incident”) or an action.
 
 Signature: Jira Cloud admin webhooks with a secret send `X-Hub-Signature: sha256=<hex HMAC-SHA256 of the raw
-body>`. Freshness: the payload's `timestamp` (milliseconds). De-duplication: `X-Atlassian-Webhook-Identifier`.
+body>`, no time: a retry is the same signed body, so replays are refused by `X-Atlassian-Webhook-Identifier`
+(the same on every retry), and an event whose `timestamp` (milliseconds) is older than
+WEBHOOK_MAX_EVENT_AGE_DAYS is refused.
 The Jira key is kept as external id; Jira owns the ticket, OpsKaizen the PDCA stage.
 """
 
 import datetime as dt
 
+from django.utils.translation import gettext as _
+
 from improvement import services as improvement_services
 from incidents import services as incident_services
 from incidents.models import Incident
 from integrations.webhooks import (
-    check_fresh,
+    Ignored,
+    check_age,
     dig,
     hmac_sha256_hex,
     malformed,
@@ -38,16 +43,22 @@ def verify(headers, body: bytes, secret: str) -> None:
 
 def describe(headers, payload) -> tuple[str, str]:
     event = dig(payload, "webhookEvent", kind=str)
-    millis = dig(payload, "timestamp", kind=int)
-    try:
-        moment = dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC)
-    except (OverflowError, ValueError, OSError):
-        raise malformed("timestamp is out of range") from None
-    check_fresh(moment, "timestamp")
+    millis = dig(payload, "timestamp", required=event in EVENTS, kind=int)
+    if event in EVENTS:
+        check_age(event_time(payload), "timestamp")
     delivery = headers.get("X-Atlassian-Webhook-Identifier", "")
     if not delivery and isinstance(payload.get("issue"), dict):
         delivery = f"{event}:{payload['issue'].get('id')}:{millis}"
     return event, delivery[:200]
+
+
+def event_time(payload) -> dt.datetime:
+    """When Jira says the event happened: the payload's `timestamp` (milliseconds)."""
+    millis = dig(payload, "timestamp", kind=int)
+    try:
+        return dt.datetime.fromtimestamp(millis / 1000, tz=dt.UTC)
+    except (OverflowError, ValueError, OSError):
+        raise malformed("timestamp is out of range", {"timestamp": ["Out of range."]}) from None
 
 
 def _browse_url(issue: dict, key: str) -> str:
@@ -59,7 +70,7 @@ def _browse_url(issue: dict, key: str) -> str:
 
 def handle(integration, event, payload):
     if event not in EVENTS:
-        return None
+        return Ignored(_("Jira %(event)s events are not used.") % {"event": event})
     team = integration.team
     issue = dig(payload, "issue", kind=dict)
     key = dig(issue, "key", kind=str)[:200]
@@ -70,10 +81,12 @@ def handle(integration, event, payload):
         priority = text(dig(fields, "priority", "name", required=False), 40).lower()
         created_at = parse_time(dig(fields, "created"), "issue.fields.created")
         resolved_at = parse_time(dig(fields, "resolutiondate", required=False), "issue.fields.resolutiondate")
+        event_at = event_time(payload)  # order-safe: a late update never overwrites a newer one
         incident, created = incident_services.upsert_incident_by_ref(
             team=team,
             source="jira",
             external_id=key,
+            event_at=event_at,
             title=summary,
             severity=PRIORITY_SEVERITY.get(priority, "SEV4" if priority else "SEV3"),
             started_at=created_at,
@@ -82,7 +95,7 @@ def handle(integration, event, payload):
         )
         if resolved_at and incident.status not in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
             incident = incident_services.set_incident_status(
-                incident=incident, status=Incident.Status.RESOLVED, at=resolved_at
+                incident=incident, status=Incident.Status.RESOLVED, at=resolved_at, event_at=event_at
             )
         return {"incident": incident.pk, "created": created}
     action_fields = {"title": summary, "external_ticket": key}

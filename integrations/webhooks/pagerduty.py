@@ -1,15 +1,19 @@
 """PagerDuty v3 webhooks: incident.triggered / acknowledged / resolved → incident timestamps.
 
 Signature: `X-PagerDuty-Signature: v1=<hex HMAC-SHA256 of the raw body>`, possibly several comma-separated
-while a secret is rotated (one match suffices). Freshness: `event.occurred_at`. De-duplication: `event.id`.
+while a secret is rotated (one match suffices), no time: PagerDuty retries the same signed body for up to
+48 hours, so replays are refused by `event.id` (the same on every retry), and an event whose
+`event.occurred_at` is older than WEBHOOK_MAX_EVENT_AGE_DAYS is refused.
 """
 
 from django.utils.text import slugify
+from django.utils.translation import gettext as _
 
 from incidents import services as incident_services
 from incidents.models import Incident
 from integrations.webhooks import (
-    check_fresh,
+    Ignored,
+    check_age,
     dig,
     hmac_sha256_hex,
     parse_time,
@@ -36,8 +40,11 @@ def verify(headers, body: bytes, secret: str) -> None:
 
 def describe(headers, payload) -> tuple[str, str]:
     event = dig(payload, "event", "event_type", kind=str)
-    check_fresh(parse_time(dig(payload, "event", "occurred_at"), "event.occurred_at"), "event.occurred_at")
-    return event, str(dig(payload, "event", "id"))[:200]
+    delivery = dig(payload, "event", "id")
+    if event in EVENTS:
+        occurred_at = dig(payload, "event", "occurred_at", required=False)
+        check_age(parse_time(occurred_at, "event.occurred_at"), "event.occurred_at")
+    return event, str(delivery)[:200]
 
 
 def _severity(data: dict) -> str:
@@ -51,12 +58,13 @@ def _severity(data: dict) -> str:
 
 def handle(integration, event, payload):
     if event not in EVENTS:
-        return None
+        return Ignored(_("PagerDuty %(event)s events are not used.") % {"event": event})
     team = integration.team
     data = dig(payload, "event", "data", kind=dict)
     occurred_at = parse_time(dig(payload, "event", "occurred_at"), "event.occurred_at")
     external_id = text(dig(data, "id", kind=str), 200)
-    created_at = parse_time(dig(data, "created_at"), "event.data.created_at")
+    # Some payloads (older webhook versions, a few event types) carry no data.created_at: the event's time then.
+    created_at = parse_time(dig(data, "created_at", required=False), "event.data.created_at") or occurred_at
     service_name = text(dig(data, "service", "summary", required=False), 100)
     fields = {
         "title": text(dig(data, "title", required=False), 200) or external_id,
@@ -69,13 +77,16 @@ def handle(integration, event, payload):
         service = team.services.filter(slug=slugify(service_name)[:60]).first() if service_name else None
         if service is not None:
             fields["service"] = service
+    # Order-safe: a late or out-of-order event (a triggered after the resolved) overwrites nothing newer.
     incident, created = incident_services.upsert_incident_by_ref(
-        team=team, source="pagerduty", external_id=external_id, **fields
+        team=team, source="pagerduty", external_id=external_id, event_at=occurred_at, **fields
     )
     if event == "incident.acknowledged" and incident.acknowledged_at is None:
-        incident = incident_services.update_incident(incident=incident, acknowledged_at=occurred_at)
+        incident = incident_services.update_incident(
+            incident=incident, acknowledged_at=occurred_at, event_at=occurred_at
+        )
     if event == "incident.resolved" and incident.status not in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
         incident = incident_services.set_incident_status(
-            incident=incident, status=Incident.Status.RESOLVED, at=occurred_at
+            incident=incident, status=Incident.Status.RESOLVED, at=occurred_at, event_at=occurred_at
         )
     return {"incident": incident.pk, "created": created}

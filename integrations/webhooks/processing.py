@@ -24,7 +24,17 @@ from core.api.plumbing import parse_json_bytes
 from core.cache import redis_client
 from core.fault_hooks import pause_if_asked
 from integrations.models import Integration, WebhookDelivery
-from integrations.webhooks import Refused, generic, github, jira, malformed, pagerduty, servicenow
+from integrations.webhooks import (
+    Ignored,
+    Refused,
+    alertmanager,
+    generic,
+    github,
+    jira,
+    malformed,
+    pagerduty,
+    servicenow,
+)
 from teams.selectors import only_row
 
 logger = logging.getLogger("opskaizen.webhooks")
@@ -35,6 +45,7 @@ SOURCES = {
     Integration.Source.JIRA: jira,
     Integration.Source.PAGERDUTY: pagerduty,
     Integration.Source.SERVICENOW: servicenow,
+    Integration.Source.ALERTMANAGER: alertmanager,
 }
 STORED_HEADERS_SKIP = {"authorization", "cookie", "proxy-authorization"}
 NUDGE_KEY = "opskaizen:webhook-drain-queued"
@@ -273,8 +284,15 @@ def process(delivery: WebhookDelivery) -> WebhookDelivery:
     try:
         with transaction.atomic():
             result = source.handle(delivery.integration, delivery.event, payload)
-            delivery.outcome = WebhookDelivery.Outcome.PROCESSED if result else WebhookDelivery.Outcome.IGNORED
-            delivery.result, delivery.error = result or {}, ""
+            if result is None or isinstance(result, Ignored):
+                reason = getattr(result, "reason", "") or _("The %(event)s event is not used.") % {
+                    "event": delivery.event or "?"
+                }
+                delivery.outcome = WebhookDelivery.Outcome.IGNORED
+                delivery.result, delivery.error = {"ignored": reason}, reason[:5000]
+            else:
+                delivery.outcome = WebhookDelivery.Outcome.PROCESSED
+                delivery.result, delivery.error = result, ""
             delivery.processed_at = timezone.now()
             delivery.save(update_fields=OUTCOME_FIELDS)
     except ValidationError as exc:

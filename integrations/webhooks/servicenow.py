@@ -71,11 +71,13 @@ def handle(integration, event, payload):
         "started_at": opened_at,
         "detected_at": opened_at,
     }
+    # Order-safe by the record's sys_updated_on: a late, older version overwrites nothing newer.
+    event_at = parse_time(_value(record, "sys_updated_on"), "sys_updated_on")
     incident, created = incident_services.upsert_incident_by_ref(
-        team=team, source="servicenow", external_id=number, **fields
+        team=team, source="servicenow", external_id=number, event_at=event_at, **fields
     )
     status = RESOLVED_STATES.get(_value(record, "state"))
     if status and incident.status != status and incident.status != Incident.Status.CLOSED:
         at = parse_time(_value(record, "resolved_at") or _value(record, "closed_at"), "resolved_at")
-        incident = incident_services.set_incident_status(incident=incident, status=status, at=at)
+        incident = incident_services.set_incident_status(incident=incident, status=status, at=at, event_at=event_at)
     return {"incident": incident.pk, "created": created}

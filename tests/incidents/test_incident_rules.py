@@ -124,3 +124,20 @@ def test_change_cannot_be_deployed_before_commit(team):
     with pytest.raises(ValidationError) as excinfo:
         services.create_change(team=team, title="Deploy", committed_at=now, deployed_at=now - dt.timedelta(hours=1))
     assert "deployed_at" in excinfo.value.message_dict
+
+
+def test_an_upsert_older_than_the_last_applied_event_fills_gaps_and_never_moves_the_status(team):
+    """By-ref upserts with the source's event time: the newest event's values win, whatever the arrival order."""
+    ref = {"team": team, "source": "pagerduty", "external_id": "Q1"}
+    incident, _ = services.upsert_incident_by_ref(**ref, title="Down", started_at=T0, event_at=minutes(30))
+    services.set_incident_status(incident=incident, status="resolved", at=minutes(30), event_at=minutes(30))
+    incident, _ = services.upsert_incident_by_ref(
+        **ref, title="Slow", severity="SEV4", acknowledged_at=minutes(5), status="open", event_at=minutes(1)
+    )
+    assert (incident.title, incident.status, incident.acknowledged_at) == ("Down", "resolved", minutes(5))
+    assert incident.source_event_at == minutes(30)
+    services.set_incident_status(incident=incident, status="open", event_at=minutes(2))  # older: skipped
+    incident.refresh_from_db()
+    assert incident.status == "resolved"
+    incident, _ = services.upsert_incident_by_ref(**ref, title="Down again", status="open", event_at=minutes(45))
+    assert (incident.title, incident.status, incident.source_event_at) == ("Down again", "open", minutes(45))

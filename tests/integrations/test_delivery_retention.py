@@ -87,6 +87,23 @@ def test_the_retention_is_a_setting(integration, endpoint, settings):
     assert list(WebhookDelivery.objects.values_list("pk", flat=True)) == kept
 
 
+def test_delivery_ids_outlive_a_short_retention_until_the_oldest_accepted_event(integration, settings):
+    """A retry of a body-signed delivery is refused by its id, so the id is kept past the vendors' horizon."""
+    settings.WEBHOOK_RETENTION_DAYS, settings.WEBHOOK_MAX_EVENT_AGE_DAYS = 1, 7
+    keys = {}
+    for age in (dt.timedelta(days=3), dt.timedelta(days=7, hours=23), dt.timedelta(days=8, seconds=1)):
+        row = WebhookDelivery.objects.create(
+            integration=integration, team_id=integration.team_id, outcome="processed", vendor_delivery_id=str(age)
+        )
+        WebhookDelivery.objects.filter(pk=row.pk).update(received_at=NOW - age)
+        keys[age.days] = row.pk
+    without_id = incoming(integration, NOW - dt.timedelta(days=3))  # nothing to de-duplicate: retention applies
+    refused = incoming(integration, NOW - dt.timedelta(days=3), "refused")
+    assert retention.prune_deliveries(now=NOW)["incoming"] == 3
+    assert sorted(WebhookDelivery.objects.values_list("pk", flat=True)) == [keys[3], keys[7]]
+    assert not WebhookDelivery.objects.filter(pk__in=without_id + refused + [keys[8]]).exists()
+
+
 def test_a_retention_of_zero_keeps_the_deliveries_but_not_the_expired_keys(integration, endpoint, settings):
     settings.WEBHOOK_RETENTION_DAYS = 0
     incoming(integration, NOW - dt.timedelta(days=900))
