@@ -50,6 +50,23 @@ def members(request, team):
     )
 
 
+@require_POST
+@team_view(Membership.Role.LEAD)
+def remove_member(request, team, membership_id):
+    """Leads remove someone from the team; their personal tokens of it are revoked with it."""
+    membership = get_object_or_404(Membership.objects.select_related("user"), team=team, pk=membership_id)
+    try:
+        services.remove_member(membership=membership, by=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request, _("%(user)s left the team; their personal tokens are revoked.") % {"user": membership.user}
+        )
+    return redirect("teams:members", team.slug)
+
+
 @login_required
 def tokens(request, team_slug):
     team = lead_team(request, team_slug)

@@ -37,6 +37,13 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = authenticate_api_key(key)
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
+        if not token.is_active:
+            raise exceptions.AuthenticationFailed(_("This token was revoked."), code="token_revoked")
+        if token.acting_role is None:
+            raise exceptions.AuthenticationFailed(
+                _("This token's holder is no longer a member of its team; a lead can create a service token."),
+                code="token_holder_not_member",
+            )
         return (token.created_by or AnonymousUser(), token)
 
     def authenticate_header(self, request):
@@ -63,20 +70,15 @@ def token_of(request) -> ApiToken | None:
 def may(request, team, role: str) -> bool:
     """True when the caller holds at least `role` in `team`.
 
-    A token acts only in its own team; a read token never writes; a write token
-    writes as a member, and as a lead only when its creator is a lead of the team.
+    A token acts only in its own team and with its acting role: a read token never writes;
+    a personal write token acts with its holder's current role; a service token as a member.
     """
     token = token_of(request)
     if token is not None:
         if team.pk != token.team_id:
             return False
-        if role == Membership.Role.VIEWER:
-            return True
-        if not token.can_write:
-            return False
-        if role == Membership.Role.MEMBER:
-            return True
-        return token.created_by is not None and has_role(token.created_by, team, role)
+        acting = getattr(token, "acting_role", None)
+        return acting is not None and Membership.RANK[acting] >= Membership.RANK[role]
     return has_role(request.user, team, role)
 
 
@@ -88,8 +90,14 @@ class IsTeamCaller(permissions.BasePermission):
     def has_permission(self, request, view):
         token = token_of(request)
         if token is not None:
-            if request.method not in permissions.SAFE_METHODS and not token.can_write:
+            if request.method in permissions.SAFE_METHODS:
+                return True
+            if not token.can_write:
                 self.message = _("This token is read-only.")
+                return False
+            acting = getattr(token, "acting_role", None)
+            if acting is None or Membership.RANK[acting] < Membership.RANK[Membership.Role.MEMBER]:
+                self.message = _("This token is %(reason)s.") % {"reason": token.cap_reason(token.holder_role)}
                 return False
             return True
         return bool(request.user and request.user.is_authenticated)
