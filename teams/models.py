@@ -152,11 +152,22 @@ class ApiToken(models.Model):
             return Membership.Role.VIEWER
         return Membership.Role.MEMBER if self.is_service else Membership.Role.LEAD
 
+    def current_holder_role(self) -> str | None:
+        """The creator's role in the token's team now (needs the `holder_role` annotation of the selectors).
+
+        A superuser holds every role, a deactivated or deleted user none.
+        """
+        user = self.created_by
+        if user is None or not user.is_active:
+            return None
+        if user.is_superuser:
+            return Membership.Role.LEAD
+        return getattr(self, "holder_role", None)
+
     def effective_role(self, holder_role: str | None) -> str | None:
         """The role this token acts with: its scope capped by its holder's current role (None: refused).
 
-        `holder_role` is the creator's role in the token's team now (LEAD for a superuser,
-        None when they are not a member); a service token has no holder to follow.
+        A service token has no holder to follow: it acts with its scope, as a member at most.
         """
         if self.is_service:
             return self.scope_role
@@ -172,6 +183,15 @@ class ApiToken(models.Model):
         if self.can_write and Membership.RANK[role] < Membership.RANK[Membership.Role.MEMBER]:
             return str(_("capped to read: holder is now a %(role)s") % {"role": role})
         return ""
+
+    def effective_scope(self, holder_role: str | None) -> str:
+        """What the token may do now, in words: e.g. “read_write, capped to read: holder is now a viewer”."""
+        reason = self.cap_reason(holder_role)
+        if reason:
+            return f"{self.scope}, {reason}"
+        if self.is_service and self.can_write:
+            return str(_("%(scope)s, as a member (lead actions need a person)") % {"scope": self.scope})
+        return self.scope
 
 
 class IdempotencyKey(models.Model):

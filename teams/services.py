@@ -13,7 +13,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from teams.models import ApiToken, Membership, Service, Team
-from teams.selectors import only_row
+from teams.selectors import has_role, only_row
 
 
 def ensure_same_team(team: Team, **related) -> None:
@@ -74,11 +74,20 @@ def update_service(*, service: Service, **fields) -> Service:
 
 
 @transaction.atomic
-def create_api_token(*, team: Team, name: str, scope: str = ApiToken.Scope.READ, by=None) -> tuple[ApiToken, str]:
-    """Create a token for `team`; returns the token and its key, which is shown once and never stored."""
+def create_api_token(
+    *, team: Team, name: str, scope: str = ApiToken.Scope.READ, kind: str = ApiToken.Kind.PERSONAL, by=None
+) -> tuple[ApiToken, str]:
+    """Create a token for `team`; returns the token and its key, which is shown once and never stored.
+
+    A service token belongs to the team and only a lead of the team creates one.
+    """
+    if kind == ApiToken.Kind.SERVICE and (by is None or not has_role(by, team, Membership.Role.LEAD)):
+        raise ValidationError({"kind": _("Only a lead of the team creates a service token.")})
     prefix = secrets.token_hex(4)
     key = f"{ApiToken.KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken(team=team, name=name, scope=scope, created_by=by, prefix=prefix, key_hash=ApiToken.hash_key(key))
+    token = ApiToken(
+        team=team, name=name, scope=scope, kind=kind, created_by=by, prefix=prefix, key_hash=ApiToken.hash_key(key)
+    )
     token.full_clean()
     token.save()
     return token, key
@@ -104,7 +113,7 @@ def authenticate_api_key(key: str) -> ApiToken | None:
         return None
     if not token.is_active:
         return token
-    token.holder_role = _current_holder_role(token)
+    token.holder_role = token.current_holder_role()
     token.acting_role = token.effective_role(token.holder_role)
     if token.acting_role is None:
         return token
@@ -114,16 +123,6 @@ def authenticate_api_key(key: str) -> ApiToken | None:
         ApiToken.objects.filter(pk=token.pk).update(last_used_at=now)
         token.last_used_at = now
     return token
-
-
-def _current_holder_role(token: ApiToken) -> str | None:
-    """The creator's role in the token's team now; a superuser holds every role, a deactivated user none."""
-    user = token.created_by
-    if user is None or not user.is_active:
-        return None
-    if user.is_superuser:
-        return Membership.Role.LEAD
-    return token.holder_role
 
 
 @transaction.atomic

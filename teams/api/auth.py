@@ -20,7 +20,11 @@ logger = logging.getLogger(__name__)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer okz_…`: request.user is the token's creator, request.auth the ApiToken."""
+    """`Authorization: Bearer okz_…`: request.auth is the ApiToken, request.user its holder.
+
+    A personal token's holder is its creator; a service token belongs to the team and has
+    no person behind it (an anonymous user: what it writes is authored by nobody).
+    """
 
     keywords = ("bearer", "token")
 
@@ -44,7 +48,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
                 _("This token's holder is no longer a member of its team; a lead can create a service token."),
                 code="token_holder_not_member",
             )
-        return (token.created_by or AnonymousUser(), token)
+        if token.is_service or token.created_by is None:
+            return (AnonymousUser(), token)
+        return (token.created_by, token)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -58,7 +64,10 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A team API token (`okz_…`), created by a team lead; read or read-write.",
+            "description": (
+                "A team API token (`okz_…`), created by a team lead; read or read-write. A personal token "
+                "acts with at most its holder's current role; a service token belongs to the team."
+            ),
         }
 
 
