@@ -15,6 +15,7 @@ from core.cache import redis_client
 from teams.models import ApiToken, Membership
 from teams.selectors import has_role
 from teams.services import authenticate_api_key
+from teams.sign_in_audit import record_revoked_token_use
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
         if not token.is_active:
+            record_revoked_token_use(token=token, request=request)
             raise exceptions.AuthenticationFailed(_("This token was revoked."), code="token_revoked")
         if token.acting_role is None:
             raise exceptions.AuthenticationFailed(
