@@ -125,19 +125,24 @@ AUTHENTICATION_BACKENDS = [
     "core.auth.LoginThrottleBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Login throttling: after AXES_FAILURE_LIMIT failed logins for one username
-# from one address, that pair is locked out for AXES_COOLOFF_MINUTES.
+# Login throttling (core/login_throttle.py): after AXES_FAILURE_LIMIT failed logins for one
+# username from one address, that pair is locked out for AXES_COOLOFF_MINUTES; after
+# AXES_ADDRESS_FAILURE_LIMIT failures from one address across user names, the address is.
+# The per-address limit is higher so that one office behind one address is not locked out
+# by a morning's typos.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_ADDRESS_FAILURE_LIMIT = env.int("AXES_ADDRESS_FAILURE_LIMIT", default=20)
 AXES_COOLOFF_TIME = env.int("AXES_COOLOFF_MINUTES", default=15) / 60
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], ["ip_address"]]
+AXES_HANDLER = "core.login_throttle.PerUserAndAddressHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_HTTP_RESPONSE_CODE = 429
 AXES_VERBOSE = False
-if env.bool("BEHIND_PROXY", default=False):
-    # The client address is the first of X-Forwarded-For set by the proxy.
-    AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"]
-    AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=1)
+# The client address: REMOTE_ADDR, or behind BEHIND_PROXY=true the X-Forwarded-For entry added
+# by the outermost of PROXY_COUNT trusted proxies, never the client's own header.
+TRUSTED_PROXY_COUNT = env.int("PROXY_COUNT", default=1) if env.bool("BEHIND_PROXY", default=False) else 0
+AXES_CLIENT_IP_CALLABLE = "core.login_throttle.client_address"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"

@@ -49,12 +49,13 @@ class ServiceAdmin(admin.ModelAdmin):
 class ApiTokenAdmin(admin.ModelAdmin):
     """Adding a token generates its key and shows it once, in a message; only its hash is kept."""
 
-    list_display = ["name", "team", "prefix", "scope", "created_by", "created_at", "last_used_at", "revoked_at"]
-    list_filter = ["team", "scope"]
+    list_display = ["name", "team", "prefix", "kind", "scope", "created_by", "created_at", "last_used_at", "revoked_at"]
+    list_filter = ["team", "kind", "scope"]
     list_select_related = ["team", "created_by"]
     search_fields = ["name", "prefix"]
-    fields = ["team", "name", "scope", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["prefix", "created_by", "created_at", "last_used_at"]
+    fields = ["team", "name", "kind", "scope", "prefix", "created_by", "created_at", "last_used_at", "revoked_at"]
+    # The admin makes personal tokens only; a service token is a lead's decision, on the tokens page.
+    readonly_fields = ["kind", "prefix", "created_by", "created_at", "last_used_at"]
     actions = ["revoke"]
 
     def save_model(self, request, obj, form, change):
@@ -70,4 +71,4 @@ class ApiTokenAdmin(admin.ModelAdmin):
     @admin.action(description=_("Revoke the selected tokens"))
     def revoke(self, request, queryset):
         for token in queryset:
-            services.revoke_api_token(token=token)
+            services.revoke_api_token(token=token, by=request.user, reason="revoked in the admin")

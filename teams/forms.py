@@ -14,3 +14,16 @@ class MemberForm(forms.Form):
 class ApiTokenForm(forms.Form):
     name = forms.CharField(label=_("name"), max_length=100)
     scope = forms.ChoiceField(label=_("scope"), choices=ApiToken.Scope.choices, initial=ApiToken.Scope.READ)
+    kind = forms.ChoiceField(
+        label=_("kind"),
+        choices=ApiToken.Kind.choices,
+        initial=ApiToken.Kind.PERSONAL,
+        required=False,
+        help_text=_(
+            "A personal token acts as you, never beyond your current role, and is revoked when you leave "
+            "the team. A service token belongs to the team, outlives any one person and writes as a member."
+        ),
+    )
+
+    def clean_kind(self) -> str:
+        return self.cleaned_data["kind"] or ApiToken.Kind.PERSONAL

@@ -93,9 +93,19 @@ class Service(models.Model):
 
 
 class ApiToken(models.Model):
+    """A team's API key: personal (acts as its creator, never beyond their current role) or the team's own.
+
+    A personal token dies with its holder's membership; a service token belongs to the
+    team, survives people leaving, and writes as a member at most (lead actions need a person).
+    """
+
     class Scope(models.TextChoices):
         READ = "read", _("read")
         READ_WRITE = "read_write", _("read and write")
+
+    class Kind(models.TextChoices):
+        PERSONAL = "personal", _("personal")
+        SERVICE = "service", _("service (owned by the team)")
 
     KEY_PREFIX = "okz"
 
@@ -104,6 +114,7 @@ class ApiToken(models.Model):
     prefix = models.CharField(_("prefix"), max_length=16, unique=True, editable=False)
     key_hash = models.CharField(max_length=64, editable=False)
     scope = models.CharField(_("scope"), max_length=10, choices=Scope.choices, default=Scope.READ)
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PERSONAL)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -129,6 +140,58 @@ class ApiToken(models.Model):
     @property
     def is_active(self) -> bool:
         return self.revoked_at is None
+
+    @property
+    def is_service(self) -> bool:
+        return self.kind == self.Kind.SERVICE
+
+    @property
+    def scope_role(self) -> str:
+        """The highest role the token's scope and kind allow, whoever holds it."""
+        if not self.can_write:
+            return Membership.Role.VIEWER
+        return Membership.Role.MEMBER if self.is_service else Membership.Role.LEAD
+
+    def current_holder_role(self) -> str | None:
+        """The creator's role in the token's team now (needs the `holder_role` annotation of the selectors).
+
+        A superuser holds every role, a deactivated or deleted user none.
+        """
+        user = self.created_by
+        if user is None or not user.is_active:
+            return None
+        if user.is_superuser:
+            return Membership.Role.LEAD
+        return getattr(self, "holder_role", None)
+
+    def effective_role(self, holder_role: str | None) -> str | None:
+        """The role this token acts with: its scope capped by its holder's current role (None: refused).
+
+        A service token has no holder to follow: it acts with its scope, as a member at most.
+        """
+        if self.is_service:
+            return self.scope_role
+        if holder_role is None:
+            return None
+        return min(self.scope_role, holder_role, key=Membership.RANK.__getitem__)
+
+    def cap_reason(self, holder_role: str | None) -> str:
+        """Why the token acts below its scope, or "" (shown on the tokens page and in 403s)."""
+        role = self.effective_role(holder_role)
+        if role is None:
+            return str(_("refused: its holder is no longer a member of the team"))
+        if self.can_write and Membership.RANK[role] < Membership.RANK[Membership.Role.MEMBER]:
+            return str(_("capped to read: holder is now a %(role)s") % {"role": role})
+        return ""
+
+    def effective_scope(self, holder_role: str | None) -> str:
+        """What the token may do now, in words: e.g. “read_write, capped to read: holder is now a viewer”."""
+        reason = self.cap_reason(holder_role)
+        if reason:
+            return f"{self.scope}, {reason}"
+        if self.is_service and self.can_write:
+            return str(_("%(scope)s, as a member (lead actions need a person)") % {"scope": self.scope})
+        return self.scope
 
 
 class IdempotencyKey(models.Model):

@@ -1,8 +1,8 @@
 """Reads scoped to what a user may see."""
 
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
-from teams.models import Membership, Team
+from teams.models import ApiToken, Membership, Team
 
 
 def only_row(queryset: QuerySet):
@@ -48,3 +48,9 @@ def teams_for_request(request) -> QuerySet[Team]:
     if token_team_id is not None:
         return Team.objects.filter(pk=token_team_id)
     return teams_for_user(request.user)
+
+
+def api_tokens_for_team(team) -> QuerySet[ApiToken]:
+    """The team's tokens for its tokens page, each with `holder_role`: its creator's role in the team now."""
+    holder = Membership.objects.filter(team=OuterRef("team_id"), user=OuterRef("created_by_id")).values("role")[:1]
+    return ApiToken.objects.filter(team=team).select_related("created_by").annotate(holder_role=Subquery(holder))

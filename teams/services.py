@@ -4,14 +4,16 @@ import datetime as dt
 import hmac
 import secrets
 
+from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from teams.models import ApiToken, Membership, Service, Team
-from teams.selectors import only_row
+from teams.selectors import has_role, only_row
 
 
 def ensure_same_team(team: Team, **related) -> None:
@@ -72,26 +74,49 @@ def update_service(*, service: Service, **fields) -> Service:
 
 
 @transaction.atomic
-def create_api_token(*, team: Team, name: str, scope: str = ApiToken.Scope.READ, by=None) -> tuple[ApiToken, str]:
-    """Create a token for `team`; returns the token and its key, which is shown once and never stored."""
+def create_api_token(
+    *, team: Team, name: str, scope: str = ApiToken.Scope.READ, kind: str = ApiToken.Kind.PERSONAL, by=None
+) -> tuple[ApiToken, str]:
+    """Create a token for `team`; returns the token and its key, which is shown once and never stored.
+
+    A service token belongs to the team and only a lead of the team creates one.
+    """
+    if kind == ApiToken.Kind.SERVICE and (by is None or not has_role(by, team, Membership.Role.LEAD)):
+        raise ValidationError({"kind": _("Only a lead of the team creates a service token.")})
     prefix = secrets.token_hex(4)
     key = f"{ApiToken.KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken(team=team, name=name, scope=scope, created_by=by, prefix=prefix, key_hash=ApiToken.hash_key(key))
+    token = ApiToken(
+        team=team, name=name, scope=scope, kind=kind, created_by=by, prefix=prefix, key_hash=ApiToken.hash_key(key)
+    )
     token.full_clean()
     token.save()
     return token, key
 
 
 def authenticate_api_key(key: str) -> ApiToken | None:
-    """The active token whose key is `key` (compared in constant time), else None."""
+    """The token whose key is `key` (compared in constant time), else None; the caller refuses a revoked one.
+
+    An active token comes back with `acting_role`: the role it acts with now, its scope capped
+    by its holder's current role in the team, None when its holder is no longer a member.
+    """
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != ApiToken.KEY_PREFIX or len(parts[1]) != 8:
         return None
-    token = only_row(ApiToken.objects.select_related("team", "created_by").filter(prefix=parts[1]))
+    # The holder's role rides on the token's own query: no extra round trip per request.
+    holder = Membership.objects.filter(team=OuterRef("team_id"), user=OuterRef("created_by_id")).values("role")[:1]
+    token = only_row(
+        ApiToken.objects.select_related("team", "created_by")
+        .annotate(holder_role=Subquery(holder))
+        .filter(prefix=parts[1])
+    )
     if token is None or not hmac.compare_digest(token.key_hash, ApiToken.hash_key(key)):
         return None
     if not token.is_active:
-        return None
+        return token
+    token.holder_role = token.current_holder_role()
+    token.acting_role = token.effective_role(token.holder_role)
+    if token.acting_role is None:
+        return token
     now = timezone.now()
     # One write a minute at most, not one per request.
     if token.last_used_at is None or now - token.last_used_at > dt.timedelta(seconds=60):
@@ -101,11 +126,18 @@ def authenticate_api_key(key: str) -> ApiToken | None:
 
 
 @transaction.atomic
-def revoke_api_token(*, token: ApiToken) -> ApiToken:
-    """Revoke a token for good (a revoked token is refused from its next request on)."""
+def revoke_api_token(*, token: ApiToken, by=None, reason: str = "") -> ApiToken:
+    """Revoke a token for good (a revoked token is refused from its next request on), in the audit log."""
     if token.revoked_at is None:
         token.revoked_at = timezone.now()
         token.save(update_fields=["revoked_at"])
+        LogEntry.objects.log_create(
+            token,
+            action=LogEntry.Action.UPDATE,
+            changes={"revoked_at": [None, token.revoked_at.isoformat()]},
+            actor=by,
+            additional_data={"team_id": token.team_id, "reason": reason or "revoked"},
+        )
     return token
 
 
@@ -133,8 +165,13 @@ def change_member_role(*, membership: Membership, role: str) -> Membership:
 
 
 @transaction.atomic
-def remove_member(*, membership: Membership) -> None:
-    """Remove someone from a team; the team's last lead cannot leave."""
+def remove_member(*, membership: Membership, by=None) -> None:
+    """Remove someone from a team and revoke their personal tokens of it; the team's last lead cannot leave."""
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
     _refuse_losing_last_lead(membership)
+    tokens = ApiToken.objects.select_for_update().filter(
+        team=membership.team_id, created_by=membership.user_id, kind=ApiToken.Kind.PERSONAL, revoked_at__isnull=True
+    )
+    for token in tokens:
+        revoke_api_token(token=token, by=by, reason="holder removed from the team")
     membership.delete()

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.forms import add_service_errors
 from core.once import once
-from teams import services
+from teams import selectors, services
 from teams.decorators import lead_team, team_view
 from teams.forms import ApiTokenForm, MemberForm
 from teams.models import ApiToken, Membership
@@ -50,17 +50,45 @@ def members(request, team):
     )
 
 
+@require_POST
+@team_view(Membership.Role.LEAD)
+def remove_member(request, team, membership_id):
+    """Leads remove someone from the team; their personal tokens of it are revoked with it."""
+    membership = get_object_or_404(Membership.objects.select_related("user"), team=team, pk=membership_id)
+    try:
+        services.remove_member(membership=membership, by=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(
+            request, _("%(user)s left the team; their personal tokens are revoked.") % {"user": membership.user}
+        )
+    return redirect("teams:members", team.slug)
+
+
 @login_required
 def tokens(request, team_slug):
     team = lead_team(request, team_slug)
     new_key = None
     form = ApiTokenForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        token, new_key = services.create_api_token(team=team, by=request.user, **form.cleaned_data)
-        messages.success(
-            request, _("Token “%(name)s” created. Copy the key now: it will not be shown again.") % {"name": token.name}
-        )
-        form = ApiTokenForm()
+    status = 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            try:
+                token, new_key = services.create_api_token(team=team, by=request.user, **form.cleaned_data)
+            except ValidationError as error:
+                add_service_errors(form, error)
+            else:
+                messages.success(
+                    request,
+                    _("Token “%(name)s” created. Copy the key now: it will not be shown again.") % {"name": token.name},
+                )
+                form, status = ApiTokenForm(), 200
+    tokens = list(selectors.api_tokens_for_team(team))
+    for token in tokens:
+        token.effective = token.effective_scope(token.current_holder_role())
     return render(
         request,
         "teams/settings_tokens.html",
@@ -68,8 +96,9 @@ def tokens(request, team_slug):
             "team": team,
             "form": form,
             "new_key": new_key,
-            "tokens": ApiToken.objects.filter(team=team).select_related("created_by"),
+            "tokens": tokens,
         },
+        status=status,
     )
 
 
@@ -78,6 +107,6 @@ def tokens(request, team_slug):
 def revoke_token(request, team_slug, token_id):
     team = lead_team(request, team_slug)
     token = get_object_or_404(ApiToken, team=team, pk=token_id)
-    services.revoke_api_token(token=token)
+    services.revoke_api_token(token=token, by=request.user, reason="revoked by a lead")
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})
     return redirect("teams:tokens", team_slug=team.slug)

@@ -15,12 +15,17 @@ from core.cache import redis_client
 from teams.models import ApiToken, Membership
 from teams.selectors import has_role
 from teams.services import authenticate_api_key
+from teams.sign_in_audit import record_revoked_token_use
 
 logger = logging.getLogger(__name__)
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
-    """`Authorization: Bearer okz_…`: request.user is the token's creator, request.auth the ApiToken."""
+    """`Authorization: Bearer okz_…`: request.auth is the ApiToken, request.user its holder.
+
+    A personal token's holder is its creator; a service token belongs to the team and has
+    no person behind it (an anonymous user: what it writes is authored by nobody).
+    """
 
     keywords = ("bearer", "token")
 
@@ -37,7 +42,17 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         token = authenticate_api_key(key)
         if token is None:
             raise exceptions.AuthenticationFailed(_("Invalid or revoked token."))
-        return (token.created_by or AnonymousUser(), token)
+        if not token.is_active:
+            record_revoked_token_use(token=token, request=request)
+            raise exceptions.AuthenticationFailed(_("This token was revoked."), code="token_revoked")
+        if token.acting_role is None:
+            raise exceptions.AuthenticationFailed(
+                _("This token's holder is no longer a member of its team; a lead can create a service token."),
+                code="token_holder_not_member",
+            )
+        if token.is_service or token.created_by is None:
+            return (AnonymousUser(), token)
+        return (token.created_by, token)
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
@@ -51,7 +66,10 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
         return {
             "type": "http",
             "scheme": "bearer",
-            "description": "A team API token (`okz_…`), created by a team lead; read or read-write.",
+            "description": (
+                "A team API token (`okz_…`), created by a team lead; read or read-write. A personal token "
+                "acts with at most its holder's current role; a service token belongs to the team."
+            ),
         }
 
 
@@ -63,20 +81,15 @@ def token_of(request) -> ApiToken | None:
 def may(request, team, role: str) -> bool:
     """True when the caller holds at least `role` in `team`.
 
-    A token acts only in its own team; a read token never writes; a write token
-    writes as a member, and as a lead only when its creator is a lead of the team.
+    A token acts only in its own team and with its acting role: a read token never writes;
+    a personal write token acts with its holder's current role; a service token as a member.
     """
     token = token_of(request)
     if token is not None:
         if team.pk != token.team_id:
             return False
-        if role == Membership.Role.VIEWER:
-            return True
-        if not token.can_write:
-            return False
-        if role == Membership.Role.MEMBER:
-            return True
-        return token.created_by is not None and has_role(token.created_by, team, role)
+        acting = getattr(token, "acting_role", None)
+        return acting is not None and Membership.RANK[acting] >= Membership.RANK[role]
     return has_role(request.user, team, role)
 
 
@@ -88,8 +101,14 @@ class IsTeamCaller(permissions.BasePermission):
     def has_permission(self, request, view):
         token = token_of(request)
         if token is not None:
-            if request.method not in permissions.SAFE_METHODS and not token.can_write:
+            if request.method in permissions.SAFE_METHODS:
+                return True
+            if not token.can_write:
                 self.message = _("This token is read-only.")
+                return False
+            acting = getattr(token, "acting_role", None)
+            if acting is None or Membership.RANK[acting] < Membership.RANK[Membership.Role.MEMBER]:
+                self.message = _("This token is %(reason)s.") % {"reason": token.cap_reason(token.holder_role)}
                 return False
             return True
         return bool(request.user and request.user.is_authenticated)

@@ -52,7 +52,7 @@ def test_a_wrong_or_revoked_token_is_401_in_the_error_shape(team, make_client):
         assert response.status_code == 401
         body = response.json()
         assert set(body) == {"code", "message", "errors"}
-        assert body["code"] in ("authentication_failed", "not_authenticated")
+        assert body["code"] in ("authentication_failed", "not_authenticated", "token_revoked")
 
 
 def test_no_credentials_is_401(db):
