@@ -12,6 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.text import md_escape, md_escape_block
 from improvement import services
 from improvement.models import Action, Stage
 from rituals.models import ReviewDecision, ReviewSession
@@ -146,7 +147,12 @@ def create_action_from_board(*, session: ReviewSession, item_id: str = "", by=No
 
 
 def session_markdown(session: ReviewSession) -> str:
-    """The session's record as Markdown: attendance, decisions per agenda item, notes."""
+    """The session's record as Markdown: attendance, decisions per agenda item, notes.
+
+    Everything a member typed (ritual and people's names, titles, decision texts, notes) is
+    escaped, and one-line fields are kept on one line: no user text can add a heading, a list
+    item, a link or code to the record.
+    """
     tz = timezone.get_current_timezone()
     ritual_tz = (session.agenda or {}).get("timezone")
     if ritual_tz:
@@ -154,8 +160,8 @@ def session_markdown(session: ReviewSession) -> str:
 
         tz = zoneinfo.ZoneInfo(ritual_tz)
     when = timezone.localtime(session.occurrence, tz).strftime("%Y-%m-%d %H:%M")
-    lines = [f"# {session.ritual.name} — {when} ({tz.key})", ""]
-    people = ", ".join(sorted(u.get_full_name() or u.get_username() for u in session.attendees.all()))
+    lines = [f"# {md_escape(session.ritual.name)} — {when} ({tz.key})", ""]
+    people = ", ".join(sorted(md_escape(u.get_full_name() or u.get_username()) for u in session.attendees.all()))
     attendees_label, agenda_label = _("Attendees"), _("Agenda")
     decisions_label, left_label, notes_label = _("Decisions"), _("Not discussed"), _("Notes")
     lines += [f"**{attendees_label}:** {people or '—'}", ""]
@@ -173,15 +179,18 @@ def session_markdown(session: ReviewSession) -> str:
     taken = [d for d in decisions if d.kind != ReviewDecision.Kind.DISCUSSED]
     for decision in taken:
         about = titles.get(decision.item_id)
-        prefix = f"{about} — " if about and about not in decision.text else ""
-        lines.append(f"- {prefix}{decision.text} ({decision.get_kind_display()})")
+        prefix = f"{md_escape(about)} — " if about and about not in decision.text else ""
+        by = decision.by.get_full_name() or decision.by.get_username() if decision.by else ""
+        decided = _("decided by %(name)s") % {"name": md_escape(by)} if by else ""
+        kind = decision.get_kind_display()
+        lines.append(f"- {prefix}{md_escape(decision.text)} ({kind}{'; ' + decided if decided else ''})")
     if not taken:
         lines.append(_("No decision recorded."))
     lines += ["", f"## {left_label}", ""]
     left = [item for item in items if item["id"] not in discussed]
-    lines += [f"- {item.get('title', item['id'])}" for item in left] or [_("Every item was discussed.")]
+    lines += [f"- {md_escape(item.get('title') or item['id'])}" for item in left] or [_("Every item was discussed.")]
     if session.notes.strip():
-        lines += ["", f"## {notes_label}", "", session.notes.strip()]
+        lines += ["", f"## {notes_label}", "", md_escape_block(session.notes)]
     return "\n".join(lines) + "\n"
 
 

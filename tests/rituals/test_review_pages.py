@@ -274,4 +274,4 @@ def test_an_action_created_outside_any_item_does_not_count_as_an_item_discussed(
     review_board.create_action_from_board(session=session, by=lead, title="Tidy the runbooks")
     text = review_board.session_markdown(session)
     assert "0 of 3 items discussed." in text
-    assert "New action: Tidy the runbooks (action created)" in text
+    assert f"New action: Tidy the runbooks (action created; decided by {lead.username})" in text

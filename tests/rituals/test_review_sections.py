@@ -199,10 +199,10 @@ def test_the_summary_is_complete_whatever_the_board_shows(client, lead, team, dj
     with django_assert_num_queries(3):  # ritual, attendees, decisions: not one per item
         text = review_board.session_markdown(session)
     assert "2 of 1400 items discussed." in text
-    assert "postmortem #199 — New action: Write the runbook (action created)" in text
+    assert f"postmortem #199 — New action: Write the runbook (action created; decided by {lead.username})" in text
     left = text.split("## Not discussed")[1]
     assert left.count("\n- ") == 1398
-    assert "- metric_signal #200" in left and "- recurrence #180" not in left
+    assert r"- metric\_signal #200" in left and "- recurrence #180" not in left
     client.force_login(lead)
     client.post(reverse("rituals:review_close", args=[team.slug, session.pk]))
     session.refresh_from_db()
