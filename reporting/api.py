@@ -186,7 +186,8 @@ class FiguresView(MetricsView):
         description=(
             "Reliability, speed, flexibility and improvement health over whole weeks in the team's time zone. "
             "Durations are in seconds with median and p90 (linear interpolation, like percentile_cont) and the "
-            "count behind them; shares come with their numerator and denominator; the DORA cluster nearest on the four keys together (2024 report), with each key's reference values."
+            "count behind them; shares come with their numerator and denominator; the DORA cluster nearest on "
+            "the four keys together (2024 report), with each key's reference values."
         ),
         parameters=FILTER_PARAMETERS,
         responses={200: OpenApiTypes.OBJECT},
