@@ -82,8 +82,10 @@ def test_the_review_page_walks_the_frozen_agenda_in_sections(client, viewer, tea
     session, _action, _incident = board
     client.force_login(viewer)
     html = client.get(reverse("rituals:review", args=[team.slug, session.pk])).content.decode()
-    assert html.index("New incidents") < html.index("Overdue actions") < html.index("Metric signals")
+    # A version 1 agenda (frozen before sections existed) reads in today's sections and order.
+    assert html.index("Recurrences and signals") < html.index("New SEV1–SEV2 incidents") < html.index("Overdue work")
     assert "1/3" in html and "3/3" in html
+    assert '<span class="badge stage-plan">Plan</span>' in html and ">plan<" not in html
     assert "0 of 3 items discussed" in html
     assert "09:00" in html  # the incident started 08:00 UTC, shown in the ritual's Paris time
     assert "⚠ above the upper control limit" in html  # a signal in words, not only in red
@@ -111,7 +113,54 @@ def test_a_stage_move_decided_by_the_board_goes_through_move_action(client, lead
     assert response.status_code == 200
     transition = StageTransition.objects.filter(action=action).last()
     assert (transition.to_stage, transition.via, transition.by) == ("do", "review_board", lead)
-    assert "Canary stage: Plan → Do" in response.content.decode()
+    body = response.content.decode()
+    assert "Canary stage: Plan → Do" in body
+    assert f"decided by {lead.username}" in body
+    # Now in Do, the item offers Do's moves only, each with what it needs.
+    assert "Done: move to Check" in body and "Back to Plan" in body and "Abandon" in body
+    assert "Start: move to Do" not in body and "Measured: move to Act" not in body
+    assert '<select name="to_stage"' not in body  # no free choice of any stage
+
+
+def test_the_board_offers_only_the_legal_moves_of_each_action_with_what_they_need(client, lead, team):
+    check = ActionFactory(team=team, stage="check", title="In check")
+    act = ActionFactory(team=team, stage="act", title="In act")
+    items = [
+        {"id": f"action:{a.pk}", "kind": "action", "object_id": a.pk, "title": a.title, "section": "checks"}
+        | {"reasons": ["check_due", "stale"], "minutes": 4, "carried_over_from": None, "data": {"stage": a.stage}}
+        for a in (check, act)
+    ]
+    session = frozen_session_of(team, items)
+    client.force_login(lead)
+    html = client.get(reverse("rituals:review", args=[team.slug, session.pk])).content.decode()
+    check_html = html[html.index(f'id="item-action:{check.pk}"') : html.index(f'id="item-action:{act.pk}"')]
+    act_html = html[html.index(f'id="item-action:{act.pk}"') :]
+    assert "Measured: move to Act" in check_html and 'name="verdict"' in check_html and "Back to Do" in check_html
+    assert "Decide and close the cycle" not in check_html
+    assert "Decide and close the cycle" in act_html and 'name="decision_taken"' in act_html
+    assert "adjust (run another cycle)" in act_html and 'name="verdict"' not in act_html.split("</article>")[0]
+    assert "Check result to decide" in check_html and "stale" in check_html  # both reasons, one item
+    # An Act decision recorded from the board goes through move_action with its decision.
+    response = decide(
+        client, team, session, decision="move", item_id=f"action:{act.pk}", action_id=act.pk, to_stage="done"
+    )
+    assert response.status_code == 400 and "Decide: standardise, adjust" in response.content.decode()
+    act.refresh_from_db()
+    assert act.stage == "act"
+    response = decide(
+        client,
+        team,
+        session,
+        decision="move",
+        item_id=f"action:{act.pk}",
+        action_id=act.pk,
+        to_stage="done",
+        decision_taken="adjust",
+        note="Try a smaller batch",
+    )
+    assert response.status_code == 200
+    act.refresh_from_db()
+    assert (act.stage, act.decision) == ("done", "adjust")
 
 
 def test_the_board_assigns_redates_and_creates_an_action_linked_to_the_item(client, lead, team, board):
@@ -275,3 +324,25 @@ def test_an_action_created_outside_any_item_does_not_count_as_an_item_discussed(
     text = review_board.session_markdown(session)
     assert "0 of 3 items discussed." in text
     assert f"New action: Tidy the runbooks (action created; decided by {lead.username})" in text
+
+
+def _actions_session(team, n, weeks_ago):
+    actions = [ActionFactory(team=team, stage=("plan", "do", "check", "act")[i % 4]) for i in range(n)]
+    items = [
+        {"id": f"action:{a.pk}", "kind": "action", "object_id": a.pk, "title": a.title, "section": "overdue"}
+        | {"reasons": ["overdue", "stale"], "minutes": 2, "carried_over_from": None, "data": {"stage": a.stage}}
+        for a in actions
+    ]
+    return frozen_session_of(team, items, occurrence=timezone.now() - dt.timedelta(weeks=weeks_ago))
+
+
+def test_legal_moves_cost_one_query_whatever_the_number_of_actions(client, lead, team, django_assert_max_num_queries):
+    small, large = _actions_session(team, 4, 1), _actions_session(team, 20, 2)
+    client.force_login(lead)
+    client.get(reverse("rituals:review", args=[team.slug, small.pk]))
+    with django_assert_max_num_queries(14) as few:
+        client.get(reverse("rituals:review", args=[team.slug, small.pk]))
+    baseline = len(few.captured_queries)
+    with django_assert_max_num_queries(baseline):
+        html = client.get(reverse("rituals:review", args=[team.slug, large.pk])).content.decode()
+    assert html.count("Measured: move to Act") == 5 and html.count("Decide and close the cycle") == 5
