@@ -305,16 +305,19 @@ def _merge_carried(items: list[dict], carried: list[dict], when: str | None) -> 
     if not carried:
         return items
     today = {item["id"]: item for item in items}
-    first = []
+    first: dict[str, dict] = {}
     for old in carried:
         new_id = old["id"] if old["kind"] in KINDS else f"action:{old['object_id']}"
+        reasons = [r for r in old.get("reasons", []) if r != "carried_over"]
+        if new_id in first:  # a version 1 agenda listed an action once per reason
+            first[new_id]["reasons"] += [r for r in reasons if r not in first[new_id]["reasons"]]
+            continue
         current = today.pop(new_id, None)
         base = current or {**old, "id": new_id, "kind": "action" if old["kind"] in ACTION_KINDS else old["kind"]}
-        reasons = [r for r in (current or old)["reasons"] if r != "carried_over"]
-        first.append({**base, "section": "carried_over", "reasons": ["carried_over", *reasons]})
-        first[-1]["carried_over_from"] = when
-    seen = {item["id"] for item in first}
-    return [*first, *(item for item in items if item["id"] not in seen and item["id"] in today)]
+        reasons = current["reasons"] if current else reasons
+        first[new_id] = {**base, "section": "carried_over", "reasons": ["carried_over", *reasons]}
+        first[new_id]["carried_over_from"] = when
+    return [*first.values(), *(item for item in items if item["id"] in today)]
 
 
 def fit_to_duration(items: list[dict], duration_minutes: int) -> list[dict]:

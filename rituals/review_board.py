@@ -11,10 +11,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from core.text import md_escape, md_escape_block
 from improvement import services
 from improvement.models import Action, Stage
+from rituals import agenda
 from rituals.models import ReviewDecision, ReviewSession
 from teams.models import Membership, Team
 
@@ -37,7 +39,7 @@ def _open_session(session: ReviewSession) -> ReviewSession:
 def _item(session: ReviewSession, item_id: str) -> dict:
     if not item_id:
         return {}
-    for item in (session.agenda or {}).get("items", []):
+    for item in agenda.readable(session.agenda).get("items", []):
         if item.get("id") == item_id:
             return item
     raise ValidationError({"item_id": _("This item is not on the session's agenda.")})
@@ -166,14 +168,28 @@ def session_markdown(session: ReviewSession) -> str:
     decisions_label, left_label, notes_label = _("Decisions"), _("Not discussed"), _("Notes")
     lines += [f"**{attendees_label}:** {people or '—'}", ""]
     decisions = list(session.decisions.select_related("by").order_by("at", "id"))
-    items = (session.agenda or {}).get("items", [])
+    items = agenda.readable(session.agenda).get("items", [])
     discussed = {d.item_id for d in decisions if d.item_id}  # a decision on an item means it was discussed
-    lines += [
-        f"## {agenda_label}",
-        "",
-        _("%(done)s of %(total)s items discussed.") % {"done": len(discussed), "total": len(items)},
-        "",
-    ]
+    lines += [f"## {agenda_label}", ""]
+    lines.append(_("%(done)s of %(total)s items discussed.") % {"done": len(discussed), "total": len(items)})
+    carried_in = [item for item in items if item.get("carried_over_from")]
+    if carried_in:
+        carried_done = sum(1 for item in carried_in if item["id"] in discussed)
+        lines.append(
+            _("%(n)s carried over from %(date)s, %(done)s of them discussed.")
+            % {"n": len(carried_in), "date": carried_in[0]["carried_over_from"], "done": carried_done}
+        )
+    left_count = sum(1 for item in items if item["id"] not in discussed)
+    if left_count:
+        lines.append(
+            ngettext(
+                "%(n)s item not discussed: carried over to the next session.",
+                "%(n)s items not discussed: carried over to the next session.",
+                left_count,
+            )
+            % {"n": left_count}
+        )
+    lines.append("")
     titles = {item["id"]: item.get("title", "") for item in items}
     lines += [f"## {decisions_label}", ""]
     taken = [d for d in decisions if d.kind != ReviewDecision.Kind.DISCUSSED]
@@ -194,10 +210,28 @@ def session_markdown(session: ReviewSession) -> str:
     return "\n".join(lines) + "\n"
 
 
+def undiscussed_items(session: ReviewSession) -> list[dict]:
+    """The agenda items the board decided nothing on, in the agenda's order (one query)."""
+    decided = set(session.decisions.exclude(item_id="").values_list("item_id", flat=True))
+    return [item for item in agenda.readable(session.agenda).get("items", []) if item["id"] not in decided]
+
+
 @transaction.atomic
-def close_session(*, session: ReviewSession, by=None, at=None) -> ReviewSession:
-    """Close the session and freeze its summary; the next session links back to it."""
+def close_session(*, session: ReviewSession, by=None, at=None, carry_over: bool = False) -> ReviewSession:
+    """Close the session and freeze its summary; the next session links back to it.
+
+    Items left undiscussed open the next session's agenda (carried over); closing with some
+    left needs `carry_over=True`, so that nobody leaves them behind without knowing.
+    """
     session = _open_session(session)
+    left = undiscussed_items(session)
+    if left and not carry_over:
+        message = ngettext(
+            "%(n)s item was not discussed; confirm to carry it over to the next session.",
+            "%(n)s items were not discussed; confirm to carry them over to the next session.",
+            len(left),
+        ) % {"n": len(left)}
+        raise ValidationError({"carry_over": ValidationError(message, code="confirm")})
     session.status = ReviewSession.Status.CLOSED
     session.closed_at = at or timezone.now()
     session.summary = session_markdown(session)

@@ -418,14 +418,35 @@ def review_notes(request, team, pk):
     return redirect(reverse("rituals:review", args=[team.slug, pk]) + "#notes")
 
 
+# The confirmation before closing names at most this many of the items left undiscussed.
+CLOSE_CONFIRM_LIST = 50
+
+
 @require_POST
 @team_view(LEAD)
 def review_close(request, team, pk):
-    """Close the session: its summary is written and kept, and the next session links to it."""
+    """Close the session: its summary is written and kept, and the next session links to it.
+
+    With items left undiscussed, the first POST asks for confirmation and names them; confirmed
+    (carry_over=1), they open the next session's agenda.
+    """
     session = _session(team, pk)
+    carry_over = request.POST.get("carry_over") == "1"
     try:
-        review_board.close_session(session=session, by=request.user)
+        review_board.close_session(session=session, by=request.user, carry_over=carry_over)
     except ValidationError as error:
+        codes = {e.code for errors in getattr(error, "error_dict", {}).values() for e in errors}
+        if "confirm" in codes and session.status == ReviewSession.Status.OPEN:
+            left = review_board.undiscussed_items(session)
+            context = {
+                "team": team,
+                "session": session,
+                "message": " ".join(error.messages),
+                "left": left[:CLOSE_CONFIRM_LIST],
+                "more": max(0, len(left) - CLOSE_CONFIRM_LIST),
+                "count": len(left),
+            }
+            return render(request, "rituals/review_close_confirm.html", context, status=409)
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, _("Session closed. Its summary is below and can be exported as Markdown."))

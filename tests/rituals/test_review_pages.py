@@ -214,11 +214,19 @@ def test_closing_writes_a_markdown_summary_linked_from_the_next_session(client, 
     )
     client.post(reverse("rituals:review_notes", args=[team.slug, session.pk]), {"notes": "Short meeting."})
     client.post(reverse("rituals:review_attendance", args=[team.slug, session.pk]), {"attendees": [lead.pk]})
-    assert client.post(reverse("rituals:review_close", args=[team.slug, session.pk])).status_code == 302
+    close_url = reverse("rituals:review_close", args=[team.slug, session.pk])
+    asked = client.post(close_url)
+    assert asked.status_code == 409  # one item left: the lead confirms, knowing which
+    assert "1 item was not discussed; confirm to carry it over to the next session." in asked.content.decode()
+    assert "<li>Incidents</li>" in asked.content.decode()
+    session.refresh_from_db()
+    assert session.status == "open" and session.summary == ""
+    assert client.post(close_url, {"carry_over": "1"}).status_code == 302
     session.refresh_from_db()
     assert session.status == "closed" and session.closed_at is not None
     assert "Canary stage: Plan → Do. Agreed to start" in session.summary
     assert "2 of 3 items discussed." in session.summary  # marked, or decided on
+    assert "1 item not discussed: carried over to the next session." in session.summary
     assert "Short meeting." in session.summary
     assert lead.username in session.summary
     export = client.get(reverse("rituals:review_export", args=[team.slug, session.pk]))
@@ -346,3 +354,49 @@ def test_legal_moves_cost_one_query_whatever_the_number_of_actions(client, lead,
     with django_assert_max_num_queries(baseline):
         html = client.get(reverse("rituals:review", args=[team.slug, large.pk])).content.decode()
     assert html.count("Measured: move to Act") == 5 and html.count("Decide and close the cycle") == 5
+
+
+def test_what_a_closed_session_left_opens_the_next_one_and_both_summaries_count_it(client, lead, team, monkeypatch):
+    from rituals import agenda
+
+    monkeypatch.setattr(agenda, "_metric_signals", lambda team, now: [])
+    action = ActionFactory(team=team, owner=lead, title="Rotate the keys", due_date=dt.date(2026, 11, 1))
+    incident = IncidentFactory(team=team, title="Gateway 502")
+    first = frozen_session(team, action=action, incident=incident)
+    client.force_login(lead)
+    decide(client, team, first, decision="discussed", item_id=f"incident:{incident.pk}")
+    decide(client, team, first, decision="discussed", item_id="metric_signal:incidents")
+    client.post(reverse("rituals:review_close", args=[team.slug, first.pk]), {"carry_over": "1"})
+    first.refresh_from_db()
+    assert "1 item not discussed: carried over to the next session." in first.summary
+    nxt = frozen_session_of(team, [], occurrence=first.occurrence + dt.timedelta(days=7), previous=first)
+    nxt.ritual = first.ritual
+    nxt.save()
+    nxt.agenda = agenda.build_agenda(session=nxt, now=nxt.occurrence)
+    nxt.save()
+    (carried,) = [item for item in nxt.agenda["items"] if item["section"] == "carried_over"]
+    assert carried["id"] == f"action:{action.pk}"  # a version 1 item, carried as one version 2 item
+    html = client.get(reverse("rituals:review", args=[team.slug, nxt.pk])).content.decode()
+    assert html.index("Carried over from the previous session") < html.index("Rotate the keys")
+    assert "carried over from 2026-11-23" in html and "1 item carried over from 2026-11-23" in html
+    text = review_board.session_markdown(nxt)
+    assert "1 carried over from 2026-11-23, 0 of them discussed." in text
+
+
+def test_closing_with_everything_discussed_needs_no_confirmation(client, lead, team, board):
+    session, action, incident = board
+    client.force_login(lead)
+    for item_id in (f"incident:{incident.pk}", f"action_overdue:{action.pk}", "metric_signal:incidents"):
+        decide(client, team, session, decision="discussed", item_id=item_id)
+    assert client.post(reverse("rituals:review_close", args=[team.slug, session.pk])).status_code == 302
+    session.refresh_from_db()
+    assert session.status == "closed" and "Every item was discussed." in session.summary
+
+
+def test_another_teams_session_cannot_be_closed_even_confirmed(client, lead, other_team):
+    theirs = frozen_session_of(other_team, [])
+    client.force_login(lead)
+    response = client.post(reverse("rituals:review_close", args=[other_team.slug, theirs.pk]), {"carry_over": "1"})
+    assert response.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.status == "open"

@@ -202,7 +202,7 @@ def test_the_summary_is_complete_whatever_the_board_shows(client, lead, team, dj
     assert left.count("\n- ") == 1398
     assert "- signals #200" in left and "- signals #180" not in left
     client.force_login(lead)
-    client.post(reverse("rituals:review_close", args=[team.slug, session.pk]))
+    client.post(reverse("rituals:review_close", args=[team.slug, session.pk]), {"carry_over": "1"})
     session.refresh_from_db()
     assert session.summary == text
     assert ReviewDecision.objects.filter(session=session).count() == 2

@@ -82,7 +82,7 @@ def test_hostile_titles_names_and_notes_add_nothing_to_the_summary(client, team,
     review_board.save_notes(session=session, notes=HOSTILE_NOTES)
     review_board.mark_discussed(session=session, item_id=f"incident:{incident.pk}", by=lead, note=HOSTILE_TITLE)
     review_board.create_action_from_board(session=session, item_id=f"incident:{incident.pk}", by=lead, title="`rm`")
-    session = review_board.close_session(session=session, by=lead)
+    session = review_board.close_session(session=session, by=lead, carry_over=True)
     structure = _structure(session.summary)
     headings = [text for kind, text in structure if kind == "heading_open"]
     assert headings[1:] == ["Agenda", "Decisions", "Not discussed", "Notes"]

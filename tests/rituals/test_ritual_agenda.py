@@ -251,11 +251,15 @@ def test_building_the_agenda_takes_the_same_number_of_queries_for_many_items(tea
 
     factories.PostmortemFactory(team=team, incident=factories.IncidentFactory(team=team, started_at=now - DAY))
     factories.ActionFactory(team=team, due_date=(now - 3 * DAY).date())
+    session.previous.agenda = agenda.build_agenda(session=session.previous, now=now - 7 * DAY)
+    session.previous.save()
     session.agenda = agenda.build_agenda(session=session, now=now)
     few = count_queries()
     for _i in range(8):
         factories.PostmortemFactory(team=team, incident=factories.IncidentFactory(team=team, started_at=now - DAY))
         factories.ActionFactory(team=team, due_date=(now - 3 * DAY).date(), stage=Stage.DO)
+    session.previous.agenda = agenda.build_agenda(session=session.previous, now=now - 2 * DAY)  # more carried over
+    session.previous.save()
     session.agenda = agenda.build_agenda(session=session, now=now - DAY)  # stale freeze: everything differs
     many = count_queries()
     assert many == few
@@ -299,3 +303,49 @@ def test_metric_signals_from_the_metrics_module_fit_in_the_frozen_agenda(team, s
         factories.IncidentFactory(team=team, started_at=now - dt.timedelta(days=day))
     document = agenda.build_agenda(session=session, now=now)
     assert json.loads(json.dumps(document)) == document
+
+
+def test_items_the_previous_session_left_open_the_next_agenda_marked_carried_over(team, lead, session, now):
+    from rituals import review_board
+
+    old_overdue = fresh_action(team, now, title="Left over", due_date=(now - 10 * DAY).date())
+    discussed = fresh_action(team, now, title="Talked about", due_date=(now - 10 * DAY).date())
+    gone = fresh_action(team, now, title="Fixed since", due_date=(now - 10 * DAY).date())
+    previous = session.previous
+    previous.agenda = agenda.build_agenda(session=previous, now=now - 7 * DAY)
+    previous.save()
+    review_board.mark_discussed(session=previous, item_id=f"action:{discussed.pk}", by=lead)
+    services.update_action(action=gone, due_date=(now + 10 * DAY).date())  # no longer qualifies
+    new_incident = factories.IncidentFactory(team=team, severity="SEV1", started_at=now - DAY)
+
+    document = agenda.build_agenda(session=session, now=now)
+
+    when = previous.occurrence.astimezone(occurrences.local_tz(session.ritual)).date().isoformat()
+    carried = [item for item in document["items"] if item["section"] == "carried_over"]
+    assert [item["id"] for item in carried] == [f"action:{old_overdue.pk}", f"action:{gone.pk}"]
+    assert carried[0]["reasons"] == ["carried_over", "overdue"]  # still overdue: both reasons, one item
+    assert all(item["carried_over_from"] == when for item in carried)
+    assert ids(document)[:3] == [f"action:{old_overdue.pk}", f"action:{gone.pk}", f"incident:{new_incident.pk}"]
+    assert ids(document).count(f"action:{old_overdue.pk}") == 1
+    assert f"action:{discussed.pk}" in ids(document)  # still overdue, on today's merits, not carried
+    assert (document["carried_over"], document["carried_over_from"]) == (2, when)
+    assert document["counts"]["carried_over"] == 2
+
+
+def test_a_version_1_previous_agenda_is_carried_over_one_item_per_action(team, session, now):
+    action = fresh_action(team, now)
+    previous = session.previous
+    previous.agenda = {
+        "version": 1,
+        "items": [
+            {"id": f"action_overdue:{action.pk}", "kind": "action_overdue", "object_id": action.pk}
+            | {"title": action.title, "data": {"stage": "plan"}},
+            {"id": f"action_stale:{action.pk}", "kind": "action_stale", "object_id": action.pk}
+            | {"title": action.title, "data": {"stage": "plan"}},
+        ],
+    }
+    previous.save()
+    document = agenda.build_agenda(session=session, now=now)
+    (item,) = document["items"]
+    assert (item["id"], item["section"]) == (f"action:{action.pk}", "carried_over")
+    assert item["reasons"] == ["carried_over", "overdue", "stale"]
