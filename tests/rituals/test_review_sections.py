@@ -217,6 +217,7 @@ def test_the_capped_board_and_a_section_page_read_in_french(client, lead, team):
     assert f"et {REVIEW_SECTION_PAGE_SIZE + 1 - REVIEW_SECTION_CAP} autres" in board
     assert f"1 discuté sur {REVIEW_SECTION_PAGE_SIZE + 1}" in board
     assert f"La séance montre {REVIEW_SECTION_CAP} points par rubrique" in board
+    assert "Travail en retard" in board and "en retard" in board and "≈ " in board
     page = client.get(section_url(team, session, "overdue"), **french).content.decode()
     assert f"Points 1 à {REVIEW_SECTION_PAGE_SIZE} sur {REVIEW_SECTION_PAGE_SIZE + 1}" in page
     assert "Page suivante" in page and "Retour à la séance" in page
