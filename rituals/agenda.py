@@ -444,7 +444,14 @@ def changes_since_freeze(session: ReviewSession, *, now: dt.datetime | None = No
     """
     now = now or timezone.now()
     frozen = readable(session.agenda)
-    frozen_items = {item["id"]: item for item in frozen.get("items", [])}
+    frozen_items = {}
+    for item in frozen.get("items", []):
+        if item["kind"] in V1_ACTION_KINDS:  # a version 1 item per reason: compared as the one action it is
+            key = f"action:{item['object_id']}"
+            merged = frozen_items.setdefault(key, {**item, "id": key, "kind": "action", "reasons": []})
+            merged["reasons"] = [*merged["reasons"], *item.get("reasons", [])]
+        else:
+            frozen_items[item["id"]] = item
     since = dt.datetime.fromisoformat(frozen["since"]) if frozen.get("since") else agenda_since(session)
     live_items = {
         item["id"]: item for item in agenda_items(team=session.team, ritual=session.ritual, since=since, now=now)

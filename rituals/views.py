@@ -313,9 +313,24 @@ def review_session(request, team, pk):
         attendance_form=AttendanceForm(team=team, initial={"attendees": list(session.attendees.all())}),
         notes_form=NotesForm(initial={"notes": session.notes}),
         cap=REVIEW_SECTION_CAP,
+        since_freeze=_since_freeze(session),
         **_agenda_view(session),
     )
     return render(request, "rituals/review.html", context)
+
+
+def _since_freeze(session: ReviewSession) -> list[dict]:
+    """What would be on the agenda now but was not frozen (read-only: the frozen agenda is the meeting's).
+
+    Only while the session is open; a constant number of queries (agenda.changes_since_freeze).
+    """
+    if session.status != ReviewSession.Status.OPEN or not session.agenda:
+        return []
+    added = agenda.changes_since_freeze(session)["added"]
+    for item in added:
+        item["section_label"] = AGENDA_SECTIONS.get(item.get("section"), "")
+        item["reason_labels"] = [REASON_LABELS[r] for r in item.get("reasons", []) if r in REASON_LABELS]
+    return added
 
 
 @require_GET

@@ -315,7 +315,8 @@ def test_review_page_query_count_does_not_grow_with_decisions(client, lead, team
     client.force_login(lead)
     url = reverse("rituals:review", args=[team.slug, session.pk])
     client.get(url)
-    with django_assert_max_num_queries(12) as few:
+    # 11 for the frozen board, 9 for what came in since the freeze (the agenda rebuilt live, metrics included).
+    with django_assert_max_num_queries(20) as few:
         client.get(url)
     baseline = len(few.captured_queries)  # read now: the next request clears the connection's query log
     decide(client, team, session, decision="discussed", item_id=f"incident:{incident.pk}")
@@ -348,7 +349,7 @@ def test_legal_moves_cost_one_query_whatever_the_number_of_actions(client, lead,
     small, large = _actions_session(team, 4, 1), _actions_session(team, 20, 2)
     client.force_login(lead)
     client.get(reverse("rituals:review", args=[team.slug, small.pk]))
-    with django_assert_max_num_queries(14) as few:
+    with django_assert_max_num_queries(20) as few:
         client.get(reverse("rituals:review", args=[team.slug, small.pk]))
     baseline = len(few.captured_queries)
     with django_assert_max_num_queries(baseline):
@@ -400,3 +401,40 @@ def test_another_teams_session_cannot_be_closed_even_confirmed(client, lead, oth
     assert response.status_code == 404
     theirs.refresh_from_db()
     assert theirs.status == "open"
+
+
+def _live_session(team, n_incidents):
+    from rituals import agenda
+
+    ritual = Ritual.objects.create(team=team, name="Weekly", weekday=0, time_of_day=dt.time(10), timezone="UTC")
+    for _i in range(n_incidents):
+        IncidentFactory(team=team, severity="SEV1", started_at=timezone.now() - dt.timedelta(hours=2))
+    session = ritual.sessions.create(team=team, occurrence=timezone.now() - dt.timedelta(hours=1))
+    session.agenda = agenda.build_agenda(session=session, now=timezone.now() - dt.timedelta(minutes=50))
+    session.save()
+    return session
+
+
+def test_what_came_in_since_the_freeze_is_listed_apart_and_cannot_be_decided(
+    client, lead, team, monkeypatch, django_assert_max_num_queries
+):
+    from rituals import agenda
+
+    monkeypatch.setattr(agenda, "_metric_signals", lambda team, now: [])
+    small = _live_session(team, 2)
+    late = IncidentFactory(team=team, title="Logged during the meeting", severity="SEV2")
+    client.force_login(lead)
+    url = reverse("rituals:review", args=[team.slug, small.pk])
+    html = client.get(url).content.decode()
+    panel = html[html.index('id="since-freeze"') :]
+    assert "Since the agenda was frozen" in panel and "Logged during the meeting" in panel
+    assert "New SEV1–SEV2 incidents" in panel
+    assert f'id="item-incident:{late.pk}"' not in html  # not an item of the frozen agenda
+    response = decide(client, team, small, decision="discussed", item_id=f"incident:{late.pk}")
+    assert response.status_code == 404 and not ReviewDecision.objects.exists()
+    with django_assert_max_num_queries(25) as few:
+        client.get(url)
+    baseline = len(few.captured_queries)
+    large = _live_session(team, 30)
+    with django_assert_max_num_queries(baseline):
+        client.get(reverse("rituals:review", args=[team.slug, large.pk]))
