@@ -45,7 +45,10 @@ def _item(session: ReviewSession, item_id: str) -> dict:
     raise ValidationError({"item_id": _("This item is not on the session's agenda.")})
 
 
-def _action_of(session: ReviewSession, action_id) -> Action:
+def _action_of(session: ReviewSession, action_id, item: dict | None = None) -> Action:
+    """The team's action a decision is about; on an action's item, only that action."""
+    if item and item.get("kind") in agenda.ACTION_KINDS and str(item.get("object_id")) != str(action_id):
+        raise ValidationError({"action_id": _("This decision is not about this agenda item's action.")})
     action = Action.objects.filter(team_id=session.team_id, pk=action_id).first()
     if action is None:
         raise ValidationError({"action": _("This action does not exist in this team.")})
@@ -96,8 +99,7 @@ def mark_discussed(*, session: ReviewSession, item_id: str, by=None, note: str =
 def move_from_board(*, session: ReviewSession, item_id: str, action_id, to_stage: str, by=None, **move) -> Action:
     """A stage move decided by the board: move_action's rules, recorded as coming from the review board."""
     session = _open_session(session)
-    _item(session, item_id)
-    action = _action_of(session, action_id)
+    action = _action_of(session, action_id, _item(session, item_id))
     previous = action.stage
     action = services.move_action(action=action, to_stage=to_stage, by=by, via="review_board", **move)
     text = _("%(title)s: %(old)s → %(new)s") % {
@@ -114,8 +116,7 @@ def move_from_board(*, session: ReviewSession, item_id: str, action_id, to_stage
 def assign_from_board(*, session: ReviewSession, item_id: str, action_id, owner, by=None) -> Action:
     """Give an action a new owner."""
     session = _open_session(session)
-    _item(session, item_id)
-    action = services.update_action(action=_action_of(session, action_id), owner=owner)
+    action = services.update_action(action=_action_of(session, action_id, _item(session, item_id)), owner=owner)
     text = _("%(title)s: assigned to %(owner)s") % {"title": action.title, "owner": owner.get_username()}
     _record(session, item_id, ReviewDecision.Kind.ASSIGNED, by, text, action)
     return action
@@ -125,8 +126,8 @@ def assign_from_board(*, session: ReviewSession, item_id: str, action_id, owner,
 def redate_from_board(*, session: ReviewSession, item_id: str, action_id, due_date, by=None) -> Action:
     """Give an action a new due date."""
     session = _open_session(session)
-    _item(session, item_id)
-    action = services.update_action(action=_action_of(session, action_id), due_date=due_date)
+    item = _item(session, item_id)
+    action = services.update_action(action=_action_of(session, action_id, item), due_date=due_date)
     text = _("%(title)s: due %(date)s") % {"title": action.title, "date": due_date.isoformat()}
     _record(session, item_id, ReviewDecision.Kind.REDATED, by, text, action)
     return action

@@ -438,3 +438,18 @@ def test_what_came_in_since_the_freeze_is_listed_apart_and_cannot_be_decided(
     large = _live_session(team, 30)
     with django_assert_max_num_queries(baseline):
         client.get(reverse("rituals:review", args=[team.slug, large.pk]))
+
+
+def test_a_decision_on_an_action_item_cannot_move_another_action(client, lead, team, other_team, board):
+    session, action, _incident = board
+    elsewhere = ActionFactory(team=team, title="Not this item")
+    theirs = ActionFactory(team=other_team, title="Another team's")
+    client.force_login(lead)
+    item = f"action_overdue:{action.pk}"
+    for other in (elsewhere, theirs):
+        response = decide(client, team, session, decision="move", item_id=item, action_id=other.pk, to_stage="do")
+        assert response.status_code == 400
+        assert "This decision is not about this agenda item&#x27;s action." in response.content.decode()
+        other.refresh_from_db()
+        assert other.stage == "plan"
+    assert not ReviewDecision.objects.exists()
