@@ -271,7 +271,8 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
     # Only the moves Plan allows are offered: no free choice of a stage the rules refuse.
     expect(action_item.get_by_role("button", name="Measured: move to Act")).to_have_count(0)
     action_item.get_by_role("button", name="Abandon").click()
-    action_item.get_by_text("Say why the action is abandoned.").wait_for()
+    refusal = action_item.get_by_role("alert")  # the hint says the same: wait for the refusal itself
+    refusal.get_by_text("Say why the action is abandoned.").wait_for()
     assert action_item.locator("details[open]").count() == 1  # the refused form stays open, with its reason
     start = action_item.locator("form.move-form", has=page.get_by_role("button", name="Start: move to Do"))
     start.locator("textarea[name=note]").fill("Agreed: start this week")
@@ -281,11 +282,15 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
     page.fill("#id_notes", "Quick board: one new incident, one action started.")
     page.get_by_role("button", name="Save notes").click()
     page.get_by_role("button", name="Close the session").click()
+    # The metric signals were not discussed: closing asks first, naming what will be carried over.
+    page.get_by_role("heading", name="Close the session?").wait_for()
+    page.get_by_role("button", name=re.compile("Close and carry")).click()
     page.get_by_role("heading", name="Summary").wait_for()
     summary = page.inner_text("pre.summary")
     assert "Canary stage: Plan → Do. Agreed: start this week" in summary
     assert "New action: Alert on gateway 502 rate" in summary
     assert "alice" in summary  # the ritual's attendees are the session's
+    assert "carried over to the next session" in summary
     shot(page, "14-review-summary")
     session.refresh_from_db()
     assert session.status == "closed"
