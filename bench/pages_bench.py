@@ -24,7 +24,7 @@ from _django import ROOT, setup
 PAGES = [
     ("page", "dashboard", "/t/{slug}/dashboard/"),
     ("page", "review board (session)", "/t/{slug}/reviews/{session}/"),
-    ("page", "review board section p.2", "/t/{slug}/reviews/{session}/sections/action_overdue/?page=2"),
+    ("page", "review board section p.2", "/t/{slug}/reviews/{session}/sections/overdue/?page=2"),
     ("page", "actions board", "/t/{slug}/board/"),
     ("page", "incidents list", "/t/{slug}/incidents/"),
     ("page", "rituals", "/t/{slug}/rituals/"),

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.text import one_line
 from improvement import signals, windows
 from improvement.models import MAX_WINDOW_DAYS, Action, Check, Stage, StageTransition, Verdict
 from teams.models import Membership, Team
@@ -94,6 +95,8 @@ def create_action(*, team: Team, by=None, at=None, links: dict | None = None, **
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     at = at or timezone.now()
+    if "title" in fields:
+        fields["title"] = one_line(fields["title"])
     action = Action(team=team, created_by=by, stage=Stage.PLAN, stage_entered_at=at, **fields)
     _validate_fields(team, action)
     action.save()
@@ -118,6 +121,8 @@ def update_action(*, action: Action, links: dict | None = None, **fields) -> Act
     }
     if frozen:
         raise ValidationError(frozen)
+    if "title" in fields:
+        fields["title"] = one_line(fields["title"])
     for name, value in fields.items():
         setattr(action, name, value)
     _validate_fields(action.team, action)

@@ -10,6 +10,7 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.text import one_line
 from incidents import signals
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Team
@@ -45,6 +46,8 @@ CHANGE_FIELDS = {
     "url",
 }
 PROBLEM_FIELDS = {"service", "title", "description", "status"}
+# Titles are shown in lists, mails and the review summary: one line, whatever was typed or sent.
+ONE_LINE_FIELDS = {"title"}
 POSTMORTEM_TEXT_FIELDS = {"summary", "impact", "what_went_well", "what_went_badly", "where_we_got_lucky"}
 
 
@@ -53,7 +56,7 @@ def _apply(instance, fields: dict, allowed: set[str]) -> None:
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     for name, value in fields.items():
-        setattr(instance, name, value)
+        setattr(instance, name, one_line(value) if name in ONE_LINE_FIELDS else value)
 
 
 def _check_links(team: Team, instance) -> None:
@@ -284,7 +287,7 @@ def create_problem(
     *, team: Team, title: str, service=None, description: str = "", status: str = Problem.Status.OPEN
 ) -> Problem:
     """Open a problem: the recurring cause that several incidents share."""
-    problem = Problem(team=team, title=title, service=service, description=description, status=status)
+    problem = Problem(team=team, title=one_line(title), service=service, description=description, status=status)
     _check_links(team, problem)
     problem.full_clean()
     problem.save()

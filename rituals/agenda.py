@@ -4,27 +4,56 @@ A session's ``agenda`` (a JSONField) is written once, by the tick that opens the
 never rewritten: the board walks what was true when it opened. ``changes_since_freeze`` tells
 what moved since (new items, items that no longer qualify, fields that changed).
 
-Format (version 1) — the review-board page renders it without further queries::
+Format (version 2) — the review-board page renders it without further queries::
 
     {
-      "version": 1,
+      "version": 2,
       "frozen_at": "2026-11-23T09:00:12+00:00",     # ISO 8601, UTC
       "occurrence": "2026-11-23T09:00:00+00:00",    # the ritual occurrence this session is for
       "since": "2026-11-16T09:00:00+00:00",         # previous session's occurrence (else the rule's
                                                     #   previous occurrence, else 7 days before)
       "timezone": "Europe/Paris",                   # the ritual's; show times in it
       "stale_after_days": 14,
-      "counts": {"incident": 3, "postmortem": 1, ...},   # items per kind, every kind present
-      "items": [ITEM, ...]                          # in section order (KINDS), then by urgency
+      "duration_minutes": 60,                       # the ritual's: what the agenda is fitted to
+      "counts": {"signals": 2, "checks": 1, ...},   # items per section, every section present
+      "sections": [{"key": "signals", "minutes": 10, "count": 2}, ...],  # SECTIONS order; minutes =
+                                                    #   the suggested timebox (0 for if_time_allows)
+      "carried_over": 3,                            # items carried over from the previous session
+      "carried_over_from": "2026-11-16",            # its date (ritual's time zone), or null
+      "items": [ITEM, ...]                          # in section order (SECTIONS), then by urgency
     }
 
     ITEM = {
-      "id": "action_overdue:42",  # stable: "<kind>:<object_id>" (metric signals: "metric_signal:<key>")
-      "kind": "action_overdue",   # one of KINDS below
+      "id": "action:42",          # stable: "<kind>:<object_id>" (metric signals: "metric_signal:<key>")
+      "kind": "action",           # incident | postmortem | action | metric_signal
       "object_id": 42,            # the Incident / Postmortem / Action id (null for a metric signal)
       "title": "Add a canary stage",
+      "section": "checks",        # one of SECTIONS below
+      "reasons": ["check_due", "overdue", "stale"],  # why it is on the agenda, most pressing first
+      "minutes": 4,               # its share of the section's timebox (0 if it did not fit)
+      "carried_over_from": null,  # "YYYY-MM-DD" when the previous session did not discuss it
       "data": {...}               # per kind, below; datetimes ISO 8601 UTC, dates YYYY-MM-DD, or null
     }
+
+One item per object: an action overdue *and* stale *and* due for its Check is one item with
+three reasons, in the section of its most pressing one. Sections, in the order the board
+decides them (what needs a decision first):
+
+- ``carried_over`` — items the previous session did not discuss (``reasons`` starts with
+  ``carried_over``; if the object still qualifies today, its current reasons follow);
+- ``signals`` — recurrences (an action whose problem came back, ``recurred_at`` since
+  ``since``) and metric signals;
+- ``checks`` — Check results to decide: actions in Do or Check whose observation window has
+  ended (entered Do, from the StageTransition rows, + check_window_days ≤ now);
+- ``incidents`` — new SEV1–SEV2 incidents;
+- ``overdue`` — open actions whose due date is before today (ritual's time zone);
+- ``other`` — the rest: other new incidents, postmortems not yet published, stale actions (open,
+  no stage move for ``stale_after_days``);
+- ``if_time_allows`` — what does not fit in ``duration_minutes``: items are walked in the order
+  above, each costing ITEM_MINUTES[section]; once one does not fit, it and everything after it
+  land here (the order of priority is kept, nothing is dropped).
+
+Action reasons: ``recurrence``, ``check_due``, ``overdue``, ``stale``, ``carried_over``.
 
 Kinds and their ``data``:
 
@@ -32,16 +61,16 @@ Kinds and their ``data``:
   7 days before it): severity, status, service, problem, started_at, resolved_at, has_postmortem.
 - ``postmortem`` — postmortems not yet published: status, author, author_id, incident_id,
   severity, created_at.
-- ``action_overdue`` — open actions whose due date is before today (ritual's time zone),
-- ``action_stale`` — open actions with no stage move for ``stale_after_days``,
-- ``action_check_due`` — actions in Do or Check whose observation window has ended (entered Do,
-  from the StageTransition rows, + check_window_days ≤ now),
-- ``recurrence`` — actions whose problem came back (recurred_at) since ``since``.
-  The four action kinds share one ``data``: stage, owner, owner_id, due_date, stage_entered_at,
-  last_moved_at, do_entered_at, check_window_days, check_due_at, recurred_at, recurrence_count,
-  external_ticket, cycle. An action may appear under several kinds (overdue *and* stale).
+- ``action`` — stage, owner, owner_id, due_date, stage_entered_at, last_moved_at, do_entered_at,
+  check_window_days, check_due_at, recurred_at, recurrence_count, external_ticket, cycle,
+  check_overridden.
 - ``metric_signal`` — what ``reporting.metrics.signals_for_team`` reported, as it reported it
   (``data`` is the signal dict itself).
+
+Version 1 (still stored in older sessions) had no sections: one item per (reason, object), its
+``kind`` being the reason (``action_overdue``, ``action_stale``, ``action_check_due``,
+``recurrence``) and the action data shared. ``readable()`` gives any stored agenda in the
+version 2 shape, keeping version 1 item ids, so the decisions recorded on them still match.
 """
 
 import datetime as dt
@@ -61,20 +90,22 @@ from rituals.models import ReviewSession
 
 logger = logging.getLogger(__name__)
 
-VERSION = 1
-KINDS = (
-    "incident",
-    "postmortem",
-    "action_overdue",
-    "action_stale",
-    "action_check_due",
-    "recurrence",
-    "metric_signal",
-)
+VERSION = 2
+KINDS = ("incident", "postmortem", "action", "metric_signal")
+SECTIONS = ("carried_over", "signals", "checks", "incidents", "overdue", "other", "if_time_allows")
+# What one item is given of the meeting, by section: a decision to take costs more than a glance.
+ITEM_MINUTES = {"carried_over": 3, "signals": 5, "checks": 4, "incidents": 5, "overdue": 2, "other": 1}
+ACTION_REASONS = ("recurrence", "check_due", "overdue", "stale")  # most pressing first
+REASON_SECTION = {"recurrence": "signals", "check_due": "checks", "overdue": "overdue", "stale": "other"}
+MAJOR_SEVERITIES = ("SEV1", "SEV2")
 # An incident logged after the previous session but started up to this long before it is still
 # listed (logged late, it was on no earlier agenda); an old incident imported in bulk is not.
 LATE_LOGGING_GRACE = dt.timedelta(days=7)
-ACTION_KINDS = ("action_overdue", "action_stale", "action_check_due", "recurrence")
+# Version 1 kinds: one item per reason. Their items are read as version 2 actions.
+V1_ACTION_KINDS = {"action_overdue": "overdue", "action_stale": "stale", "action_check_due": "check_due"}
+V1_ACTION_KINDS["recurrence"] = "recurrence"
+V1_KINDS = ("incident", "postmortem", *V1_ACTION_KINDS, "metric_signal")
+ACTION_KINDS = ("action", *V1_ACTION_KINDS)
 
 
 def _iso(value) -> str | None:
@@ -91,12 +122,16 @@ def _person(user) -> str | None:
     return user.get_full_name() or user.get_username()
 
 
-def _item(kind: str, object_id, title: str, data: dict, key=None) -> dict:
+def _item(kind: str, object_id, title: str, data: dict, key=None, *, section="other", reasons=()) -> dict:
     return {
         "id": f"{kind}:{key if key is not None else object_id}",
         "kind": kind,
         "object_id": object_id,
         "title": title,
+        "section": section,
+        "reasons": list(reasons),
+        "minutes": 0,
+        "carried_over_from": None,
         "data": data,
     }
 
@@ -198,41 +233,105 @@ def _signal_item(signal: dict) -> dict:
         parts = [data.get(name) for name in ("metric", "service", "service_id", "week", "period", "rule")]
         key = hashlib.sha256(json.dumps(parts, default=str).encode()).hexdigest()[:16]
     title = data.get("title") or data.get("label") or data.get("metric") or "metric signal"
-    return _item("metric_signal", None, str(title), data, key=key)
+    return _item("metric_signal", None, str(title), data, key=key, section="signals", reasons=["metric_signal"])
 
 
 # --- building -------------------------------------------------------------------------------
 
 
+def _action_reasons(action: Action, *, since, now, today, stale_before) -> list[str]:
+    reasons = []
+    is_open = action.stage in OPEN_STAGES
+    if action.recurred_at and since <= action.recurred_at <= now:
+        reasons.append("recurrence")
+    check_due_at = _check_due_at(action)
+    if action.stage in (Stage.DO, Stage.CHECK) and check_due_at and check_due_at <= now:
+        reasons.append("check_due")
+    if is_open and action.due_date and action.due_date < today:
+        reasons.append("overdue")
+    if is_open and action.last_moved_at and action.last_moved_at < stale_before:
+        reasons.append("stale")
+    return reasons
+
+
 def agenda_items(*, team, ritual, since: dt.datetime, now: dt.datetime) -> list[dict]:
-    """Everything the board must look at for `team` between `since` and `now` (a constant number of queries)."""
-    items: list[dict] = []
+    """Everything the board must look at for `team` between `since` and `now`, one item per object.
+
+    In section order (SECTIONS, without carry-over and fitting), then by urgency; a constant
+    number of queries.
+    """
+    by_section: dict[str, list] = {key: [] for key in SECTIONS}
     logged_late = Q(created_at__gte=since, started_at__gte=since - LATE_LOGGING_GRACE)
     incidents = _incidents(team.pk).filter(Q(started_at__gte=since) | logged_late, started_at__lte=now)
     for incident in incidents.order_by("severity", "started_at", "pk"):
-        items.append(_item("incident", incident.pk, incident.title, _incident_data(incident)))
+        section = "incidents" if incident.severity in MAJOR_SEVERITIES else "other"
+        by_section[section].append(
+            _item("incident", incident.pk, incident.title, _incident_data(incident), section=section)
+        )
+    for signal in _metric_signals(team, now):
+        by_section["signals"].append(_signal_item(signal))
     postmortems = _postmortems(team.pk).exclude(status=Postmortem.Status.PUBLISHED)
     for postmortem in postmortems.order_by("created_at", "pk"):
-        items.append(_item("postmortem", postmortem.pk, postmortem.incident.title, _postmortem_data(postmortem)))
+        title = postmortem.incident.title
+        by_section["other"].append(_item("postmortem", postmortem.pk, title, _postmortem_data(postmortem)))
 
     today = now.astimezone(occurrences.local_tz(ritual)).date()
     stale_before = now - dt.timedelta(days=ritual.stale_after_days)
     actions = _actions(team.pk).filter(Q(stage__in=OPEN_STAGES) | Q(recurred_at__gte=since))
-    by_kind: dict[str, list] = {kind: [] for kind in ACTION_KINDS}
     for action in actions.order_by("due_date", "pk"):
-        is_open = action.stage in OPEN_STAGES
-        if is_open and action.due_date and action.due_date < today:
-            by_kind["action_overdue"].append(action)
-        if is_open and action.last_moved_at and action.last_moved_at < stale_before:
-            by_kind["action_stale"].append(action)
-        check_due_at = _check_due_at(action)
-        if action.stage in (Stage.DO, Stage.CHECK) and check_due_at and check_due_at <= now:
-            by_kind["action_check_due"].append(action)
-        if action.recurred_at and since <= action.recurred_at <= now:
-            by_kind["recurrence"].append(action)
-    for kind in ACTION_KINDS:
-        items.extend(_item(kind, a.pk, a.title, _action_data(a)) for a in by_kind[kind])
-    items.extend(_signal_item(signal) for signal in _metric_signals(team, now))
+        reasons = _action_reasons(action, since=since, now=now, today=today, stale_before=stale_before)
+        if reasons:
+            section = REASON_SECTION[reasons[0]]
+            item = _item("action", action.pk, action.title, _action_data(action), section=section, reasons=reasons)
+            by_section[section].append(item)
+    # Recurrences before metric signals: a cause that came back is a decision, a signal a question.
+    by_section["signals"].sort(key=lambda item: item["kind"] != "action")
+    return [item for key in SECTIONS for item in by_section[key]]
+
+
+def _carried_over(session: ReviewSession) -> tuple[list[dict], str | None]:
+    """The previous session's items it did not discuss (as it froze them), and that session's local date."""
+    previous = session.previous
+    if previous is None or not previous.agenda:
+        return [], None
+    decided = set(previous.decisions.exclude(item_id="").values_list("item_id", flat=True))
+    when = previous.occurrence.astimezone(occurrences.local_tz(session.ritual)).date().isoformat()
+    left = [item for item in readable(previous.agenda)["items"] if item["id"] not in decided]
+    return left, when
+
+
+def _merge_carried(items: list[dict], carried: list[dict], when: str | None) -> list[dict]:
+    """Carried-over items first, marked; an object also on today's agenda is one item, with both reasons."""
+    if not carried:
+        return items
+    today = {item["id"]: item for item in items}
+    first: dict[str, dict] = {}
+    for old in carried:
+        new_id = old["id"] if old["kind"] in KINDS else f"action:{old['object_id']}"
+        reasons = [r for r in old.get("reasons", []) if r != "carried_over"]
+        if new_id in first:  # a version 1 agenda listed an action once per reason
+            first[new_id]["reasons"] += [r for r in reasons if r not in first[new_id]["reasons"]]
+            continue
+        current = today.pop(new_id, None)
+        base = current or {**old, "id": new_id, "kind": "action" if old["kind"] in ACTION_KINDS else old["kind"]}
+        reasons = current["reasons"] if current else reasons
+        first[new_id] = {**base, "section": "carried_over", "reasons": ["carried_over", *reasons]}
+        first[new_id]["carried_over_from"] = when
+    return [*first.values(), *(item for item in items if item["id"] in today)]
+
+
+def fit_to_duration(items: list[dict], duration_minutes: int) -> list[dict]:
+    """Give each item its minutes, in order, until the meeting is full; the rest is 'if time allows'."""
+    used, full = 0, False
+    for item in items:
+        cost = ITEM_MINUTES.get(item["section"], 1)
+        if not full and used + cost <= duration_minutes:
+            used += cost
+            item["minutes"] = cost
+        else:
+            full = True
+            item["minutes"] = 0
+            item["section"] = "if_time_allows"
     return items
 
 
@@ -250,9 +349,8 @@ def build_agenda(*, session: ReviewSession, now: dt.datetime | None = None) -> d
     ritual = session.ritual
     since = agenda_since(session)
     items = agenda_items(team=session.team, ritual=ritual, since=since, now=now)
-    counts = dict.fromkeys(KINDS, 0)
-    for item in items:
-        counts[item["kind"]] += 1
+    carried, when = _carried_over(session)
+    items = fit_to_duration(_merge_carried(items, carried, when), ritual.duration_minutes)
     return {
         "version": VERSION,
         "frozen_at": _iso(now),
@@ -260,9 +358,50 @@ def build_agenda(*, session: ReviewSession, now: dt.datetime | None = None) -> d
         "since": _iso(since),
         "timezone": ritual.timezone,
         "stale_after_days": ritual.stale_after_days,
-        "counts": counts,
+        "duration_minutes": ritual.duration_minutes,
+        **_sections_of(items),
+        "carried_over": sum(1 for item in items if item.get("carried_over_from")),
+        "carried_over_from": when if carried else None,
         "items": items,
     }
+
+
+def _sections_of(items: list[dict]) -> dict:
+    counts = dict.fromkeys(SECTIONS, 0)
+    minutes = dict.fromkeys(SECTIONS, 0)
+    for item in items:
+        counts[item["section"]] += 1
+        minutes[item["section"]] += item.get("minutes") or 0
+    sections = [{"key": key, "minutes": minutes[key], "count": counts[key]} for key in SECTIONS]
+    return {"counts": counts, "sections": sections}
+
+
+def _v1_section(item: dict) -> str:
+    kind = item.get("kind")
+    if kind in V1_ACTION_KINDS:
+        return REASON_SECTION[V1_ACTION_KINDS[kind]]
+    if kind == "metric_signal":
+        return "signals"
+    if kind == "incident" and (item.get("data") or {}).get("severity") in MAJOR_SEVERITIES:
+        return "incidents"
+    return "other"
+
+
+def readable(agenda: dict | None) -> dict:
+    """Any stored agenda in the version 2 shape (version 1 items keep their ids, read into sections)."""
+    agenda = agenda or {}
+    if agenda.get("version", 1) >= 2:
+        return agenda
+    items = []
+    for item in agenda.get("items", []):
+        kind = item.get("kind")
+        reasons = [V1_ACTION_KINDS[kind]] if kind in V1_ACTION_KINDS else []
+        items.append(
+            {"reasons": reasons, "minutes": 0, "carried_over_from": None, **item, "section": _v1_section(item)}
+        )
+    order = {key: index for index, key in enumerate(SECTIONS)}
+    items.sort(key=lambda item: order[item["section"]])  # stable: the frozen order within a section
+    return {**agenda, **_sections_of(items), "carried_over": 0, "carried_over_from": None, "items": items}
 
 
 # --- what changed since the freeze (selector) -----------------------------------------------
@@ -304,14 +443,22 @@ def changes_since_freeze(session: ReviewSession, *, now: dt.datetime | None = No
     A constant number of queries, whatever the agenda's size.
     """
     now = now or timezone.now()
-    frozen = session.agenda or {}
-    frozen_items = {item["id"]: item for item in frozen.get("items", [])}
+    frozen = readable(session.agenda)
+    frozen_items = {}
+    for item in frozen.get("items", []):
+        if item["kind"] in V1_ACTION_KINDS:  # a version 1 item per reason: compared as the one action it is
+            key = f"action:{item['object_id']}"
+            merged = frozen_items.setdefault(key, {**item, "id": key, "kind": "action", "reasons": []})
+            merged["reasons"] = [*merged["reasons"], *item.get("reasons", [])]
+        else:
+            frozen_items[item["id"]] = item
     since = dt.datetime.fromisoformat(frozen["since"]) if frozen.get("since") else agenda_since(session)
     live_items = {
         item["id"]: item for item in agenda_items(team=session.team, ritual=session.ritual, since=since, now=now)
     }
     added = [item for item_id, item in live_items.items() if item_id not in frozen_items]
-    gone = [item for item_id, item in frozen_items.items() if item_id not in live_items]
+    # A carried-over item was on the agenda for the previous session's sake, not for qualifying now.
+    gone = [i for item_id, i in frozen_items.items() if item_id not in live_items and not i.get("carried_over_from")]
     current = _current_data(gone, session.team_id)
     removed = [
         {"id": i["id"], "kind": i["kind"], "object_id": i["object_id"], "title": i["title"], "now": current[i["id"]]}
@@ -328,6 +475,9 @@ def changes_since_freeze(session: ReviewSession, *, now: dt.datetime | None = No
             for name in sorted(set(before) | set(after))
             if before.get(name) != after.get(name)
         }
+        reasons = [reason for reason in item.get("reasons", []) if reason != "carried_over"]
+        if sorted(live["reasons"]) != sorted(reasons):
+            fields["reasons"] = {"before": reasons, "after": live["reasons"]}
         if live["title"] != item["title"]:
             fields["title"] = {"before": item["title"], "after": live["title"]}
         if fields:

@@ -5,7 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
 from improvement.forms import DATE_INPUT
-from improvement.models import Stage
+from improvement.models import Action, Stage, Verdict
 from incidents.forms import team_members
 from rituals.models import Ritual
 
@@ -82,6 +82,12 @@ class BoardDecisionForm(forms.Form):
     action_id = forms.IntegerField(required=False, widget=forms.HiddenInput)
     to_stage = forms.ChoiceField(label=_("Move to"), required=False, choices=[("", "—"), *Stage.choices])
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    verdict = forms.ChoiceField(label=_("Verdict"), required=False, choices=[("", "—"), *Verdict.choices])
+    decision_taken = forms.ChoiceField(
+        label=_("Decision"),
+        required=False,
+        choices=[("", "—"), *((d.value, d.label) for d in (Action.Decision.STANDARDISE, Action.Decision.ADJUST))],
+    )
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.none(), required=False)
     due_date = forms.DateField(label=_("Due date"), required=False, widget=DATE_INPUT)
     title = forms.CharField(label=_("Action title"), max_length=200, required=False)

@@ -94,6 +94,14 @@ def session_message(session: ReviewSession) -> tuple[str, str]:
             "action_check_due": _("actions whose observation window has ended"),
             "recurrence": _("recurrences"),
             "metric_signal": _("metric signals"),
+            # Sections of a version 2 agenda.
+            "carried_over": _("carried over from the previous session"),
+            "signals": _("recurrences and signals"),
+            "checks": _("Check results to decide"),
+            "incidents": _("new SEV1–SEV2 incidents"),
+            "overdue": _("overdue work"),
+            "other": _("the rest"),
+            "if_time_allows": _("if time allows"),
         }
         lines = [subject, ""]
         lines += [f"- {labels.get(kind, kind)}: {n}" for kind, n in counts.items() if n]
@@ -102,7 +110,8 @@ def session_message(session: ReviewSession) -> tuple[str, str]:
         items = agenda.get("items", [])
         if items:
             lines += ["", _("Agenda:")]
-            lines += [f"- [{labels.get(i['kind'], i['kind'])}] {i['title']}" for i in items[:25]]
+            group = "section" if agenda.get("version", 1) >= 2 else "kind"
+            lines += [f"- [{labels.get(i.get(group), i.get(group))}] {i['title']}" for i in items[:25]]
             if len(items) > 25:
                 lines.append(_("… and %(n)s more.") % {"n": len(items) - 25})
     return subject, "\n".join(lines)

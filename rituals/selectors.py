@@ -1,15 +1,13 @@
 """Reads on review sessions, shaped for the review board."""
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 
 from rituals.models import ReviewDecision, ReviewSession
 
 
-def discussed_per_section(session: ReviewSession, kinds) -> dict[str, int]:
-    """How many agenda items of each kind the board has discussed (decided anything on): one query, counted in SQL."""
-    # Item ids are "<kind>:<object id>", so an item's section is the prefix of its id.
-    counts = {kind: Count("item_id", distinct=True, filter=Q(item_id__startswith=f"{kind}:")) for kind in kinds}
-    return session.decisions.aggregate(**counts) if counts else {}
+def decided_item_ids(session: ReviewSession) -> set[str]:
+    """The agenda items the board has discussed (decided anything on): one query, whatever the agenda's size."""
+    return set(session.decisions.exclude(item_id="").values_list("item_id", flat=True).distinct())
 
 
 def decisions_on_items(session: ReviewSession, item_ids) -> QuerySet[ReviewDecision]:

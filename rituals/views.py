@@ -16,8 +16,10 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.forms import add_service_errors
 from core.once import once
-from improvement.models import OPEN_STAGES, Stage
-from rituals import review_board
+from improvement.models import Action, Stage
+from improvement.views.actions import ABANDON_HINT, MOVE_HINTS, move_fields, move_options
+from incidents.models import Incident, Postmortem
+from rituals import agenda, review_board
 from rituals import selectors as ritual_selectors
 from rituals import services as ritual_services
 from rituals.forms import AttendanceForm, BoardDecisionForm, NotesForm, RitualForm
@@ -27,18 +29,26 @@ from teams.models import Membership
 
 LEAD = Membership.Role.LEAD
 
+# The agenda's sections (rituals.agenda.SECTIONS), in the order the board decides them.
 AGENDA_SECTIONS = {
-    "incident": gettext_lazy("New incidents"),
-    "postmortem": gettext_lazy("Postmortems waiting"),
-    "action_overdue": gettext_lazy("Overdue actions"),
-    "action_stale": gettext_lazy("Stale actions"),
-    "action_check_due": gettext_lazy("Actions whose Check window has ended"),
-    "recurrence": gettext_lazy("Recurrences: the problem came back"),
-    "metric_signal": gettext_lazy("Metric signals"),
+    "carried_over": gettext_lazy("Carried over from the previous session"),
+    "signals": gettext_lazy("Recurrences and signals"),
+    "checks": gettext_lazy("Check results to decide"),
+    "incidents": gettext_lazy("New SEV1–SEV2 incidents"),
+    "overdue": gettext_lazy("Overdue work"),
+    "other": gettext_lazy("The rest"),
+    "if_time_allows": gettext_lazy("If time allows"),
 }
 
+# Why an item is on the agenda, as the board reads it.
+REASON_LABELS = {
+    "recurrence": gettext_lazy("recurrence"),
+    "check_due": gettext_lazy("Check result to decide"),
+    "overdue": gettext_lazy("overdue"),
+    "stale": gettext_lazy("stale"),
+}
 
-ACTION_ITEM_KINDS = {"action_overdue", "action_stale", "action_check_due", "recurrence"}
+ACTION_ITEM_KINDS = set(agenda.ACTION_KINDS)
 
 
 # The board shows at most this many items per agenda section; the rest are on the section's own
@@ -117,29 +127,69 @@ def ritual_edit(request, team, pk):
 def _agenda_by_section(session: ReviewSession) -> list[dict]:
     """The frozen agenda split into its sections, in order: items as frozen, the number of the first, counts.
 
-    One pass over the frozen list and one query (the discussed counts, from the ReviewDecision rows);
-    nothing here is shaped for display yet, so the cost of a section does not depend on its size.
+    One pass over the frozen list (any version, read by agenda.readable) and one query (the items
+    decided on, from the ReviewDecision rows); nothing here is shaped for display yet, so the cost
+    of a section does not depend on its size.
     """
-    by_kind: dict[str, list] = {kind: [] for kind in AGENDA_SECTIONS}
-    for raw in (session.agenda or {}).get("items", []):
-        if raw.get("kind") in by_kind:
-            by_kind[raw["kind"]].append(raw)
-    discussed = ritual_selectors.discussed_per_section(session, AGENDA_SECTIONS)
+    frozen = agenda.readable(session.agenda)
+    by_key: dict[str, list] = {key: [] for key in AGENDA_SECTIONS}
+    section_of = {}
+    for raw in frozen.get("items", []):
+        if raw.get("section") in by_key:
+            by_key[raw["section"]].append(raw)
+            section_of[raw["id"]] = raw["section"]
+    discussed = dict.fromkeys(AGENDA_SECTIONS, 0)
+    for item_id in ritual_selectors.decided_item_ids(session):
+        if item_id in section_of:
+            discussed[section_of[item_id]] += 1
+    minutes = {s["key"]: s.get("minutes") for s in frozen.get("sections", [])} if frozen.get("version", 1) >= 2 else {}
     sections, first = [], 1
-    for kind, label in AGENDA_SECTIONS.items():
-        raws = by_kind[kind]
+    for key, label in AGENDA_SECTIONS.items():
+        raws = by_key[key]
         sections.append(
             {
-                "kind": kind,
+                "kind": key,
                 "label": label,
                 "raw": raws,
                 "first": first,
                 "count": len(raws),
-                "discussed": discussed[kind],
+                "discussed": discussed[key],
+                "minutes": minutes.get(key) or None,
             }
         )
         first += len(raws)
     return sections
+
+
+def _with_moves(items: list[dict], session: ReviewSession) -> list[dict]:
+    """Give each shown action item the moves its action may make now, with what each needs (one query)."""
+    ids = {item["object_id"] for item in items if item["is_action"] and item.get("object_id")}
+    stages = dict(Action.objects.filter(team_id=session.team_id, pk__in=ids).values_list("pk", "stage")) if ids else {}
+    for item in items:
+        stage = stages.get(item.get("object_id")) if item["is_action"] else None
+        item["current_stage"] = stage
+        item["current_stage_label"] = Stage(stage).label if stage else ""
+        item["moves"] = board_moves(stage) if stage else []
+    return items
+
+
+def board_moves(stage: str) -> list[dict]:
+    """The legal moves from `stage` (improvement's rules), each with its label, hint and the fields it needs."""
+    moves = []
+    for option in move_options(Action(stage=stage)):
+        to = option["to"]
+        fields = move_fields(stage, to)
+        moves.append(
+            {
+                "to": to,
+                "label": option["label"],
+                "hint": ABANDON_HINT if to == Stage.ABANDONED else MOVE_HINTS.get((stage, to), ""),
+                "needs_verdict": "verdict" in fields,
+                "needs_decision": "decision" in fields,
+                "note_label": _("Reason") if "reason" in fields else _("Note"),
+            }
+        )
+    return moves
 
 
 def _agenda_item(raw: dict, number: int, decisions: list) -> dict:
@@ -150,15 +200,29 @@ def _agenda_item(raw: dict, number: int, decisions: list) -> dict:
             data[key] = parse_datetime(data[key])
     if isinstance(data.get("due_date"), str):
         data["due_date"] = parse_date(data["due_date"])
+    reasons = [REASON_LABELS[r] for r in raw.get("reasons", []) if r in REASON_LABELS]
+    if raw.get("carried_over_from"):
+        reasons.insert(0, _("carried over from %(date)s") % {"date": raw["carried_over_from"]})
     return {
         **raw,
         "number": number,
         "data": data,
+        "reason_labels": reasons,
+        "stage_label": Stage(data["stage"]).label if data.get("stage") in Stage.values else "",
+        "status_label": _status_label(raw["kind"], data.get("status")),
         "is_action": raw["kind"] in ACTION_ITEM_KINDS,
         "decisions": [d for d in decisions if d.kind != ReviewDecision.Kind.DISCUSSED],
         # Deciding something on an item means the board discussed it.
         "discussed": bool(decisions),
     }
+
+
+def _status_label(kind: str, status) -> str:
+    """The translated name of an incident's or a postmortem's status (never its stored value)."""
+    choices = {"incident": Incident.Status, "postmortem": Postmortem.Status}.get(kind)
+    if choices is None or status not in choices.values:
+        return status or ""
+    return choices(status).label
 
 
 def _decisions_by_item(session: ReviewSession, item_ids) -> dict[str, list]:
@@ -188,6 +252,7 @@ def _agenda_view(session: ReviewSession) -> dict:
         shown = numbered[:REVIEW_SECTION_CAP]
         section["items"] = [_agenda_item(raw, number, by_item.get(raw["id"], [])) for number, raw in shown]
         section["more"] = section["count"] - len(shown)
+    _with_moves([item for section in sections for item in section["items"]], session)
     total = sum(s["count"] for s in sections)
     return {"sections": sections, "total": total, "done": sum(s["discussed"] for s in sections)}
 
@@ -204,6 +269,7 @@ def _agenda_section(session: ReviewSession, kind: str, page_number) -> dict:
     section["items"] = [
         _agenda_item(raw, first + index, by_item.get(raw["id"], [])) for index, raw in enumerate(page.object_list)
     ]
+    _with_moves(section["items"], session)
     return {"section": section, "page": page, "total": sum(s["count"] for s in sections)}
 
 
@@ -214,7 +280,7 @@ def _agenda_item_alone(session: ReviewSession, item_id: str) -> dict:
         for index, raw in enumerate(section["raw"]):
             if raw["id"] == item_id:
                 decisions = _decisions_by_item(session, [item_id]).get(item_id, [])
-                item = _agenda_item(raw, section["first"] + index, decisions)
+                item = _with_moves([_agenda_item(raw, section["first"] + index, decisions)], session)[0]
                 return {"item": item, "section": section, "total": sum(s["count"] for s in sections)}
     raise Http404
 
@@ -224,9 +290,10 @@ def _session_context(request, team, session, **extra):
     return {
         "team": team,
         "session": session,
-        "agenda": session.agenda or {},
+        "agenda": agenda.readable(session.agenda),
         "agenda_tz": (session.agenda or {}).get("timezone") or session.ritual.timezone,
-        "stages": [(s, Stage(s).label) for s in (*OPEN_STAGES, Stage.DONE, Stage.ABANDONED)],
+        "verdicts": BoardDecisionForm.base_fields["verdict"].choices,
+        "act_decisions": BoardDecisionForm.base_fields["decision_taken"].choices,
         "is_open": session.status == ReviewSession.Status.OPEN,
         "members": list(review_board.team_members(team)),
         "decide_url": reverse("rituals:review_decide", args=[team.slug, session.pk]),
@@ -246,9 +313,24 @@ def review_session(request, team, pk):
         attendance_form=AttendanceForm(team=team, initial={"attendees": list(session.attendees.all())}),
         notes_form=NotesForm(initial={"notes": session.notes}),
         cap=REVIEW_SECTION_CAP,
+        since_freeze=_since_freeze(session),
         **_agenda_view(session),
     )
     return render(request, "rituals/review.html", context)
+
+
+def _since_freeze(session: ReviewSession) -> list[dict]:
+    """What would be on the agenda now but was not frozen (read-only: the frozen agenda is the meeting's).
+
+    Only while the session is open; a constant number of queries (agenda.changes_since_freeze).
+    """
+    if session.status != ReviewSession.Status.OPEN or not session.agenda:
+        return []
+    added = agenda.changes_since_freeze(session)["added"]
+    for item in added:
+        item["section_label"] = AGENDA_SECTIONS.get(item.get("section"), "")
+        item["reason_labels"] = [REASON_LABELS[r] for r in item.get("reasons", []) if r in REASON_LABELS]
+    return added
 
 
 @require_GET
@@ -264,10 +346,10 @@ def review_section(request, team, pk, kind):
 
 def _after_decision_url(team, session, item_id: str, page: str) -> str:
     """Back where the decision was taken: the section page it came from (?page=), else the board."""
-    kind = item_id.partition(":")[0]
     anchor = "#item-" + quote(item_id, safe=":")
-    if page.isdigit() and kind in AGENDA_SECTIONS:
-        url = reverse("rituals:review_section", args=[team.slug, session.pk, kind])
+    section = next((i["section"] for i in agenda.readable(session.agenda).get("items", []) if i["id"] == item_id), "")
+    if page.isdigit() and section in AGENDA_SECTIONS:
+        url = reverse("rituals:review_section", args=[team.slug, session.pk, section])
         return f"{url}?page={page}{anchor}"
     return reverse("rituals:review", args=[team.slug, session.pk]) + anchor
 
@@ -288,6 +370,10 @@ def review_decide(request, team, pk):
             elif data["decision"] == "move":
                 to = data["to_stage"]
                 extra = {"reason": data["note"]} if to == Stage.ABANDONED else {"note": data["note"]}
+                if data["verdict"]:
+                    extra["verdict"] = data["verdict"]
+                if data["decision_taken"]:
+                    extra["decision"] = data["decision_taken"]
                 review_board.move_from_board(**common, action_id=data["action_id"], to_stage=to, **extra)
             elif data["decision"] == "assign":
                 review_board.assign_from_board(**common, action_id=data["action_id"], owner=data["owner"])
@@ -347,14 +433,35 @@ def review_notes(request, team, pk):
     return redirect(reverse("rituals:review", args=[team.slug, pk]) + "#notes")
 
 
+# The confirmation before closing names at most this many of the items left undiscussed.
+CLOSE_CONFIRM_LIST = 50
+
+
 @require_POST
 @team_view(LEAD)
 def review_close(request, team, pk):
-    """Close the session: its summary is written and kept, and the next session links to it."""
+    """Close the session: its summary is written and kept, and the next session links to it.
+
+    With items left undiscussed, the first POST asks for confirmation and names them; confirmed
+    (carry_over=1), they open the next session's agenda.
+    """
     session = _session(team, pk)
+    carry_over = request.POST.get("carry_over") == "1"
     try:
-        review_board.close_session(session=session, by=request.user)
+        review_board.close_session(session=session, by=request.user, carry_over=carry_over)
     except ValidationError as error:
+        codes = {e.code for errors in getattr(error, "error_dict", {}).values() for e in errors}
+        if "confirm" in codes and session.status == ReviewSession.Status.OPEN:
+            left = review_board.undiscussed_items(session)
+            context = {
+                "team": team,
+                "session": session,
+                "message": " ".join(error.messages),
+                "left": left[:CLOSE_CONFIRM_LIST],
+                "more": max(0, len(left) - CLOSE_CONFIRM_LIST),
+                "count": len(left),
+            }
+            return render(request, "rituals/review_close_confirm.html", context, status=409)
         messages.error(request, " ".join(error.messages))
     else:
         messages.success(request, _("Session closed. Its summary is below and can be exported as Markdown."))

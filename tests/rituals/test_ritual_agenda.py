@@ -65,36 +65,100 @@ def test_agenda_lists_each_kind_of_item_for_the_team_only(team, other_team, sess
 
     document = agenda.build_agenda(session=session, now=now)
 
-    assert document["version"] == 1
+    assert document["version"] == agenda.VERSION == 2
     assert document["since"] == session.previous.occurrence.isoformat()
+    # One item per object, in the order the board decides: recurrences, Check results, overdue, the rest.
     assert ids(document) == [
+        f"action:{recurred.pk}",
+        f"action:{check_due.pk}",
+        f"action:{overdue.pk}",
         f"incident:{recent.pk}",
         f"postmortem:{draft.pk}",
-        f"action_overdue:{overdue.pk}",
-        f"action_stale:{stale.pk}",
-        f"action_stale:{check_due.pk}",
-        f"action_check_due:{check_due.pk}",
-        f"recurrence:{recurred.pk}",
+        f"action:{stale.pk}",
     ]
+    by_id = {item["id"]: item for item in document["items"]}
+    assert by_id[f"action:{check_due.pk}"]["reasons"] == ["check_due", "stale"]
+    assert by_id[f"action:{check_due.pk}"]["section"] == "checks"
+    assert by_id[f"action:{recurred.pk}"]["reasons"] == ["recurrence"]
+    assert by_id[f"action:{stale.pk}"]["section"] == "other"
     assert document["counts"] == {
-        "incident": 1,
-        "postmortem": 1,
-        "action_overdue": 1,
-        "action_stale": 2,
-        "action_check_due": 1,
-        "recurrence": 1,
-        "metric_signal": 0,
+        "carried_over": 0,
+        "signals": 1,
+        "checks": 1,
+        "incidents": 0,
+        "overdue": 1,
+        "other": 3,
+        "if_time_allows": 0,
     }
-    incident = document["items"][0]
+    incident = by_id[f"incident:{recent.pk}"]
     assert incident["title"] == "Gateway down"
     assert incident["object_id"] == recent.pk
     assert incident["data"]["service"] == recent.service.name
     assert incident["data"]["has_postmortem"] is True
-    overdue_item = document["items"][2]
+    overdue_item = by_id[f"action:{overdue.pk}"]
+    assert overdue_item["reasons"] == ["overdue"]
     assert overdue_item["data"]["owner"] == overdue.owner.get_username()
     assert overdue_item["data"]["due_date"] == overdue.due_date.isoformat()
-    window = document["items"][5]["data"]
+    window = by_id[f"action:{check_due.pk}"]["data"]
     assert window["check_due_at"] == (check_due.stage_entered_at + 28 * DAY).astimezone(dt.UTC).isoformat()
+
+
+def test_an_action_with_every_reason_is_one_item_in_its_most_pressing_section(team, session, now):
+    action = factories.ActionFactory(
+        team=team, stage=Stage.DO, stage_entered_at=now - 40 * DAY, due_date=(now - 3 * DAY).date()
+    )
+    action.recurred_at = now - DAY
+    action.save(update_fields=["recurred_at"])
+    document = agenda.build_agenda(session=session, now=now)
+    (item,) = document["items"]
+    assert item["id"] == f"action:{action.pk}" and item["section"] == "signals"
+    assert item["reasons"] == ["recurrence", "check_due", "overdue", "stale"]
+
+
+def test_new_major_incidents_come_before_overdue_work_and_minor_ones_after(team, session, now):
+    minor = factories.IncidentFactory(team=team, severity="SEV3", started_at=now - DAY)
+    major = factories.IncidentFactory(team=team, severity="SEV1", started_at=now - DAY)
+    overdue = fresh_action(team, now, due_date=(now - 2 * DAY).date())
+    document = agenda.build_agenda(session=session, now=now)
+    assert ids(document) == [f"incident:{major.pk}", f"action:{overdue.pk}", f"incident:{minor.pk}"]
+    assert [item["section"] for item in document["items"]] == ["incidents", "overdue", "other"]
+
+
+def test_the_agenda_is_fitted_to_the_duration_and_the_rest_is_if_time_allows(team, session, now):
+    session.ritual.duration_minutes = 10
+    session.ritual.save()
+    majors = [factories.IncidentFactory(team=team, severity="SEV2", started_at=now - DAY) for _i in range(2)]
+    overdue = fresh_action(team, now, due_date=(now - 2 * DAY).date())
+    document = agenda.build_agenda(session=session, now=now)
+    assert ids(document) == [*(f"incident:{i.pk}" for i in majors), f"action:{overdue.pk}"]
+    assert [(item["section"], item["minutes"]) for item in document["items"]] == [
+        ("incidents", 5),
+        ("incidents", 5),
+        ("if_time_allows", 0),
+    ]
+    sections = {section["key"]: section for section in document["sections"]}
+    assert sections["incidents"] == {"key": "incidents", "minutes": 10, "count": 2}
+    assert sections["if_time_allows"]["count"] == 1 and document["duration_minutes"] == 10
+
+
+def test_a_version_1_agenda_is_read_into_sections_with_its_ids_kept():
+    v1 = {
+        "version": 1,
+        "items": [
+            {"id": "incident:1", "kind": "incident", "object_id": 1, "title": "i", "data": {"severity": "SEV1"}},
+            {"id": "action_stale:2", "kind": "action_stale", "object_id": 2, "title": "a", "data": {}},
+            {"id": "action_overdue:2", "kind": "action_overdue", "object_id": 2, "title": "a", "data": {}},
+            {"id": "recurrence:3", "kind": "recurrence", "object_id": 3, "title": "r", "data": {}},
+        ],
+    }
+    read = agenda.readable(v1)
+    assert [(i["id"], i["section"], i["reasons"]) for i in read["items"]] == [
+        ("recurrence:3", "signals", ["recurrence"]),
+        ("incident:1", "incidents", []),
+        ("action_overdue:2", "overdue", ["overdue"]),
+        ("action_stale:2", "other", ["stale"]),
+    ]
+    assert read["counts"]["other"] == 1 and read["version"] == 1
 
 
 def test_incident_logged_late_is_listed_but_an_old_bulk_import_is_not(team, session, now):
@@ -111,7 +175,7 @@ def test_check_window_is_computed_from_the_stage_transitions(team, session, now)
     action = fresh_action(team, now, stage=Stage.DO, stage_entered_at=now - DAY)
     StageTransition.objects.filter(action=action).update(at=now - 40 * DAY)
     document = agenda.build_agenda(session=session, now=now)
-    assert f"action_check_due:{action.pk}" in ids(document)
+    assert f"action:{action.pk}" in ids(document)
 
 
 def test_first_session_looks_back_to_the_previous_occurrence_of_the_rule(team, now):
@@ -160,7 +224,7 @@ def test_changes_since_freeze_names_added_removed_and_changed_items(team, lead, 
             "now": {**changes["removed"][0]["now"], "status": "published"},
         }
     ]
-    moved = changes["changed"][f"action_overdue:{action.pk}"]
+    moved = changes["changed"][f"action:{action.pk}"]
     assert moved["stage"] == {"before": "plan", "after": "do"}
     assert set(moved) == {"stage", "stage_entered_at", "last_moved_at", "do_entered_at", "check_due_at"}
     assert f"incident:{incident.pk}" not in changes["changed"]  # nothing moved on it
@@ -187,11 +251,15 @@ def test_building_the_agenda_takes_the_same_number_of_queries_for_many_items(tea
 
     factories.PostmortemFactory(team=team, incident=factories.IncidentFactory(team=team, started_at=now - DAY))
     factories.ActionFactory(team=team, due_date=(now - 3 * DAY).date())
+    session.previous.agenda = agenda.build_agenda(session=session.previous, now=now - 7 * DAY)
+    session.previous.save()
     session.agenda = agenda.build_agenda(session=session, now=now)
     few = count_queries()
     for _i in range(8):
         factories.PostmortemFactory(team=team, incident=factories.IncidentFactory(team=team, started_at=now - DAY))
         factories.ActionFactory(team=team, due_date=(now - 3 * DAY).date(), stage=Stage.DO)
+    session.previous.agenda = agenda.build_agenda(session=session.previous, now=now - 2 * DAY)  # more carried over
+    session.previous.save()
     session.agenda = agenda.build_agenda(session=session, now=now - DAY)  # stale freeze: everything differs
     many = count_queries()
     assert many == few
@@ -235,3 +303,49 @@ def test_metric_signals_from_the_metrics_module_fit_in_the_frozen_agenda(team, s
         factories.IncidentFactory(team=team, started_at=now - dt.timedelta(days=day))
     document = agenda.build_agenda(session=session, now=now)
     assert json.loads(json.dumps(document)) == document
+
+
+def test_items_the_previous_session_left_open_the_next_agenda_marked_carried_over(team, lead, session, now):
+    from rituals import review_board
+
+    old_overdue = fresh_action(team, now, title="Left over", due_date=(now - 10 * DAY).date())
+    discussed = fresh_action(team, now, title="Talked about", due_date=(now - 10 * DAY).date())
+    gone = fresh_action(team, now, title="Fixed since", due_date=(now - 10 * DAY).date())
+    previous = session.previous
+    previous.agenda = agenda.build_agenda(session=previous, now=now - 7 * DAY)
+    previous.save()
+    review_board.mark_discussed(session=previous, item_id=f"action:{discussed.pk}", by=lead)
+    services.update_action(action=gone, due_date=(now + 10 * DAY).date())  # no longer qualifies
+    new_incident = factories.IncidentFactory(team=team, severity="SEV1", started_at=now - DAY)
+
+    document = agenda.build_agenda(session=session, now=now)
+
+    when = previous.occurrence.astimezone(occurrences.local_tz(session.ritual)).date().isoformat()
+    carried = [item for item in document["items"] if item["section"] == "carried_over"]
+    assert [item["id"] for item in carried] == [f"action:{old_overdue.pk}", f"action:{gone.pk}"]
+    assert carried[0]["reasons"] == ["carried_over", "overdue"]  # still overdue: both reasons, one item
+    assert all(item["carried_over_from"] == when for item in carried)
+    assert ids(document)[:3] == [f"action:{old_overdue.pk}", f"action:{gone.pk}", f"incident:{new_incident.pk}"]
+    assert ids(document).count(f"action:{old_overdue.pk}") == 1
+    assert f"action:{discussed.pk}" in ids(document)  # still overdue, on today's merits, not carried
+    assert (document["carried_over"], document["carried_over_from"]) == (2, when)
+    assert document["counts"]["carried_over"] == 2
+
+
+def test_a_version_1_previous_agenda_is_carried_over_one_item_per_action(team, session, now):
+    action = fresh_action(team, now)
+    previous = session.previous
+    previous.agenda = {
+        "version": 1,
+        "items": [
+            {"id": f"action_overdue:{action.pk}", "kind": "action_overdue", "object_id": action.pk}
+            | {"title": action.title, "data": {"stage": "plan"}},
+            {"id": f"action_stale:{action.pk}", "kind": "action_stale", "object_id": action.pk}
+            | {"title": action.title, "data": {"stage": "plan"}},
+        ],
+    }
+    previous.save()
+    document = agenda.build_agenda(session=session, now=now)
+    (item,) = document["items"]
+    assert (item["id"], item["section"]) == (f"action:{action.pk}", "carried_over")
+    assert item["reasons"] == ["carried_over", "overdue", "stale"]

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.db import IntegrityError
 
-from rituals import occurrences, tasks, tick
+from rituals import agenda, occurrences, tasks, tick
 from rituals import signals as ritual_signals
 from rituals.models import ReviewSession, Ritual
 from tests import factories
@@ -44,7 +44,7 @@ def test_due_ritual_opens_one_session_and_advances_next_occurrence(ritual, lead,
     assert session.occurrence == occurrence
     assert session.team == ritual.team
     assert set(session.attendees.all()) == {lead, member}
-    assert session.agenda["version"] == 1
+    assert session.agenda["version"] == agenda.VERSION == 2
     ritual.refresh_from_db()
     assert ritual.next_occurrence == occurrence + dt.timedelta(days=7) or (
         ritual.next_occurrence - occurrence in (dt.timedelta(days=7, hours=1), dt.timedelta(days=7, hours=-1))

@@ -268,23 +268,29 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
 
     action_item = page.locator("article.agenda-item", has=page.get_by_role("link", name="Canary stage")).first
     action_item.get_by_text("Move stage").click()
-    action_item.locator("select[name=to_stage]").select_option("check")
-    action_item.get_by_role("button", name="Record the move").click()
-    action_item.get_by_text("An action cannot move from Plan to Check.").wait_for()
+    # Only the moves Plan allows are offered: no free choice of a stage the rules refuse.
+    expect(action_item.get_by_role("button", name="Measured: move to Act")).to_have_count(0)
+    action_item.get_by_role("button", name="Abandon").click()
+    refusal = action_item.get_by_role("alert")  # the hint says the same: wait for the refusal itself
+    refusal.get_by_text("Say why the action is abandoned.").wait_for()
     assert action_item.locator("details[open]").count() == 1  # the refused form stays open, with its reason
-    action_item.locator("select[name=to_stage]").select_option("do")
-    action_item.locator("textarea[name=note]").fill("Agreed: start this week")
-    action_item.get_by_role("button", name="Record the move").click()
+    start = action_item.locator("form.move-form", has=page.get_by_role("button", name="Start: move to Do"))
+    start.locator("textarea[name=note]").fill("Agreed: start this week")
+    start.get_by_role("button", name="Start: move to Do").click()
     action_item.get_by_text("Canary stage: Plan → Do").wait_for()
 
     page.fill("#id_notes", "Quick board: one new incident, one action started.")
     page.get_by_role("button", name="Save notes").click()
     page.get_by_role("button", name="Close the session").click()
+    # The metric signals were not discussed: closing asks first, naming what will be carried over.
+    page.get_by_role("heading", name="Close the session?").wait_for()
+    page.get_by_role("button", name=re.compile("Close and carry")).click()
     page.get_by_role("heading", name="Summary").wait_for()
     summary = page.inner_text("pre.summary")
     assert "Canary stage: Plan → Do. Agreed: start this week" in summary
     assert "New action: Alert on gateway 502 rate" in summary
     assert "alice" in summary  # the ritual's attendees are the session's
+    assert "carried over to the next session" in summary
     shot(page, "14-review-summary")
     session.refresh_from_db()
     assert session.status == "closed"
@@ -299,25 +305,25 @@ def test_a_lead_walks_a_long_agenda_section_by_section(page):
     team = TeamFactory(name="Platform SRE", slug="platform-sre", timezone="Europe/Paris")
     MembershipFactory(team=team, role="lead", user__username="alice")
     per_section = REVIEW_SECTION_CAP + 40
-    session = big_session(team, per_section, kinds=("postmortem", "action_overdue"))
+    session = big_session(team, per_section, kinds=("other", "overdue"))
 
     log_in(page, "alice")
     page.goto(f"{page.base}/t/{team.slug}/reviews/{session.pk}/")
-    overdue = page.locator("#section-action_overdue")
+    overdue = page.locator("#section-overdue")
     expect(overdue.locator("article.agenda-item")).to_have_count(REVIEW_SECTION_CAP)
     shot(page, "15-review-board-capped")
     overdue.get_by_role("link", name="and 40 more").click()
-    page.get_by_role("heading", name=re.compile("Overdue actions")).wait_for()
+    page.get_by_role("heading", name=re.compile("Overdue work")).wait_for()
     expect(page.locator("article.agenda-item")).to_have_count(REVIEW_SECTION_PAGE_SIZE)
     page.get_by_role("link", name="Next page").click()
     expect(page.locator("article.agenda-item")).to_have_count(per_section - REVIEW_SECTION_PAGE_SIZE)
-    item = page.locator("article.agenda-item", has=page.get_by_role("link", name="action_overdue #055"))
+    item = page.locator("article.agenda-item", has=page.get_by_role("link", name="overdue #055"))
     item.get_by_role("button", name="Mark as discussed").click()
     item.get_by_text("✓ discussed").wait_for()
-    expect(page.locator("#section-action_overdue-progress")).to_have_text(f"1 of {per_section} discussed")
+    expect(page.locator("#section-overdue-progress")).to_have_text(f"1 of {per_section} discussed")
     shot(page, "16-review-section-page")
     page.get_by_role("link", name="Back to the board").click()
-    expect(page.locator("#section-action_overdue-progress")).to_have_text(f"1 of {per_section} discussed")
+    expect(page.locator("#section-overdue-progress")).to_have_text(f"1 of {per_section} discussed")
     assert page.refused == []
 
 
