@@ -18,7 +18,8 @@ HOSTILE_NOTES = "[x](http://evil)\n# h\n* item\n`code` and ``more``\n1. numbered
 
 def _structure(markdown: str) -> list[tuple[str, str]]:
     """(token type, text) of what a CommonMark renderer makes of `markdown`: headings, list items, links, code."""
-    markdown_it = pytest.importorskip("markdown_it")
+    import markdown_it
+
     tokens = markdown_it.MarkdownIt("commonmark").parse(markdown)
     found = []
     for index, token in enumerate(tokens):
