@@ -1,27 +1,21 @@
 """The Check of an action: did its target move, measured on evidence rather than opinion.
 
-Windows: the action entered Do at `d` (its latest StageTransition into Do); the
-baseline is [d − w, d) and the observed window [d, d + w), w = check_window_days.
+Windows: the action entered Do at `d` (its latest StageTransition into Do); the baseline is
+[d − w, d) and the observed window [d, d + w), w = check_window_days. The beat task measures once
+the window and a grace period for late data have ended (improvement.windows).
 
-- Incident counts (target: a service, a problem, a contributing-factor category,
-  or the metrics "incidents"/"incidents_sevN"/"failed_deployments"): exact Poisson rate
-  comparison by the conditional binomial test — given n = k₀ + k₁ incidents in both
-  windows, under "no change" k₁ ~ Binomial(n, ½); one-sided p-value in the target's
-  direction (decrease: P(K ≤ k₁)). Effective when p < 0.05; not effective when
-  the observed rate did not move in the target's direction; inconclusive otherwise,
-  and inconclusive "too little data" when even the most favourable split of n
-  incidents could not reach p < 0.05 (n ≤ 4 with equal windows).
-- Change failure rate (metric "change_failure_rate"): failed deployments among
-  deployments before and after, one-sided Fisher exact test (p-value stored);
-  same verdict rules as the incident counts.
-- Durations (metrics "time_to_detect", "time_to_acknowledge", "time_to_mitigate",
-  "time_to_resolve", "lead_time"): medians before and after (linear-interpolation
-  median). At least 5 values in each window, else inconclusive "too little data";
-  effective when the median improved by at least 10 %; not effective when it did
-  not improve at all; inconclusive in between.
-
-The computed verdict is written with improvement.services.record_check; the team
-confirms or overrides it when it moves the action out of Check (move_action).
+- A service, problem or contributing-factor target: the target's incidents against the rest of the
+  team's over the same windows (stats.count_check: conditional odds ratio, exact one-sided bound,
+  one-sided Fisher), falling back to the before/after rate test when the rest has fewer than 10
+  incidents in a window. The action's origin incidents are left out; one problem's incidents within
+  CLUSTER_SPAN of each other count as one outage.
+- A team-wide count (the metrics "incidents", "incidents_sevN", "failed_deployments"): the exact
+  before/after rate test (conditional binomial).
+- Change failure rate: failed among deployed changes before and after, one-sided Fisher exact test.
+- Durations ("time_to_detect" … "lead_time"): one-sided Mann-Whitney U, at least 5 values per window,
+  an incident still open counted as the longest.
+The tests and their assumptions are in docs/statistics.md. The result is written with
+services.record_check; leaving Check confirms it, or is a lead's override (services.move_action).
 """
 
 import datetime as dt
@@ -66,7 +60,7 @@ def _incident_queryset(action: Action):
 CLUSTER_SPAN = dt.timedelta(hours=6)
 
 
-def _clustered_counts(queryset, baseline, observed) -> tuple[int, int]:
+def clustered_counts(queryset, baseline, observed) -> tuple[int, int]:
     """Outages per window: incidents of one problem starting within CLUSTER_SPAN of the previous count once."""
     rows = (
         queryset.filter(started_at__gte=baseline[0], started_at__lt=observed[1])
@@ -105,8 +99,8 @@ def _comparison_measure(action: Action, queryset, label, baseline, observed, do_
     origin = origin_incident_ids(action, do_at)
     target = queryset.exclude(pk__in=origin)
     rest = Incident.objects.filter(team_id=action.team_id).exclude(pk__in=queryset.values("pk")).exclude(pk__in=origin)
-    tb, ta = _clustered_counts(target, baseline, observed)
-    rb, ra = _clustered_counts(rest, baseline, observed)
+    tb, ta = clustered_counts(target, baseline, observed)
+    rb, ra = clustered_counts(rest, baseline, observed)
     result = stats.count_check(tb, ta, rb, ra, direction=direction, alpha=ALPHA)
     if result.method == "comparison":
         method = _(
@@ -363,8 +357,11 @@ def sizing(action: Action, *, now: dt.datetime | None = None) -> dict | None:
     target, _label = _incident_queryset(action)
     measured = Check.objects.filter(action=action, evidence=Check.Evidence.COMPUTED).first() if action.pk else None
     if target is not None and measured is not None and measured.baseline_count is not None:
-        # Measured and inconclusive: size the next window from the Check's own baseline.
+        # Measured and inconclusive: size the next window from the Check's own baseline (its own length:
+        # an extension since then has changed check_window_days, not the window that was counted).
         tb, rb = measured.baseline_count, measured.comparison_baseline_count or 0
+        if measured.baseline_start and measured.baseline_end:
+            days = max(1, (measured.baseline_end - measured.baseline_start).days)
         if rb < stats.MIN_REST:
             target = None
         else:
@@ -381,9 +378,9 @@ def sizing(action: Action, *, now: dt.datetime | None = None) -> dict | None:
             }
     elif target is not None:
         linked = action.incidents.values("pk") if action.pk else Incident.objects.none()
-        tb, _after = _clustered_counts(target.exclude(pk__in=linked), window, (now, now))
+        tb, _after = clustered_counts(target.exclude(pk__in=linked), window, (now, now))
         rest = Incident.objects.filter(team_id=action.team_id).exclude(pk__in=target.values("pk"))
-        rb, _after = _clustered_counts(rest.exclude(pk__in=linked), window, (now, now))
+        rb, _after = clustered_counts(rest.exclude(pk__in=linked), window, (now, now))
         if rb >= stats.MIN_REST:
             found = stats.comparison_sizing(tb, rb, baseline_days=days, window_days=days, direction=direction)
             return {

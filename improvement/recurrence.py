@@ -21,7 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from improvement import services
+from improvement import checks, services
 from improvement.models import Action, Recurrence, Stage, StageTransition
 from incidents.models import ContributingFactor, Incident
 
@@ -75,7 +75,13 @@ def why(action: Action, incident: Incident) -> tuple[str, str] | None:
     rate = (check.baseline_count or 0) / window if check and check.baseline_count is not None else 0.0
     expected = max(1, math.ceil(rate * RATE_HORIZON.days))
     since = max(action.stage_entered_at, incident.started_at - RATE_HORIZON)
-    seen = _target_incidents(action).filter(started_at__gte=since, started_at__lte=incident.started_at).count()
+    # Counted as the Check counts its baseline (one outage logged as several tickets counts once), and
+    # without the incidents a member marked "not a recurrence" of this action.
+    counted = _target_incidents(action).exclude(
+        recurrence_links__action=action, recurrence_links__dismissed_at__isnull=False
+    )
+    end = incident.started_at + dt.timedelta(microseconds=1)
+    seen, _after = checks.clustered_counts(counted, (since, end), (end, end))
     if seen < expected:
         return None
     return Recurrence.Match.RATE, _(
@@ -113,6 +119,11 @@ def record_recurrence(*, incident: Incident, at=None) -> list[Action]:
         action.recurred_at = at
         action.save(update_fields=["recurred_at", "updated_at"])
         successor = Action.objects.filter(previous_cycle=action).first()
+        if successor is not None and successor.stage == Stage.WITHDRAWN:
+            # A cycle withdrawn as "not a recurrence" must not block a real one: it keeps its history,
+            # but lets go of the link to its predecessor (a next cycle is one-to-one).
+            Action.objects.filter(pk=successor.pk).update(previous_cycle=None)
+            successor = None
         if successor is None:
             try:
                 with transaction.atomic():  # a savepoint: a refused cycle keeps the flag and the link
@@ -145,9 +156,12 @@ def dismiss(*, link: Recurrence, by, reason: str) -> Recurrence:
         successor = Action.objects.filter(
             previous_cycle=action, origin=Action.Origin.RECURRENCE, stage=Stage.PLAN
         ).first()
-        if successor is not None:
-            now = timezone.now()
-            Action.objects.filter(pk=successor.pk).update(stage=Stage.WITHDRAWN, stage_entered_at=now)
+        now = timezone.now()
+        # Conditional: a cycle that left Plan meanwhile is not withdrawn.
+        moved = successor is not None and Action.objects.filter(pk=successor.pk, stage=Stage.PLAN).update(
+            stage=Stage.WITHDRAWN, stage_entered_at=now
+        )
+        if moved:
             StageTransition.objects.create(
                 team=successor.team,
                 action=successor,

@@ -108,3 +108,31 @@ def test_another_teams_recurrence_link_is_a_404(client, django_capture_on_commit
     assert client.post(url, {"reason": "not mine"}).status_code == 404
     link.refresh_from_db()
     assert link.dismissed_at is None
+
+
+def test_a_real_recurrence_after_a_withdrawn_one_opens_a_new_cycle(django_capture_on_commit_callbacks):
+    problem = ProblemFactory()
+    action = standardised(team=problem.team, target_kind="problem", target_service=None, target_problem=problem)
+    log(problem.team, at("2026-03-10 08:00"), django_capture_on_commit_callbacks, problem=problem)
+    recurrence.dismiss(link=Recurrence.objects.get(action=action), by=None, reason="A drill.")
+    withdrawn = Action.objects.get(stage=Stage.WITHDRAWN)
+    again = log(problem.team, at("2026-04-02 08:00"), django_capture_on_commit_callbacks, problem=problem)
+    fresh = Action.objects.get(previous_cycle=action)
+    assert fresh.pk != withdrawn.pk and fresh.stage == Stage.PLAN
+    assert again in fresh.incidents.all()
+    assert Action.objects.get(pk=withdrawn.pk).stage == Stage.WITHDRAWN  # its history stays
+
+
+def test_incidents_marked_not_a_recurrence_no_longer_count_towards_the_rate(django_capture_on_commit_callbacks):
+    action = with_baseline(standardised(), 0)  # a baseline of 0: one incident is back at the baseline rate
+    service = action.target_service
+    first = log(
+        action.team, STANDARDISED_AT + dt.timedelta(days=2), django_capture_on_commit_callbacks, service=service
+    )
+    link = Recurrence.objects.get(action=action, incident=first)
+    recurrence.dismiss(link=link, by=None, reason="Logged on the wrong service.")
+    assert recurrence.why(action, first) is None  # the dismissed incident alone no longer counts
+    second = log(
+        action.team, STANDARDISED_AT + dt.timedelta(days=5), django_capture_on_commit_callbacks, service=service
+    )
+    assert Recurrence.objects.filter(action=action, incident=second, dismissed_at__isnull=True).exists()
