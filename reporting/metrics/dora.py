@@ -11,7 +11,9 @@ key in log10 (they span orders of magnitude), divided by the spread of the four 
 that each key weighs the same, Euclidean distance. Without all four keys there is no placement, only the
 reference values.
 
-Typical values used (the middle of each level's range in the report's table):
+Typical values used: a representative value inside each level's range in the report's table. High and
+medium share "less than one day" of recovery (8 h and 12 h here are only inside it): the other keys tell
+them apart.
 
 level  | deployments per day       | lead time | change failure rate | recovery (failed deployment)
 elite  | 3 (on demand)             | 6 hours   | 5 %                 | 30 minutes
