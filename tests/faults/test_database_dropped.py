@@ -42,7 +42,8 @@ def test_connection_killed_mid_transition_is_a_503_with_nothing_written_then_the
 ):
     action = factories.ActionFactory(team=team)
     create_outgoing_webhook(team=team, url="http://127.0.0.1:9/never-called")
-    _token, key = create_api_token(team=team, name="fault test", scope=ApiToken.Scope.READ_WRITE)
+    holder = factories.MembershipFactory(team=team, role="lead").user  # a token acts with its holder's rights
+    _token, key = create_api_token(team=team, name="fault test", scope=ApiToken.Scope.READ_WRITE, by=holder)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     before = StageTransition.objects.filter(action=action).count()
@@ -84,7 +85,8 @@ def test_connection_killed_mid_transition_is_a_503_with_nothing_written_then_the
 
 
 def test_connection_killed_after_the_incident_insert_is_a_503_and_no_incident_exists(team, monkeypatch):
-    _token, key = create_api_token(team=team, name="fault test", scope=ApiToken.Scope.READ_WRITE)
+    holder = factories.MembershipFactory(team=team, role="lead").user  # a token acts with its holder's rights
+    _token, key = create_api_token(team=team, name="fault test", scope=ApiToken.Scope.READ_WRITE, by=holder)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     payload = {"title": "Disk full on db-1", "severity": "SEV2", "started_at": "2026-11-27T04:00:00Z"}

@@ -35,7 +35,8 @@ pytestmark = [
 
 
 def api_client(team) -> APIClient:
-    _token, key = create_api_token(team=team, name="fault test", scope=ApiToken.Scope.READ_WRITE)
+    holder = factories.MembershipFactory(team=team, role="lead").user  # a token acts with its holder's rights
+    _token, key = create_api_token(team=team, name="fault test", scope=ApiToken.Scope.READ_WRITE, by=holder)
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     return client

@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 from django.db import connection, connections
 
-from rituals import occurrences, tasks, tick
+from rituals import agenda, occurrences, tasks, tick
 from rituals.models import Notification, ReviewSession, Ritual
 from tests import factories
 
@@ -176,7 +176,7 @@ def test_concurrent_ticks_on_a_real_worker_and_in_threads_open_one_session(team,
     assert ReviewSession.objects.filter(ritual=ritual).count() == 1
     assert worker.text().count("pausing 3s before_commit") == 1  # one tick opened it, the others found nothing
     session = ReviewSession.objects.get(ritual=ritual)
-    assert session.agenda["version"] == 1
+    assert session.agenda["version"] == agenda.VERSION
     assert list(Notification.objects.filter(object_id=session.pk).values_list("recipient", flat=True)) == [
         "lead@example.com"
     ]
