@@ -169,25 +169,25 @@ def _count_in_windows(queryset, time_field: str, baseline, observed) -> tuple[in
 
 
 def _count_verdict(baseline_count: int, observed_count: int, direction: str) -> tuple[str, float | None, str]:
+    """The before/after verdict of a team-wide count: stats.rate_test decides, this only words it."""
     n = baseline_count + observed_count
-    p_value = stats.poisson_rate_test(baseline_count, observed_count, direction=direction)
+    result = stats.rate_test(baseline_count, observed_count, direction=direction, alpha=ALPHA)
     method = _(
         "Exact Poisson rate comparison (conditional binomial test): given n = %(n)s events in the two "
         "equal windows, observed ~ Binomial(n, 1/2) if nothing changed; one-sided (%(direction)s), "
         "p = %(p).4g, significance level %(alpha)s."
-    ) % {"n": n, "direction": direction, "p": p_value, "alpha": ALPHA}
-    if stats.smallest_p_value(n, direction=direction) >= ALPHA:
-        return (
-            Verdict.INCONCLUSIVE,
-            p_value,
-            method + " " + _("Too little data: with %(n)s events no outcome could be significant.") % {"n": n},
-        )
-    if p_value < ALPHA:
-        return Verdict.EFFECTIVE, p_value, method
-    moved = observed_count < baseline_count if direction == "decrease" else observed_count > baseline_count
-    if not moved:
-        return Verdict.NOT_EFFECTIVE, p_value, method + " " + _("The rate did not move in the target's direction.")
-    return Verdict.INCONCLUSIVE, p_value, method + " " + _("The rate moved the right way, but not significantly.")
+    ) % {"n": n, "direction": direction, "p": result.p_value, "alpha": ALPHA}
+    return result.verdict, result.p_value, method + _verdict_words(result.verdict, result.too_little_data)
+
+
+def _verdict_words(verdict: str, too_little_data: bool) -> str:
+    if too_little_data:
+        return " " + _("Too little data: with these counts no outcome could be significant.")
+    if verdict == Verdict.NOT_EFFECTIVE:
+        return " " + _("The rate did not move in the target's direction.")
+    if verdict == Verdict.INCONCLUSIVE:
+        return " " + _("The rate moved the right way, but not significantly.")
+    return ""
 
 
 def _failure_rate_measure(action: Action, baseline, observed) -> dict:
@@ -215,23 +215,14 @@ def _failure_rate_measure(action: Action, baseline, observed) -> dict:
         found["method"] = _("Change failure rate: no deployment in one of the windows, nothing to compare.")
         found["computed_verdict"] = Verdict.INCONCLUSIVE
         return found
-    p_value = stats.fisher_exact_one_sided(f0, n0, f1, n1, direction=direction)
+    result = stats.fisher_rate_test(f0, n0, f1, n1, direction=direction, alpha=ALPHA)
     method = _(
         "Change failure rate: %(f0)s failed of %(n0)s deployments before, %(f1)s of %(n1)s after; one-sided "
         "Fisher exact test (%(direction)s), p = %(p).4g, significance level %(alpha)s."
-    ) % {"f0": f0, "n0": n0, "f1": f1, "n1": n1, "direction": direction, "p": p_value, "alpha": ALPHA}
-    moved = f1 / n1 < f0 / n0 if direction == Action.Direction.DECREASE else f1 / n1 > f0 / n0
-    if stats.smallest_fisher_p_value(n0, n1, f0 + f1, direction=direction) >= ALPHA:
-        verdict = Verdict.INCONCLUSIVE
-        method += " " + _("Too little data: with these counts no outcome could be significant.")
-    elif p_value < ALPHA:
-        verdict = Verdict.EFFECTIVE
-    elif not moved:
-        verdict = Verdict.NOT_EFFECTIVE
-        method += " " + _("The rate did not move in the target's direction.")
-    else:
-        verdict = Verdict.INCONCLUSIVE
-        method += " " + _("The rate moved the right way, but not significantly.")
+    ) % {"f0": f0, "n0": n0, "f1": f1, "n1": n1, "direction": direction, "p": result.p_value, "alpha": ALPHA}
+    method += _verdict_words(result.verdict, result.too_little_data)
+    p_value, verdict = result.p_value, result.verdict
+    found.update(effect=_bound(result.odds_ratio), ci_low=_bound(result.ci_low), ci_high=_bound(result.ci_high))
     found.update(method=method, p_value=p_value, computed_verdict=verdict, test="fisher")
     return found
 
