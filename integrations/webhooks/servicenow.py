@@ -2,7 +2,7 @@
 
 ServiceNow has no built-in signed webhooks: an outbound REST message from a business rule on the incident
 table sends the record with `X-ServiceNow-Timestamp: <unix seconds>` and
-`X-ServiceNow-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">` (the README shows the script).
+`X-ServiceNow-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<raw body>">` (docs/integrations.md shows the script).
 The incident number (INC…) is the external id; de-duplication uses sys_id + sys_mod_count.
 """
 

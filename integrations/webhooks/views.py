@@ -1,4 +1,4 @@
-"""POST /hooks/<integration public id>/: one URL per team and source (see the README)."""
+"""POST /hooks/<integration public id>/: one URL per team and source (set-up per source: docs/integrations.md)."""
 
 import functools
 
