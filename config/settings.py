@@ -2,7 +2,7 @@
 
 Every value has a safe default so that `scripts/demo.sh` runs with nothing but
 Python (SQLite under var/, a file-system Celery broker). Production sets the
-variables listed in the README (DATABASE_URL, REDIS_URL, SECRET_KEY, HTTPS...).
+variables listed in docs/production.md (DATABASE_URL, REDIS_URL, SECRET_KEY, HTTPS...).
 """
 
 import secrets
@@ -221,7 +221,9 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# --- Celery -------------------------------------------------------------------
+# --- Celery: broker, delivery guarantees, the beat schedule ------------------
+from celery.schedules import crontab  # noqa: E402
+
 # Broker: CELERY_BROKER_URL, else REDIS_URL, else a file-system broker under
 # var/ so that a web process and a worker can talk without any server.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
@@ -238,17 +240,21 @@ if CELERY_BROKER_URL == "filesystem://":
     }
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A web request that queues a task must not hang on a Redis host that does not answer.
+    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("socket_connect_timeout", 2)
+# e.g. '{"visibility_timeout": 600}': how long an unacknowledged task waits before redelivery.
+CELERY_BROKER_TRANSPORT_OPTIONS.update(env.json("CELERY_BROKER_TRANSPORT_OPTIONS_EXTRA", default={}))
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_IGNORE_RESULT = True
+# Every task is idempotent: acknowledged once done, so a worker killed mid-task loses nothing.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE: dict = {}
 # A worker or beat never gives up on the broker by itself (Celery's default: 100 tries, then
 # exit): after an outage of any length it reconnects and carries on; its supervisor restarts it
 # only when it really died (docs/operations.md). redis:// channels that survive an outage while
@@ -256,9 +262,32 @@ CELERY_BEAT_SCHEDULE: dict = {}
 CELERY_BROKER_CONNECTION_RETRY = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Everything the product runs by itself; beat runs exactly once. Each entry expires before its next
+# run: a run missed during an outage is dropped, its state is in the database and the next catches up.
+CELERY_BEAT_SCHEDULE = {
+    # Rituals: open review sessions, freeze agendas, send reminders (rituals/tick.py).
+    "rituals-tick": {"task": "improvement.tick", "schedule": crontab(minute="*"), "options": {"expires": 55}},
+    # The Check: measure every action whose observation window and grace period have ended.
+    "checks-measure": {
+        "task": "improvement.measure_checks",
+        "schedule": crontab(minute="*/10"),
+        "options": {"expires": 540},
+    },
+    # Incoming webhooks are stored queued and applied by the drain (nudged per delivery; this sweeps).
+    "webhook-drain": {"task": "teams.drain_webhooks", "schedule": 30.0, "options": {"expires": 25}},
+    # Outgoing webhooks are an outbox, sent by the nudge after each event or by this dispatcher.
+    "outgoing-dispatch": {"task": "teams.dispatch_outgoing", "schedule": 60.0, "options": {"expires": 55}},
+    # Delivery logs past WEBHOOK_RETENTION_DAYS.
+    "prune-deliveries": {
+        "task": "teams.prune_deliveries",
+        "schedule": crontab(minute=17),
+        "options": {"expires": 3000},
+    },
+}
 
 # --- REST framework -----------------------------------------------------------
-# Owned by the API (issue 3): token or session auth, one error shape, per-token throttling.
+# Token or session auth, one error shape, per-token throttling.
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "core.api.schema.OpsKaizenAutoSchema",
     "DEFAULT_FILTER_BACKENDS": [
@@ -317,72 +346,33 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Web UI (issue 6) -----------------------------------------------------------
+# --- Web UI -------------------------------------------------------------------
 # The header of every page: the user's teams (switcher), the current team and role.
 TEMPLATES[0]["OPTIONS"]["context_processors"].append("teams.context_processors.navigation")
 UI_PAGE_SIZE = env.int("UI_PAGE_SIZE", default=25)
 
-# --- Metrics (issue 4) --------------------------------------------------------
+# --- Metrics and the Check ----------------------------------------------------
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # The metrics' correlated EXISTS (repeat incidents) inflate the planner's cost
     # estimates past jit_above_cost: PostgreSQL then spends ~0.7 s compiling a query
     # that runs in ~50 ms (measured by bench/metrics_bench.py). Our queries are short.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
-
-# --- Rituals (issue 5): the scheduler tick, reminders, notifications -------------------------
-from celery.schedules import crontab  # noqa: E402
-
-# One tick a minute; beat must run exactly once. A tick not run in time is dropped (expires):
-# its state is in the database and the next tick catches up.
-CELERY_BEAT_SCHEDULE = {
-    **CELERY_BEAT_SCHEDULE,
-    "rituals-tick": {"task": "improvement.tick", "schedule": crontab(minute="*"), "options": {"expires": 55}},
-    # The Check: measure every action whose window and grace period have ended.
-    "checks-measure": {
-        "task": "improvement.measure_checks",
-        "schedule": crontab(minute="*/10"),
-        "options": {"expires": 540},
-    },
-}
-if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
-    # A web request that queues a task must not hang on a Redis host that does not answer.
-    CELERY_BROKER_TRANSPORT_OPTIONS.setdefault("socket_connect_timeout", 2)
-# e.g. '{"visibility_timeout": 600}': how long an unacknowledged task waits before redelivery.
-CELERY_BROKER_TRANSPORT_OPTIONS.update(env.json("CELERY_BROKER_TRANSPORT_OPTIONS_EXTRA", default={}))
-# The Check: data is left to settle this long after an observation window ends before the product
-# measures it (late incidents); for contributing-factor targets at least the postmortem deadline.
+# Data is left to settle this long after an observation window ends before the product measures
+# it (late incidents); for contributing-factor targets at least the postmortem deadline.
 OPSKAIZEN_CHECK_GRACE_HOURS = max(48, env.int("OPSKAIZEN_CHECK_GRACE_HOURS", default=48))
 OPSKAIZEN_POSTMORTEM_DEADLINE_DAYS = env.int("OPSKAIZEN_POSTMORTEM_DEADLINE_DAYS", default=5)
 # The repeat-incident rate: an incident of a problem that already had one within this many days.
 OPSKAIZEN_REPEAT_WINDOW_DAYS = env.int("OPSKAIZEN_REPEAT_WINDOW_DAYS", default=30)
+
+# --- Rituals: reminders and notifications -------------------------------------
 OPSKAIZEN_REMINDER_DAYS_AHEAD = env.int("OPSKAIZEN_REMINDER_DAYS_AHEAD", default=3)
 OPSKAIZEN_REMINDER_HOUR = env.int("OPSKAIZEN_REMINDER_HOUR", default=9)
 OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS = env.int("OPSKAIZEN_NOTIFICATION_MAX_ATTEMPTS", default=6)
 OPSKAIZEN_CHAT_TIMEOUT = env.int("OPSKAIZEN_CHAT_TIMEOUT", default=10)
 
-# --- Faults (issue 7): outgoing webhooks are an outbox, sent by the nudge or this dispatcher ------
-OPSKAIZEN_WEBHOOK_TIMEOUT = env.int("OPSKAIZEN_WEBHOOK_TIMEOUT", default=10)
-# How long a sender holds a delivery before another may take it over (after a crash mid-POST).
-OPSKAIZEN_WEBHOOK_LEASE_SECONDS = env.int("OPSKAIZEN_WEBHOOK_LEASE_SECONDS", default=120)
-CELERY_BEAT_SCHEDULE = {
-    **CELERY_BEAT_SCHEDULE,
-    "outgoing-dispatch": {"task": "teams.dispatch_outgoing", "schedule": 60.0, "options": {"expires": 55}},
-    # Incoming webhooks are stored queued and applied by this drain (nudged per delivery; this sweeps).
-    "webhook-drain": {"task": "teams.drain_webhooks", "schedule": 30.0, "options": {"expires": 25}},
-}
+# --- Incoming webhooks ----------------------------------------------------------
 # How long one drain task applies queued deliveries before handing over to the next.
 OPSKAIZEN_WEBHOOK_DRAIN_SECONDS = env.float("OPSKAIZEN_WEBHOOK_DRAIN_SECONDS", default=20.0)
-
-# --- Hardening: where outgoing requests may go, how long delivery logs are kept ---------------
-# Outgoing and chat webhooks only reach public addresses (teams/egress.py); an on-premises install
-# whose Jira or chat is on the internal network opens loopback and private networks here, or
-# names hosts / networks (CIDR) in the allow-list.
-OUTGOING_ALLOW_PRIVATE_NETWORKS = env.bool("OUTGOING_ALLOW_PRIVATE_NETWORKS", default=False)
-OUTGOING_ALLOWED_HOSTS = env.list("OUTGOING_ALLOWED_HOSTS", default=[])
-# Incoming deliveries (applied or refused) and finished outgoing ones older than this many days are
-# deleted by teams.prune_deliveries (0 keeps them forever); Idempotency-Keys after 24 hours.
-WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
-WEBHOOK_PRUNE_BATCH_SIZE = env.int("WEBHOOK_PRUNE_BATCH_SIZE", default=1000)
 # Senders that sign only the body (GitHub, Jira, PagerDuty) retry the same delivery for hours
 # (PagerDuty up to 48 h, GitHub's redelivery up to 3 days): an event older than this is refused,
 # and the delivery ids that de-duplicate retries are kept at least this long (+1 day) whatever
@@ -390,11 +380,17 @@ WEBHOOK_PRUNE_BATCH_SIZE = env.int("WEBHOOK_PRUNE_BATCH_SIZE", default=1000)
 WEBHOOK_MAX_EVENT_AGE_DAYS = env.int("WEBHOOK_MAX_EVENT_AGE_DAYS", default=7)
 if WEBHOOK_MAX_EVENT_AGE_DAYS < 3:
     raise ImproperlyConfigured("WEBHOOK_MAX_EVENT_AGE_DAYS must be at least 3 (GitHub redelivers for 3 days).")
-CELERY_BEAT_SCHEDULE = {
-    **CELERY_BEAT_SCHEDULE,
-    "prune-deliveries": {
-        "task": "teams.prune_deliveries",
-        "schedule": crontab(minute=17),
-        "options": {"expires": 3000},
-    },
-}
+# Incoming deliveries (applied or refused) and finished outgoing ones older than this many days are
+# deleted by teams.prune_deliveries (0 keeps them forever); Idempotency-Keys after 24 hours.
+WEBHOOK_RETENTION_DAYS = env.int("WEBHOOK_RETENTION_DAYS", default=30)
+WEBHOOK_PRUNE_BATCH_SIZE = env.int("WEBHOOK_PRUNE_BATCH_SIZE", default=1000)
+
+# --- Outgoing webhooks and chat -------------------------------------------------
+OPSKAIZEN_WEBHOOK_TIMEOUT = env.int("OPSKAIZEN_WEBHOOK_TIMEOUT", default=10)
+# How long a sender holds a delivery before another may take it over (after a crash mid-POST).
+OPSKAIZEN_WEBHOOK_LEASE_SECONDS = env.int("OPSKAIZEN_WEBHOOK_LEASE_SECONDS", default=120)
+# Outgoing and chat webhooks only reach public addresses (core/egress.py); an on-premises install
+# whose Jira or chat is on the internal network opens loopback and private networks here, or
+# names hosts / networks (CIDR) in the allow-list.
+OUTGOING_ALLOW_PRIVATE_NETWORKS = env.bool("OUTGOING_ALLOW_PRIVATE_NETWORKS", default=False)
+OUTGOING_ALLOWED_HOSTS = env.list("OUTGOING_ALLOWED_HOSTS", default=[])
