@@ -1,6 +1,6 @@
 """Outgoing webhooks: domain events → one signed JSON POST per subscribed endpoint of the team.
 
-A transactional outbox (issue 7): the receivers run INSIDE the transaction of the domain write
+A transactional outbox: the receivers run INSIDE the transaction of the domain write
 (the ``*_in_transaction`` signals), so the OutgoingDelivery rows commit or roll back with it.
 After the commit a Celery task is queued as a nudge; when the broker is down that publish is
 logged and dropped, and the periodic dispatcher (``teams.dispatch_outgoing``) sends the row

@@ -58,7 +58,7 @@ class Ritual(models.Model):
     active = models.BooleanField(_("active"), default=True)
     next_occurrence = models.DateTimeField(_("next occurrence"), null=True, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
-    # --- rituals (issue 5) ---
+    # --- rituals ---
     stale_after_days = models.PositiveSmallIntegerField(
         _("stale after (days)"),
         default=14,
@@ -150,7 +150,7 @@ class ReviewSession(models.Model):
         return f"{self.ritual} — {self.occurrence:%Y-%m-%d %H:%M}"
 
 
-# --- review board (issue 6) ------------------------------------------------------------------
+# --- review board ---------------------------------------------------------------------------
 class ReviewDecision(models.Model):
     """What a review board recorded on an agenda item: discussed, moved, assigned, re-dated, new action.
 

@@ -96,7 +96,7 @@ def viewer(team):
     return factories.MembershipFactory(team=team, role="viewer").user
 
 
-# --- Browser tests (issue 6) ---------------------------------------------------
+# --- Browser tests ------------------------------------------------------------
 # Tests marked `browser` drive Debian's Chromium through Playwright (never a
 # downloaded browser). Without /usr/bin/chromium they skip on a laptop, and fail
 # when OPSKAIZEN_REQUIRE_BROWSER=1 (the second leg of .ci/run).
@@ -161,7 +161,7 @@ def chromium():
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-# --- rituals (issue 5) ---------------------------------------------------------------------
+# --- rituals ------------------------------------------------------------------------------
 
 
 @pytest.fixture

@@ -159,7 +159,7 @@ class RitualFactory(factory.django.DjangoModelFactory):
     timezone = factory.SelfAttribute("team.timezone")
 
 
-# --- rituals (issue 5) ---------------------------------------------------------------------
+# --- rituals ------------------------------------------------------------------------------
 
 
 class CalendarFeedFactory(factory.django.DjangoModelFactory):

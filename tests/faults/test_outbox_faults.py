@@ -1,4 +1,4 @@
-"""Outgoing webhooks survive a Redis outage and a worker killed mid-POST (issue 7, fault tests).
+"""Outgoing webhooks survive a Redis outage and a worker killed mid-POST (fault tests).
 
 Real services only: the test database on PostgreSQL (transactional tests, so the worker
 subprocess sees committed rows), a throwaway redis-server on port 6390 as the Celery broker

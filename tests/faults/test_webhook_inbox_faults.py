@@ -1,4 +1,4 @@
-"""Incoming webhooks survive a Redis outage and a worker killed mid-drain (issue 7, fault tests).
+"""Incoming webhooks survive a Redis outage and a worker killed mid-drain (fault tests).
 
 Real services only: the test database on PostgreSQL (transactional tests, so the worker
 subprocesses see committed rows), one throwaway redis-server serving as Celery broker and cache

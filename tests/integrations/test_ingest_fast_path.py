@@ -1,4 +1,4 @@
-"""The incident upsert's fast path (issue 7, found by bench/ingest_bench.py) keeps every rule.
+"""The incident upsert's fast path (found by bench/ingest_bench.py) keeps every rule.
 
 The upsert no longer reads a new incident back, validates the CHECK constraints in Python
 (Incident.clean) and the unique constraint with one query: these tests pin what must not change.

@@ -1,4 +1,4 @@
-"""Tests of the web UI (issue 6): access and isolation, pages, i18n; browser journeys in test_e2e_*."""
+"""Tests of the web UI: access and isolation, pages, i18n; browser journeys in test_e2e_*."""
 
 import uuid
 
