@@ -30,7 +30,7 @@ def enqueue(task, *args) -> bool:
     except Exception as exc:  # kombu.OperationalError, redis errors, OSError: all mean "broker unreachable"
         # One warning when the broker goes away and one when it answers again, not one per publish.
         outage_log.broker.failed(
-            logger, "broker unavailable, %s%r not queued (the tick will pick it up): %s", task.name, args, exc
+            logger, "broker unavailable, %s%r not queued (its scheduled sweep picks it up): %s", task.name, args, exc
         )
         return False
     outage_log.broker.answered(logger)

@@ -16,9 +16,8 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.dispatch import receiver
 
-from core import outage_log
+from core import tasks
 from core.signing import timestamped_signature
-from core.tasks import PUBLISH_RETRY_POLICY, task_named
 from improvement import signals
 from integrations.models import OutgoingDelivery, OutgoingWebhook
 from rituals import signals as ritual_signals
@@ -29,15 +28,15 @@ SIGNATURE_HEADER = "X-OpsKaizen-Signature"
 TIMESTAMP_HEADER = "X-OpsKaizen-Timestamp"
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return timestamped_signature(secret, timestamp, body)
+# sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">, the scheme every outgoing webhook and the generic hook use.
+sign = timestamped_signature
 
 
 def encode(payload: dict) -> bytes:
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), sort_keys=True).encode()
 
 
-def enqueue(team_id: int, event: str, data: dict) -> list[int]:
+def record_event(team_id: int, event: str, data: dict) -> list[int]:
     """Write one delivery per active endpoint of the team that wants `event`, in the caller's transaction.
 
     The rows are the outbox: they exist if and only if the domain write committed. The Celery
@@ -57,22 +56,15 @@ def enqueue(team_id: int, event: str, data: dict) -> list[int]:
 
 
 def nudge(ids: list[int]) -> None:
-    """Queue the delivery tasks; a broker that cannot be reached is logged, never raised."""
-    deliver_webhook = task_named("teams.tasks.deliver_webhook")
+    """Queue the delivery tasks; a broker that cannot be reached leaves them to the dispatcher."""
     for pk in ids:
-        try:
-            deliver_webhook.apply_async(args=[pk], retry=True, retry_policy=PUBLISH_RETRY_POLICY)
-        except Exception as exc:  # kombu.OperationalError, redis errors, OSError: "broker unreachable"
-            outage_log.broker.failed(
-                logger, "broker unavailable, outgoing delivery %s left to the dispatcher: %s", pk, exc
-            )
+        if not tasks.enqueue("teams.tasks.deliver_webhook", pk):
             return  # the others would fail the same way; the dispatcher sends them all
-        outage_log.broker.answered(logger)
 
 
 @receiver(signals.action_moved_in_transaction, dispatch_uid="integrations.outgoing.action_moved")
 def on_action_moved(sender, action, transition, **kwargs):
-    enqueue(
+    record_event(
         action.team_id,
         OutgoingWebhook.Event.ACTION_MOVED,
         {
@@ -99,7 +91,7 @@ def on_action_moved(sender, action, transition, **kwargs):
     ritual_signals.review_session_opened_in_transaction, dispatch_uid="integrations.outgoing.review_session_opened"
 )
 def on_review_session_opened(sender, session, **kwargs):
-    enqueue(
+    record_event(
         session.team_id,
         OutgoingWebhook.Event.REVIEW_SESSION_OPENED,
         {

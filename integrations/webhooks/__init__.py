@@ -20,7 +20,7 @@ from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.signing import hmac_sha256_hex, signature_matches  # noqa: F401 - the vendors' modules use them from here
+from core.signing import hmac_sha256_hex, signature_matches
 
 FRESHNESS = dt.timedelta(minutes=5)
 
@@ -40,6 +40,19 @@ def malformed(message: str, errors: dict | None = None) -> Refused:
 def require_signature(ok: bool) -> None:
     if not ok:
         raise Refused(401, "invalid_signature", _("The signature is missing or does not match."))
+
+
+def body_signature(secret: str, body: bytes, prefix: str = "sha256=") -> str:
+    """`<prefix><hex HMAC-SHA256 of the raw body>`: how GitHub, Jira and PagerDuty sign."""
+    return prefix + hmac_sha256_hex(secret, body)
+
+
+def body_signature_matches(provided: str, secret: str, body: bytes, prefix: str = "sha256=") -> bool:
+    """Constant-time check of one `<prefix><hex>` signature over the raw body."""
+    provided = provided.strip()
+    if not provided.startswith(prefix):
+        return False
+    return signature_matches(hmac_sha256_hex(secret, body), provided.removeprefix(prefix))
 
 
 def check_fresh(moment: dt.datetime | None, what: str = "timestamp") -> None:

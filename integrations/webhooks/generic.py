@@ -27,8 +27,8 @@ TIMESTAMP_HEADER = "X-OpsKaizen-Timestamp"
 SIGNATURE_HEADER = "X-OpsKaizen-Signature"
 
 
-def sign(secret: str, timestamp: str, body: bytes) -> str:
-    return timestamped_signature(secret, timestamp, body)
+# sha256=<hex HMAC-SHA256 of "<timestamp>.<body>">, the scheme every outgoing webhook and the generic hook use.
+sign = timestamped_signature
 
 
 def verify_timestamped(headers, body: bytes, secret: str, ts_header: str, sig_header: str) -> None:

@@ -15,13 +15,13 @@ from improvement import services as improvement_services
 from incidents import services as incident_services
 from integrations.webhooks import (
     Ignored,
+    body_signature,
+    body_signature_matches,
     check_age,
     dig,
-    hmac_sha256_hex,
     malformed,
     parse_time,
     require_signature,
-    signature_matches,
     text,
 )
 
@@ -33,14 +33,11 @@ EVENT_TIME = {
 }
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac_sha256_hex(secret, body)
+sign = body_signature
 
 
 def verify(headers, body: bytes, secret: str) -> None:
-    provided = headers.get(SIGNATURE_HEADER, "")
-    require_signature(provided.startswith("sha256="))
-    require_signature(signature_matches(hmac_sha256_hex(secret, body), provided.removeprefix("sha256=")))
+    require_signature(body_signature_matches(headers.get(SIGNATURE_HEADER, ""), secret, body))
 
 
 def describe(headers, payload) -> tuple[str, str]:

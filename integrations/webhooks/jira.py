@@ -16,13 +16,13 @@ from incidents import services as incident_services
 from incidents.models import Incident
 from integrations.webhooks import (
     Ignored,
+    body_signature,
+    body_signature_matches,
     check_age,
     dig,
-    hmac_sha256_hex,
     malformed,
     parse_time,
     require_signature,
-    signature_matches,
     text,
 )
 
@@ -31,14 +31,11 @@ EVENTS = ("jira:issue_created", "jira:issue_updated")
 PRIORITY_SEVERITY = {"highest": "SEV1", "blocker": "SEV1", "high": "SEV2", "critical": "SEV2", "medium": "SEV3"}
 
 
-def sign(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac_sha256_hex(secret, body)
+sign = body_signature
 
 
 def verify(headers, body: bytes, secret: str) -> None:
-    provided = headers.get(SIGNATURE_HEADER, "")
-    require_signature(provided.startswith("sha256="))
-    require_signature(signature_matches(hmac_sha256_hex(secret, body), provided.removeprefix("sha256=")))
+    require_signature(body_signature_matches(headers.get(SIGNATURE_HEADER, ""), secret, body))
 
 
 def describe(headers, payload) -> tuple[str, str]:

@@ -48,7 +48,7 @@ def test_connection_killed_mid_transition_is_a_503_with_nothing_written_then_the
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
     before = StageTransition.objects.filter(action=action).count()
 
-    real_enqueue = outgoing.enqueue
+    real_record_event = outgoing.record_event
     killed = []
 
     def enqueue_after_losing_the_database(*args, **kwargs):
@@ -57,9 +57,9 @@ def test_connection_killed_mid_transition_is_a_503_with_nothing_written_then_the
         assert StageTransition.objects.filter(action=action, to_stage="do").exists()
         killed.append(connection.connection.info.backend_pid)
         terminate(killed[-1])
-        return real_enqueue(*args, **kwargs)  # its INSERT meets a dead connection
+        return real_record_event(*args, **kwargs)  # its INSERT meets a dead connection
 
-    monkeypatch.setattr(outgoing, "enqueue", enqueue_after_losing_the_database)
+    monkeypatch.setattr(outgoing, "record_event", enqueue_after_losing_the_database)
     response = client.post(f"/api/v1/actions/{action.pk}/transition/", {"to_stage": "do"}, format="json")
 
     assert killed, "the fault was not injected"
@@ -75,7 +75,7 @@ def test_connection_killed_mid_transition_is_a_503_with_nothing_written_then_the
     assert StageTransition.objects.filter(action=action).count() == before
     assert not OutgoingDelivery.objects.exists()
 
-    monkeypatch.setattr(outgoing, "enqueue", real_enqueue)
+    monkeypatch.setattr(outgoing, "record_event", real_record_event)
     response = client.post(f"/api/v1/actions/{action.pk}/transition/", {"to_stage": "do"}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["stage"] == "do"
