@@ -4,13 +4,12 @@ Stage moves go through improvement.services.move_action only (POST /actions/{id}
 """
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.decorators import action as route
 
 from improvement import services
 from improvement.filters import ActionFilter
 from improvement.models import MAX_WINDOW_DAYS, Action, Check, Stage, StageTransition, Verdict
-from incidents.api import REF_PARAMETERS, REF_PATH, clean_ref
 from incidents.models import Change, Incident, Postmortem, Problem
 from teams.api.base import (
     IDEMPOTENCY_HEADER,
@@ -19,6 +18,7 @@ from teams.api.base import (
     ServiceBackedViewSet,
     TeamField,
     TeamUserField,
+    by_ref_route,
 )
 from teams.models import Service
 
@@ -240,21 +240,14 @@ class ActionViewSet(ServiceBackedViewSet):
         self.serializer_class = ActionSerializer
         return self.respond(action)
 
-    @extend_schema(
+    by_ref = by_ref_route(
         summary="Create or update an action by its ticket id in another tool (never its stage)",
         request=ActionByRefSerializer,
-        responses={200: ActionSerializer, 201: ActionSerializer},
-        parameters=REF_PARAMETERS,
+        response=ActionSerializer,
     )
-    @route(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=ActionByRefSerializer)
-    def by_ref(self, request, source, external_id):
-        external_id = clean_ref(external_id)
-        serializer = ActionByRefSerializer(data=request.data, partial=True, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data, links = split_links(dict(serializer.validated_data))
-        team = self.team_from(data)
-        action, created = services.upsert_action_by_ref(
+
+    def upsert_by_ref(self, team, source, external_id, data):
+        data, links = split_links(data)
+        return services.upsert_action_by_ref(
             team=team, source=source, external_id=external_id, by=self.actor(), links=links, **data
         )
-        self.serializer_class = ActionSerializer
-        return self.respond(action, status.HTTP_201_CREATED if created else status.HTTP_200_OK)

@@ -4,35 +4,22 @@ Every write goes through incidents.services; the serializers only shape and type
 """
 
 from django.db import transaction
-from django.utils.translation import gettext as _
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
 from rest_framework.decorators import action
 
 from incidents import services
 from incidents.filters import ChangeFilter, IncidentFilter, PostmortemFilter, ProblemFilter
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
-from teams.api.base import IDEMPOTENCY_HEADER, ModelSerializer, ScopedRelatedField, ServiceBackedViewSet, TeamField
+from teams.api.base import (
+    IDEMPOTENCY_HEADER,
+    ModelSerializer,
+    ScopedRelatedField,
+    ServiceBackedViewSet,
+    TeamField,
+    by_ref_route,
+)
 from teams.models import Service
-
-REF_PARAMETERS = [
-    OpenApiParameter(
-        "source",
-        {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,40}$"},
-        OpenApiParameter.PATH,
-        description="e.g. jira, github, pagerduty (a slug, like the `source` field)",
-    ),
-    OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="the id in that tool"),
-]
-REF_PATH = r"by-ref/(?P<source>[-a-zA-Z0-9_]{1,40})/(?P<external_id>[\s\S]{1,200})"
-
-
-def clean_ref(external_id: str) -> str:
-    """An external id from the URL: any printable text (slashes included), no control characters."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in external_id) or not external_id.strip():
-        raise serializers.ValidationError({"external_id": [_("Control characters are not allowed here.")]})
-    return external_id
 
 
 class TimelineEventSerializer(ModelSerializer):
@@ -129,40 +116,31 @@ class IncidentViewSet(ServiceBackedViewSet):
     def perform_service_update(self, obj, data):
         return _incident_write(obj, data, obj.team, self.actor())
 
-    @extend_schema(
+    by_ref = by_ref_route(
         summary="Create or update an incident by its id in another tool",
         request=IncidentByRefSerializer,
-        responses={200: IncidentSerializer, 201: IncidentSerializer},
-        parameters=REF_PARAMETERS,
+        response=IncidentSerializer,
     )
-    @action(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=IncidentByRefSerializer)
-    def by_ref(self, request, source, external_id):
-        external_id = clean_ref(external_id)
-        serializer = IncidentByRefSerializer(data=request.data, partial=True, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        team = self.team_from(data)
+
+    def upsert_by_ref(self, team, source, external_id, data):
         if "status" in data:
             # A status change needs the row first (it stamps the timestamps the status implies).
             with transaction.atomic():
                 existing = Incident.objects.filter(team=team, source=source, external_id=external_id).first()
                 if existing is not None:
-                    incident, created = _incident_write(existing, data, team, self.actor()), False
-                else:
-                    incident, created = services.upsert_incident_by_ref(
-                        team=team, source=source, external_id=external_id, by=self.actor(), **data
-                    )
-        else:
-            # The upsert is one transaction and looks the row up itself: no outer transaction to nest in.
-            incident, created = services.upsert_incident_by_ref(
-                team=team, source=source, external_id=external_id, by=self.actor(), **data
-            )
-        self.serializer_class = IncidentSerializer
-        if created:
-            # A new incident has no timeline yet and its team is loaded: answer without reading it back.
-            incident._prefetched_objects_cache = {"timeline": TimelineEvent.objects.none()}
-            return self.plain(self.get_serializer(incident).data, status.HTTP_201_CREATED)
-        return self.respond(incident, status.HTTP_200_OK)
+                    return _incident_write(existing, data, team, self.actor()), False
+                return services.upsert_incident_by_ref(
+                    team=team, source=source, external_id=external_id, by=self.actor(), **data
+                )
+        # The upsert is one transaction and looks the row up itself: no outer transaction to nest in.
+        return services.upsert_incident_by_ref(
+            team=team, source=source, external_id=external_id, by=self.actor(), **data
+        )
+
+    def respond_created(self, incident):
+        # A new incident has no timeline yet and its team is loaded: answer without reading it back.
+        incident._prefetched_objects_cache = {"timeline": TimelineEvent.objects.none()}
+        return self.plain(self.get_serializer(incident).data, status.HTTP_201_CREATED)
 
     @extend_schema(
         summary="Add a timeline entry",
@@ -381,19 +359,11 @@ class ChangeViewSet(ServiceBackedViewSet):
     def perform_service_update(self, obj, data):
         return services.update_change(change=obj, **data)
 
-    @extend_schema(
+    by_ref = by_ref_route(
         summary="Create or update a change by its id in another tool",
         request=ChangeByRefSerializer,
-        responses={200: ChangeSerializer, 201: ChangeSerializer},
-        parameters=REF_PARAMETERS,
+        response=ChangeSerializer,
     )
-    @action(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=ChangeByRefSerializer)
-    def by_ref(self, request, source, external_id):
-        external_id = clean_ref(external_id)
-        serializer = ChangeByRefSerializer(data=request.data, partial=True, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
-        team = self.team_from(data)
-        change, created = services.upsert_change_by_ref(team=team, source=source, external_id=external_id, **data)
-        self.serializer_class = ChangeSerializer
-        return self.respond(change, status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+    def upsert_by_ref(self, team, source, external_id, data):
+        return services.upsert_change_by_ref(team=team, source=source, external_id=external_id, **data)

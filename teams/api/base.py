@@ -10,8 +10,9 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from core.api.errors import Unprocessable
@@ -31,6 +32,49 @@ IDEMPOTENCY_HEADER = OpenApiParameter(
     ),
 )
 IDEMPOTENCY_TTL = IdempotencyKey.TTL
+
+REF_PARAMETERS = [
+    OpenApiParameter(
+        "source",
+        {"type": "string", "pattern": "^[-a-zA-Z0-9_]{1,40}$"},
+        OpenApiParameter.PATH,
+        description="e.g. jira, github, pagerduty (a slug, like the `source` field)",
+    ),
+    OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="the id in that tool"),
+]
+REF_PATH = r"by-ref/(?P<source>[-a-zA-Z0-9_]{1,40})/(?P<external_id>[\s\S]{1,200})"
+
+
+def clean_ref(external_id: str) -> str:
+    """An external id from the URL: any printable text (slashes included), no control characters."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in external_id) or not external_id.strip():
+        raise serializers.ValidationError({"external_id": [_("Control characters are not allowed here.")]})
+    return external_id
+
+
+def by_ref_route(*, summary: str, request: type[serializers.Serializer], response: type[serializers.Serializer]):
+    """PUT …/by-ref/<source>/<external_id>/: create or update by the record's id in another tool.
+
+    Written once for every viewset that offers it: the viewset's `upsert_by_ref(team, source,
+    external_id, data) -> (obj, created)` does the write through its service; the answer is 201 with
+    the new record or 200 with the updated one (`respond_created` may answer without a read-back).
+    """
+
+    @extend_schema(
+        summary=summary, request=request, responses={200: response, 201: response}, parameters=REF_PARAMETERS
+    )
+    @action(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=request)
+    def by_ref(self, http_request, source, external_id):
+        external_id = clean_ref(external_id)
+        serializer = request(data=http_request.data, partial=True, context=self.get_serializer_context())
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        team = self.team_from(data)
+        obj, created = self.upsert_by_ref(team, source, external_id, data)
+        self.serializer_class = response
+        return self.respond_created(obj) if created else self.respond(obj, status.HTTP_200_OK)
+
+    return by_ref
 
 
 def context_teams(context) -> QuerySet[Team]:
@@ -201,6 +245,9 @@ class ServiceBackedViewSet(TeamScopedViewSet):
     def respond(self, obj, status_code=status.HTTP_200_OK):
         obj = self.get_queryset().get(pk=obj.pk)
         return Response(self.get_serializer(obj).data, status=status_code)
+
+    def respond_created(self, obj):
+        return self.respond(obj, status.HTTP_201_CREATED)
 
     def plain(self, data, status_code=status.HTTP_200_OK):
         return Response(data, status=status_code)
