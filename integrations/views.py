@@ -4,7 +4,6 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
@@ -20,13 +19,12 @@ from integrations.filters import DeliveryFilterSet
 from integrations.forms import IntegrationForm, OutgoingWebhookForm
 from integrations.models import Integration, OutgoingWebhook, WebhookDelivery
 from integrations.webhooks import processing
-from teams.decorators import lead_team, team_view
+from teams.decorators import team_view
 from teams.models import Membership
 
 
-@login_required
-def integrations(request, team_slug):
-    team = lead_team(request, team_slug)
+@team_view(Membership.Role.LEAD)
+def integrations(request, team):
     form = IntegrationForm(request.POST or None, team=team)
     if request.method == "POST" and form.is_valid():
         try:
@@ -68,10 +66,9 @@ def _integrations_page(request, team, *, form=None, outgoing_form=None, status=2
     )
 
 
-@login_required
 @require_POST
-def add_outgoing(request, team_slug):
-    team = lead_team(request, team_slug)
+@team_view(Membership.Role.LEAD)
+def add_outgoing(request, team):
     form = OutgoingWebhookForm(request.POST)
     if form.is_valid():
         try:
@@ -85,20 +82,18 @@ def add_outgoing(request, team_slug):
     return _integrations_page(request, team, outgoing_form=form, status=400)
 
 
-@login_required
 @require_POST
-def delete_outgoing(request, team_slug, endpoint_id):
-    team = lead_team(request, team_slug)
+@team_view(Membership.Role.LEAD)
+def delete_outgoing(request, team, endpoint_id):
     endpoint = get_object_or_404(OutgoingWebhook, team=team, pk=endpoint_id)
     integration_services.delete_outgoing_webhook(endpoint=endpoint)
     messages.success(request, _("No more events to %(url)s.") % {"url": endpoint.url})
     return redirect("integrations:integrations", team_slug=team.slug)
 
 
-@login_required
 @require_POST
-def rotate_secret(request, team_slug, integration_id):
-    team = lead_team(request, team_slug)
+@team_view(Membership.Role.LEAD)
+def rotate_secret(request, team, integration_id):
     integration = get_object_or_404(Integration, team=team, pk=integration_id)
     integration_services.rotate_integration_secret(integration=integration)
     messages.success(

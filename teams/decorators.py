@@ -1,8 +1,10 @@
 """Access rules of the web UI: one decorator resolves the team from the URL and checks the role.
 
-`team_view(role)` is used by every team page: another team's URL is a 404
-(never a hint that it exists), a role below `role` is a 403, and the page runs
-with the team's time zone active so forms read and templates show local times.
+`team_view(role)` is used by every team page, settings included, and is the only way a page
+finds its team: another team's URL is a 404 (never a hint that it exists); a member of the
+team whose role is below `role` gets a 403 on every such page (they know the team exists, and
+the page says they lack the role rather than pretending it is not there); the page runs with
+the team's time zone active so forms read and templates show local times.
 `once` makes a POST single-use: a double submit creates nothing twice.
 """
 
@@ -29,14 +31,6 @@ def resolve_team(user, team_slug: str) -> tuple[Team, str]:
     if membership is None:
         raise Http404
     return membership.team, membership.role
-
-
-def lead_team(request, team_slug) -> Team:
-    """The team, when the signed-in user leads it; 404 otherwise (no hint that the team exists)."""
-    team, role = resolve_team(request.user, team_slug)
-    if Membership.RANK[role] < Membership.RANK[Membership.Role.LEAD]:
-        raise Http404
-    return team
 
 
 def team_view(role: str = Membership.Role.VIEWER):

@@ -2,7 +2,6 @@
 
 from django.contrib import messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_GET, require_POST
 from core.forms import add_service_errors
 from core.once import once
 from teams import selectors, services
-from teams.decorators import lead_team, team_view
+from teams.decorators import team_view
 from teams.forms import ApiTokenForm, MemberForm
 from teams.models import ApiToken, Membership
 
@@ -67,9 +66,8 @@ def remove_member(request, team, membership_id):
     return redirect("teams:members", team.slug)
 
 
-@login_required
-def tokens(request, team_slug):
-    team = lead_team(request, team_slug)
+@team_view(Membership.Role.LEAD)
+def tokens(request, team):
     new_key = None
     form = ApiTokenForm(request.POST or None)
     status = 200
@@ -102,10 +100,9 @@ def tokens(request, team_slug):
     )
 
 
-@login_required
 @require_POST
-def revoke_token(request, team_slug, token_id):
-    team = lead_team(request, team_slug)
+@team_view(Membership.Role.LEAD)
+def revoke_token(request, team, token_id):
     token = get_object_or_404(ApiToken, team=team, pk=token_id)
     services.revoke_api_token(token=token, by=request.user, reason="revoked by a lead")
     messages.success(request, _("Token “%(name)s” revoked.") % {"name": token.name})

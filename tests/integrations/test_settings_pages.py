@@ -1,11 +1,11 @@
-"""Leads manage tokens and integrations in small settings pages; the key is shown once; others get 404."""
+"""Leads manage tokens and integrations in settings pages; the key is shown once; members 403, strangers 404."""
 
 import re
 
 import pytest
 from django.test import Client
 
-from integrations.models import Integration
+from integrations.models import Integration, OutgoingWebhook
 from integrations.services import create_integration
 from teams.models import ApiToken
 from teams.services import create_api_token
@@ -53,11 +53,14 @@ def test_a_lead_revokes_a_token(team, lead):
 
 
 @pytest.mark.parametrize("role", ["member", "viewer"])
-def test_members_and_viewers_get_404_on_settings(team, role):
+def test_members_and_viewers_get_403_on_settings_like_on_every_page_above_their_role(team, role):
     user = factories.MembershipFactory(team=team, role=role).user
     client = logged_in(user)
-    assert client.get(f"/t/{team.slug}/settings/tokens/").status_code == 404
-    assert client.get(f"/t/{team.slug}/settings/integrations/").status_code == 404
+    for url in (f"/t/{team.slug}/settings/tokens/", f"/t/{team.slug}/settings/integrations/"):
+        assert client.get(url).status_code == 403, url
+    assert client.get(f"/t/{team.slug}/rituals/new/").status_code == 403  # a lead page outside settings
+    assert client.post(f"/t/{team.slug}/settings/outgoing/", {"url": "https://example.com/x"}).status_code == 403
+    assert not OutgoingWebhook.objects.exists()
 
 
 def test_a_lead_of_another_team_cannot_touch_this_teams_tokens(team, other_team, lead):

@@ -92,20 +92,21 @@ def test_a_bad_kind_on_the_tokens_page_is_a_400_on_the_field(client, team, lead)
 
 def test_members_and_other_teams_leads_cannot_reach_the_tokens_page(client, team, member, other_team):
     outsider = factories.MembershipFactory(team=other_team, role="lead").user
-    for user in (member, outsider):
+    # A member knows the team: 403, the page needs a lead. A lead of another team: 404, no hint.
+    for user, refused in ((member, 403), (outsider, 404)):
         client.force_login(user)
-        assert client.get(reverse("teams:tokens", args=[team.slug])).status_code == 404
+        assert client.get(reverse("teams:tokens", args=[team.slug])).status_code == refused
         response = client.post(
             reverse("teams:tokens", args=[team.slug]), {"name": "x", "scope": "read", "kind": "service"}
         )
-        assert response.status_code == 404
+        assert response.status_code == refused
     assert not ApiToken.objects.exists()
 
 
 def test_a_member_cannot_revoke_a_service_token(client, team, lead, member):
     _client, token = service_token(team, lead)
     client.force_login(member)
-    assert client.post(reverse("teams:revoke_token", args=[team.slug, token.pk])).status_code == 404
+    assert client.post(reverse("teams:revoke_token", args=[team.slug, token.pk])).status_code == 403
     token.refresh_from_db()
     assert token.revoked_at is None
 
