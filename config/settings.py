@@ -112,6 +112,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # web process and the Celery worker write at once.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"].setdefault("OPTIONS", {}).update({"timeout": 20, "transaction_mode": "IMMEDIATE"})
+# Behind PgBouncer in transaction-pooling mode (DATABASE_POOLER=transaction), one server connection
+# serves many clients, each only for the length of a transaction: nothing may live in the session.
+# No server-side cursors (large reads go in keyset chunks, core/db.py), no prepared statements, no
+# startup options (run `ALTER DATABASE … SET jit = off` instead of the option below). docs/production.md.
+DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
+if DATABASE_POOLER not in ("", "session", "transaction"):
+    raise ImproperlyConfigured("DATABASE_POOLER is empty, 'session' or 'transaction'.")
+if DATABASE_POOLER == "transaction" and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -352,7 +362,7 @@ TEMPLATES[0]["OPTIONS"]["context_processors"].append("teams.context_processors.n
 UI_PAGE_SIZE = env.int("UI_PAGE_SIZE", default=25)
 
 # --- Metrics and the Check ----------------------------------------------------
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not DATABASE_POOLER:
     # The metrics' correlated EXISTS (repeat incidents) inflate the planner's cost
     # estimates past jit_above_cost: PostgreSQL then spends ~0.7 s compiling a query
     # that runs in ~50 ms (measured by bench/metrics_bench.py). Our queries are short.

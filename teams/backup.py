@@ -20,6 +20,7 @@ from django.core.management import call_command
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 
+from core.db import keyset_chunks
 from teams.models import Team
 
 # Exports written before the apps were split name some models by their old app: they still import.
@@ -87,8 +88,8 @@ def export_team(team: Team) -> str:
     team_rows = json.loads(serializers.serialize("json", Team.objects.filter(pk=team.pk), cls=LosslessEncoder))
     rows = []
     for model in models_:
-        queryset = model.objects.filter(team=team).order_by("pk")
-        rows += json.loads(serializers.serialize("json", queryset, use_natural_foreign_keys=True, cls=LosslessEncoder))
+        for chunk in keyset_chunks(model.objects.filter(team=team)):
+            rows += json.loads(serializers.serialize("json", chunk, use_natural_foreign_keys=True, cls=LosslessEncoder))
     return json.dumps(user_rows + team_rows + rows, indent=1, sort_keys=True, default=str)
 
 
