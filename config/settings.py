@@ -76,6 +76,7 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "config.middleware.DatabaseUnavailableMiddleware",
+    "core.replica.ReplicaPinMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -119,9 +120,21 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DATABASE_POOLER = env.str("DATABASE_POOLER", default="")
 if DATABASE_POOLER not in ("", "session", "transaction"):
     raise ImproperlyConfigured("DATABASE_POOLER is empty, 'session' or 'transaction'.")
-if DATABASE_POOLER == "transaction" and DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = True
-    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = None
+# A read replica (DATABASE_REPLICA_URL): the dashboard and the metrics API read from it, everything
+# else and every write uses the primary (core/replica.py). In tests it mirrors the test database.
+READ_REPLICA = ""
+READ_REPLICA_PIN_SECONDS = env.int("READ_REPLICA_PIN_SECONDS", default=10)
+if env.str("DATABASE_REPLICA_URL", default=""):
+    DATABASES["replica"] = env.db("DATABASE_REPLICA_URL")
+    for _key in ("ATOMIC_REQUESTS", "CONN_MAX_AGE", "CONN_HEALTH_CHECKS"):
+        DATABASES["replica"][_key] = DATABASES["default"][_key]
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    READ_REPLICA = "replica"
+DATABASE_ROUTERS = ["core.replica.ReplicaRouter"]
+for _db in DATABASES.values():
+    if DATABASE_POOLER == "transaction" and _db["ENGINE"] == "django.db.backends.postgresql":
+        _db["DISABLE_SERVER_SIDE_CURSORS"] = True
+        _db.setdefault("OPTIONS", {})["prepare_threshold"] = None
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -366,7 +379,8 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and not DAT
     # The metrics' correlated EXISTS (repeat incidents) inflate the planner's cost
     # estimates past jit_above_cost: PostgreSQL then spends ~0.7 s compiling a query
     # that runs in ~50 ms (measured by bench/metrics_bench.py). Our queries are short.
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
+    for _db in DATABASES.values():
+        _db.setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 # Data is left to settle this long after an observation window ends before the product measures
 # it (late incidents); for contributing-factor targets at least the postmortem deadline.
 OPSKAIZEN_CHECK_GRACE_HOURS = max(48, env.int("OPSKAIZEN_CHECK_GRACE_HOURS", default=48))

@@ -19,6 +19,7 @@ from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRen
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.replica import ReplicaReadsMixin
 from reporting import metrics
 from teams.models import Service
 from teams.selectors import teams_for_request
@@ -134,7 +135,7 @@ def scope_from_request(request) -> metrics.Scope:
         raise serializers.ValidationError(exc.message_dict) from exc
 
 
-class MetricsView(APIView):
+class MetricsView(ReplicaReadsMixin, APIView):
     permission_classes = [IsAuthenticated]
     renderer_classes = [JSONRenderer, BrowsableAPIRenderer, CSVRenderer]
     filename = "metrics"

@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
+from core.replica import replica_reads
 from improvement.models import OPEN_STAGES, Action, Stage
 from incidents.models import Incident, Postmortem
 from reporting import metrics
@@ -15,6 +16,7 @@ from teams.decorators import team_view
 
 @require_GET
 @team_view()
+@replica_reads
 def dashboard(request, team):
     """The team at a glance: open work, then the flexibility / speed / reliability figures with weekly sparklines."""
     today = timezone.localdate()

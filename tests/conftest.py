@@ -63,6 +63,19 @@ def _default_language_after_each_test():
 
 
 @pytest.fixture(autouse=True)
+def _reads_on_the_primary_unless_the_test_is_about_the_replica(request):
+    """With DATABASE_REPLICA_URL set (CI's PostgreSQL leg), only tests marked `replica_reads` route reads
+    to the replica: the others declare only the default database to pytest-django."""
+    if request.node.get_closest_marker("replica_reads"):
+        yield
+        return
+    configured = settings.READ_REPLICA
+    settings.READ_REPLICA = ""
+    yield
+    settings.READ_REPLICA = configured
+
+
+@pytest.fixture(autouse=True)
 def _dependencies_up_before_each_test():
     """core/outage_log.py remembers per process that Redis is down: each test starts with it up."""
     from core import outage_log
