@@ -6,6 +6,7 @@ import io
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 # Tried in this order: a file that decodes as UTF-8 is UTF-8; anything else is read as
@@ -27,8 +28,8 @@ def check_size(size: int) -> None:
     if size > max_bytes():
         raise ValidationError(
             {
-                "file": _("The file is %(size).1f MB; the limit is %(limit).1f MB.")
-                % {"size": size / 1e6, "limit": max_bytes() / 1e6}
+                "file": _("The file is %(size)s; the limit is %(limit)s.")
+                % {"size": filesizeformat(size), "limit": filesizeformat(max_bytes())}
             }
         )
 
