@@ -167,8 +167,8 @@ def execute(*, run: ImportRun) -> ImportRun:
                 row, errors = reader.read(cells)
                 if not errors:
                     try:
-                        with transaction.atomic():
-                            _record, was_created = _upsert(run, row)
+                        # The upsert runs in its own savepoint: a refused row leaves the file's transaction usable.
+                        _record, was_created = _upsert(run, row)
                     except ValidationError as exc:
                         errors = _field_errors(exc)
                     except DatabaseError as exc:  # a constraint the validation did not foresee
