@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "core",
     "teams",
     "incidents",
+    "imports",
     "improvement",
     "reporting",
     "rituals",
@@ -231,6 +232,12 @@ CONTENT_SECURITY_POLICY = {
     }
 }
 DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=1024 * 1024)
+# CSV imports (docs/import.md): a file is refused over this size before it is read, and over this
+# many rows before anything is written; the file is kept in the database until it is imported.
+OPSKAIZEN_IMPORT_MAX_BYTES = env.int("OPSKAIZEN_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
+OPSKAIZEN_IMPORT_MAX_ROWS = env.int("OPSKAIZEN_IMPORT_MAX_ROWS", default=200_000)
+# Above this many rows the page hands the dry run and the import to a worker and shows progress.
+OPSKAIZEN_IMPORT_BACKGROUND_ROWS = env.int("OPSKAIZEN_IMPORT_BACKGROUND_ROWS", default=2_000)
 
 # --- Email ------------------------------------------------------------------
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")

@@ -28,6 +28,7 @@ urlpatterns = [
     path("t/<slug:team_slug>/", include("improvement.urls")),
     path("t/<slug:team_slug>/", include("reporting.urls")),
     path("t/<slug:team_slug>/", include("rituals.urls")),
+    path("t/<slug:team_slug>/settings/imports/", include("imports.urls")),
     path("t/<slug:team_slug>/settings/", include("integrations.urls")),
 ]
 

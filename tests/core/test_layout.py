@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # From the bottom up: an app may use the apps before it in this list, never one after it.
-FLOORS = ["core", "teams", "incidents", "improvement", "reporting", "rituals", "integrations"]
+FLOORS = ["core", "teams", "incidents", "imports", "improvement", "reporting", "rituals", "integrations"]
 MODEL_FIELDS = {"ForeignKey", "OneToOneField", "ManyToManyField"}
 
 
