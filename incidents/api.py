@@ -76,6 +76,7 @@ class IncidentSerializer(ModelSerializer):
             "source",
             "external_id",
             "url",
+            "fingerprint",
             "timeline",
             "created_at",
             "updated_at",

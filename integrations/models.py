@@ -26,6 +26,10 @@ class Integration(models.Model):
         ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
         GENERIC = "generic", _("generic JSON")
 
+    class Grouping(models.TextChoices):
+        ALERT = "alert", _("one incident per alert (by fingerprint)")
+        GROUP = "group", _("one incident per alert group")
+
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="integrations")
     source = models.CharField(_("source"), max_length=12, choices=Source.choices)
     public_id = models.UUIDField(_("hook id"), default=uuid.uuid4, unique=True, editable=False)
@@ -33,6 +37,13 @@ class Integration(models.Model):
     # token's digest ("sha256:<hex>", integrations.services.issue_bearer_token).
     secret = models.CharField(_("signing secret"), max_length=200, default=new_webhook_secret)
     active = models.BooleanField(_("active"), default=True)
+    grouping = models.CharField(
+        _("alert grouping"),
+        max_length=5,
+        choices=Grouping.choices,
+        default=Grouping.ALERT,
+        help_text=_("Alerting sources: what becomes one incident."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,6 +53,13 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} · {self.get_source_display()}"
+
+    # The sources whose alerts may be grouped into one incident (the lead's `grouping` choice).
+    GROUPING_SOURCES = (Source.ALERTMANAGER,)
+
+    @property
+    def offers_grouping(self) -> bool:
+        return self.source in self.GROUPING_SOURCES
 
     @property
     def uses_bearer_token(self) -> bool:
