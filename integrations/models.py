@@ -24,6 +24,7 @@ class Integration(models.Model):
         PAGERDUTY = "pagerduty", "PagerDuty"
         SERVICENOW = "servicenow", "ServiceNow"
         ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+        GRAFANA = "grafana", _("Grafana alerting")
         GENERIC = "generic", _("generic JSON")
 
     class Grouping(models.TextChoices):
@@ -55,7 +56,7 @@ class Integration(models.Model):
         return f"{self.team} · {self.get_source_display()}"
 
     # The sources whose alerts may be grouped into one incident (the lead's `grouping` choice).
-    GROUPING_SOURCES = (Source.ALERTMANAGER,)
+    GROUPING_SOURCES = (Source.ALERTMANAGER, Source.GRAFANA)
 
     @property
     def offers_grouping(self) -> bool:

@@ -73,10 +73,12 @@ def verify(headers, body: bytes, secret: str) -> None:
     require_token(authorization_secret(headers), secret, message)
 
 
-def _alerts(payload) -> list[dict]:
-    version = payload.get("version")
-    if version != "4":
-        raise malformed(_("Only Alertmanager webhook payload version 4 is understood."), {"version": [_("Not 4.")]})
+def _alerts(payload, version: str = "4") -> list[dict]:
+    if payload.get("version") != version:
+        raise malformed(
+            _("Only webhook payload version %(version)s is understood.") % {"version": version},
+            {"version": [_("Not %(version)s.") % {"version": version}]},
+        )
     alerts = dig(payload, "alerts", kind=list)
     for position, alert in enumerate(alerts):
         where = f"alerts.{position}"
@@ -99,9 +101,9 @@ def _alerts(payload) -> list[dict]:
     return alerts
 
 
-def describe(headers, payload) -> tuple[str, str]:
+def describe(headers, payload, version: str = "4") -> tuple[str, str]:
     """The envelope is checked here (a 400 to Alertmanager); the body's digest is the delivery id."""
-    _alerts(payload)
+    _alerts(payload, version)
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode("utf-8")
     return EVENT, "sha256:" + hashlib.sha256(canonical).hexdigest()
 
@@ -136,10 +138,10 @@ def external_id(alert: dict) -> str:
     return f"{alert['fingerprint'][:150]}/{starts_at:%Y%m%dT%H%M%SZ}"
 
 
-def _open_or_resolve(team, *, ref, fingerprint, fields, labels, starts_at, ends_at, event_at):
+def _open_or_resolve(team, source, *, ref, fingerprint, fields, labels, starts_at, ends_at, event_at):
     """Upsert the incident `ref` with `fields` (plus start, service from `labels` and fingerprint when
     new) and resolve it at `ends_at` when given; order-safe by `event_at`. Returns (incident, created)."""
-    if not team.incidents.filter(source=SOURCE, external_id=ref).exists():
+    if not team.incidents.filter(source=source, external_id=ref).exists():
         fields = {
             **fields,
             "started_at": starts_at,
@@ -148,7 +150,7 @@ def _open_or_resolve(team, *, ref, fingerprint, fields, labels, starts_at, ends_
             "service": _service(team, labels),
         }
     incident, created = incident_services.upsert_incident_by_ref(
-        team=team, source=SOURCE, external_id=ref, event_at=event_at, **fields
+        team=team, source=source, external_id=ref, event_at=event_at, **fields
     )
     if ends_at is not None and incident.status in OPEN_STATUSES:
         incident = incident_services.set_incident_status(
@@ -168,12 +170,13 @@ def _title(labels: dict, annotations: dict, default: str) -> str:
     return text(annotations.get("summary"), 200) or text(labels.get("alertname"), 200) or default
 
 
-def handle(integration, event, payload):
-    alerts = _alerts(payload)
+def handle(integration, event, payload, *, source: str = SOURCE, version: str = "4"):
+    """Map a notification of Alertmanager's shape (Grafana alerting sends the same, as version 1)."""
+    alerts = _alerts(payload, version)
     if not alerts:
         return Ignored(_("The notification has no alert."))
     if integration.grouping == Integration.Grouping.GROUP:
-        return _handle_group(integration.team, payload, alerts)
+        return _handle_group(integration.team, source, payload, alerts)
     team = integration.team
     incidents, created_count = [], 0
     for alert in alerts:
@@ -187,6 +190,7 @@ def handle(integration, event, payload):
         }
         incident, created = _open_or_resolve(
             team,
+            source,
             ref=external_id(alert),
             fingerprint=alert["fingerprint"][:200],
             fields=fields,
@@ -208,7 +212,7 @@ def group_fingerprint(payload) -> str:
     return "group:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def _handle_group(team, payload, alerts):
+def _handle_group(team, source, payload, alerts):
     fingerprint = group_fingerprint(payload)
     times = [_times(alert) for alert in alerts]
     starts_at = min(start for start, _end, _at in times)
@@ -218,7 +222,7 @@ def _handle_group(team, payload, alerts):
     # The group's current incident, unless it was resolved before any of these alerts started: then
     # this is a new firing of the group (a late notification of the resolved one belongs to it).
     latest = (
-        team.incidents.filter(source=SOURCE, fingerprint=fingerprint)
+        team.incidents.filter(source=source, fingerprint=fingerprint)
         .only("external_id", "status", "resolved_at")
         .order_by("-started_at", "-id")
         .first()
@@ -244,6 +248,7 @@ def _handle_group(team, payload, alerts):
     }
     incident, created = _open_or_resolve(
         team,
+        source,
         ref=ref,
         fingerprint=fingerprint,
         fields=fields,
