@@ -63,6 +63,7 @@ class IncidentSerializer(ModelSerializer):
             "source",
             "external_id",
             "url",
+            "fingerprint",
             "timeline",
             "created_at",
             "updated_at",

@@ -148,6 +148,14 @@ class Incident(TeamAudited, models.Model):
     source = models.CharField(_("source"), max_length=40, default="manual")
     external_id = models.CharField(_("external id"), max_length=200, blank=True)
     url = models.URLField(_("link"), max_length=500, blank=True)
+    # What the alerting source calls the alert (Alertmanager's label fingerprint, an Opsgenie alias):
+    # the same value on every firing of the same alert, so a recurrence can be matched on it.
+    fingerprint = models.CharField(
+        _("alert fingerprint"),
+        max_length=200,
+        blank=True,
+        help_text=_("The alerting source's identity of the alert; the same on every firing."),
+    )
     # When the source says the last change applied from it happened (an event's own time, not
     # its arrival): an older delivery, late or out of order, then only fills unset fields.
     source_event_at = models.DateTimeField(
@@ -188,6 +196,8 @@ class Incident(TeamAudited, models.Model):
         indexes = [
             models.Index(fields=["team", "started_at"]),
             models.Index(fields=["service", "started_at"]),
+            # Earlier firings of the same alert (recurrence; Alertmanager's per-group incidents).
+            models.Index(fields=["team", "fingerprint"], condition=~Q(fingerprint=""), name="incident_fingerprint"),
         ]
 
     def __str__(self) -> str:

@@ -33,6 +33,7 @@ INCIDENT_FIELDS = {
     "source",
     "external_id",
     "url",
+    "fingerprint",
 }
 CHANGE_FIELDS = {
     "service",

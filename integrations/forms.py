@@ -24,3 +24,11 @@ class OutgoingWebhookForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=_("None ticked: every event."),
     )
+
+
+class IntegrationSettingsForm(forms.Form):
+    grouping = forms.ChoiceField(
+        label=_("alert grouping"),
+        choices=Integration.Grouping.choices,
+        help_text=_("Applies to the deliveries applied from now on; incidents already open keep their grouping."),
+    )

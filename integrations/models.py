@@ -24,7 +24,12 @@ class Integration(models.Model):
         PAGERDUTY = "pagerduty", "PagerDuty"
         SERVICENOW = "servicenow", "ServiceNow"
         ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
+        GRAFANA = "grafana", _("Grafana alerting")
         GENERIC = "generic", _("generic JSON")
+
+    class Grouping(models.TextChoices):
+        ALERT = "alert", _("one incident per alert (by fingerprint)")
+        GROUP = "group", _("one incident per alert group")
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="integrations")
     source = models.CharField(_("source"), max_length=12, choices=Source.choices)
@@ -33,6 +38,13 @@ class Integration(models.Model):
     # token's digest ("sha256:<hex>", integrations.services.issue_bearer_token).
     secret = models.CharField(_("signing secret"), max_length=200, default=new_webhook_secret)
     active = models.BooleanField(_("active"), default=True)
+    grouping = models.CharField(
+        _("alert grouping"),
+        max_length=5,
+        choices=Grouping.choices,
+        default=Grouping.ALERT,
+        help_text=_("Alerting sources: what becomes one incident."),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -42,6 +54,13 @@ class Integration(models.Model):
 
     def __str__(self) -> str:
         return f"{self.team} · {self.get_source_display()}"
+
+    # The sources whose alerts may be grouped into one incident (the lead's `grouping` choice).
+    GROUPING_SOURCES = (Source.ALERTMANAGER, Source.GRAFANA)
+
+    @property
+    def offers_grouping(self) -> bool:
+        return self.source in self.GROUPING_SOURCES
 
     @property
     def uses_bearer_token(self) -> bool:

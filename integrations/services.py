@@ -14,7 +14,7 @@ def _new_credential(integration: Integration) -> None:
     """A new signing secret, or for a bearer-token source a new token: only its digest is kept,
     the token itself is left on `integration.bearer_token` for the caller to show once."""
     if integration.uses_bearer_token:
-        from integrations.webhooks.alertmanager import token_digest
+        from integrations.webhooks import token_digest
 
         integration.bearer_token = "okzam_" + secrets.token_urlsafe(32)
         integration.secret = token_digest(integration.bearer_token)
@@ -40,6 +40,18 @@ def rotate_integration_secret(*, integration: Integration) -> Integration:
     """Give the integration a new signing secret (or bearer token); the old one is refused from now on."""
     _new_credential(integration)
     integration.save(update_fields=["secret"])
+    return integration
+
+
+@transaction.atomic
+def update_integration_settings(*, integration: Integration, grouping: str) -> Integration:
+    """Change how the integration's deliveries become incidents; applies to deliveries not yet applied."""
+    if grouping != integration.grouping and not integration.offers_grouping:
+        raise ValidationError({"grouping": _("This source does not group alerts.")})
+    if grouping not in Integration.Grouping.values:
+        raise ValidationError({"grouping": _("Unknown grouping.")})
+    integration.grouping = grouping
+    integration.save(update_fields=["grouping"])
     return integration
 
 

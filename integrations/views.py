@@ -16,7 +16,7 @@ from core.forms import add_service_errors
 from integrations import selectors as integration_selectors
 from integrations import services as integration_services
 from integrations.filters import DeliveryFilterSet
-from integrations.forms import IntegrationForm, OutgoingWebhookForm
+from integrations.forms import IntegrationForm, IntegrationSettingsForm, OutgoingWebhookForm
 from integrations.models import Integration, OutgoingWebhook, WebhookDelivery
 from integrations.webhooks import processing
 from teams.decorators import team_view
@@ -113,6 +113,32 @@ def _show_token_once(request, integration: Integration) -> None:
             _("Bearer token for %(source)s (shown once, copy it now): %(token)s")
             % {"source": integration.get_source_display(), "token": token},
         )
+
+
+@team_view(Membership.Role.LEAD)
+def integration_settings(request, team, integration_id):
+    """One integration's settings: how its alerts become incidents."""
+    integration = get_object_or_404(Integration, team=team, pk=integration_id)
+    form = IntegrationSettingsForm(request.POST or None, initial={"grouping": integration.grouping})
+    if request.method == "POST" and form.is_valid():
+        try:
+            integration_services.update_integration_settings(integration=integration, **form.cleaned_data)
+        except ValidationError as exc:
+            add_service_errors(form, exc)
+        else:
+            messages.success(request, _("Settings of %(source)s saved.") % {"source": integration.get_source_display()})
+            return redirect("integrations:integration", team_slug=team.slug, integration_id=integration.pk)
+    return render(
+        request,
+        "integrations/settings_integration.html",
+        {
+            "team": team,
+            "integration": integration,
+            "form": form,
+            "hook_url": request.build_absolute_uri(reverse("hooks:receive", args=[integration.public_id])),
+        },
+        status=400 if form.errors else 200,
+    )
 
 
 @team_view(Membership.Role.LEAD)

@@ -1,7 +1,7 @@
 """Shared fixtures, and the rule that tests needing PostgreSQL or Redis never skip silently in CI.
 
-Tests marked `postgres` or `redis` run when the service is configured
-(DATABASE_URL on PostgreSQL, REDIS_URL reachable). Without it they skip on a
+Tests marked `postgres`, `redis` or `alertmanager` run when the service is configured
+(DATABASE_URL on PostgreSQL, REDIS_URL reachable, Debian's prometheus-alertmanager installed). Without it they skip on a
 developer's laptop, but with OPSKAIZEN_REQUIRE_SERVICES=1 (the PostgreSQL +
 Redis leg of .ci/run) a missing service is a failure, never a skip.
 """
@@ -18,6 +18,8 @@ from teams.services import create_api_token
 from tests import factories
 
 REQUIRE_SERVICES = os.environ.get("OPSKAIZEN_REQUIRE_SERVICES") == "1"
+# The real Alertmanager the `alertmanager` tests run (Debian's package, installed by .ci/run).
+ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
 
 
 def _on_postgres() -> bool:
@@ -46,6 +48,8 @@ def pytest_runtest_setup(item):
         reason = _redis_reachable()
         if reason:
             missing.append(reason)
+    if item.get_closest_marker("alertmanager") and not os.access(ALERTMANAGER, os.X_OK):
+        missing.append(f"{ALERTMANAGER} is not installed (apt-get install prometheus-alertmanager)")
     if missing:
         message = "; ".join(missing)
         if REQUIRE_SERVICES:

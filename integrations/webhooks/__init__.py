@@ -13,7 +13,11 @@ Replay protection depends on what the sender signs:
   ids at least `WEBHOOK_MAX_EVENT_AGE_DAYS`), and `check_age` refuses an event older than that.
 """
 
+import base64
+import binascii
 import datetime as dt
+import hashlib
+import hmac
 
 from dateutil import parser as dateparser
 from django.conf import settings
@@ -53,6 +57,41 @@ def body_signature_matches(provided: str, secret: str, body: bytes, prefix: str 
     if not provided.startswith(prefix):
         return False
     return signature_matches(hmac_sha256_hex(secret, body), provided.removeprefix(prefix))
+
+
+TOKEN_DIGEST_PREFIX = "sha256:"  # noqa: S105 - a label, not a secret
+
+
+def token_digest(token: str) -> str:
+    """What an integration stores for a credential the sender presents as is (a bearer token, a password).
+
+    A random 256-bit token needs no slow password hash: one SHA-256 keeps the intake path fast.
+    """
+    return TOKEN_DIGEST_PREFIX + hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def authorization_secret(headers) -> str:
+    """The secret of an Authorization header: `Bearer <token>`, or the password of `Basic base64(user:password)`."""
+    scheme, _space, value = headers.get("Authorization", "").strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer":
+        return value
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            return ""
+        _user, colon, password = decoded.partition(":")
+        return password if colon else ""
+    return ""
+
+
+def require_token(provided: str, digest: str, message: str | None = None) -> None:
+    """Refuse (401) unless `provided` is the credential whose digest is stored, compared in constant time."""
+    candidate = token_digest(provided) if provided else ""
+    # Both sides are digests of one length: the comparison takes the same time wherever they differ.
+    if not candidate or not digest.startswith(TOKEN_DIGEST_PREFIX) or not hmac.compare_digest(candidate, digest):
+        raise Refused(401, "invalid_token", message or _("The credential is missing or does not match."))
 
 
 def check_fresh(moment: dt.datetime | None, what: str = "timestamp") -> None:

@@ -30,6 +30,7 @@ from integrations.webhooks import (
     alertmanager,
     generic,
     github,
+    grafana,
     jira,
     malformed,
     pagerduty,
@@ -46,6 +47,7 @@ SOURCES = {
     Integration.Source.PAGERDUTY: pagerduty,
     Integration.Source.SERVICENOW: servicenow,
     Integration.Source.ALERTMANAGER: alertmanager,
+    Integration.Source.GRAFANA: grafana,
 }
 STORED_HEADERS_SKIP = {"authorization", "cookie", "proxy-authorization"}
 NUDGE_KEY = "opskaizen:webhook-drain-queued"

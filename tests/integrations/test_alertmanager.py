@@ -1,5 +1,7 @@
-"""Prometheus Alertmanager's webhook_config (payload version 4): a bearer token, each alert an incident."""
+"""Prometheus Alertmanager's webhook_config (payload version 4): a bearer token or basic auth,
+each alert or each alert group an incident (the lead's choice)."""
 
+import base64
 import copy
 import datetime as dt
 import json
@@ -142,7 +144,7 @@ def test_a_missing_or_wrong_token_is_401(hook, token):
     assert WebhookDelivery.objects.get().outcome == "refused" and not Incident.objects.exists()
 
 
-def test_a_basic_or_rotated_token_is_refused(hook):
+def test_a_basic_header_that_is_not_base64_or_a_rotated_token_is_refused(hook):
     old = hook.bearer_token
     rotate_integration_secret(integration=hook)
     assert send(hook, notification(), old).status_code == 401
@@ -201,3 +203,151 @@ def test_one_added_in_the_admin_gets_a_token_shown_once(team, rf):
     token = shown[0].rsplit(" ", 1)[1]
     assert Integration.objects.get(pk=integration.pk).secret == alertmanager.token_digest(token)
     assert send(integration, notification(), token).status_code == 202
+
+
+def basic(user, password):
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def post_with(integration, payload, authorization):
+    response = Client().post(
+        f"/hooks/{integration.public_id}/",
+        data=json.dumps(payload),
+        content_type="application/json",
+        HTTP_AUTHORIZATION=authorization,
+    )
+    if response.status_code == 202:
+        drain_inbox()
+    return response
+
+
+@pytest.mark.parametrize("user", ["opskaizen", "alertmanager", ""])
+def test_basic_auth_with_the_token_as_password_is_accepted_whatever_the_user(hook, user):
+    response = post_with(hook, notification(), basic(user, hook.bearer_token))
+    assert response.status_code == 202, response.json()
+    assert Incident.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [basic("opskaizen", "wrong"), basic("opskaizen", ""), "Basic !!notbase64", "Basic " + "b2s=", "Token abc"],
+)
+def test_basic_auth_with_a_wrong_password_is_401(hook, authorization):
+    response = post_with(hook, notification(), authorization)
+    assert (response.status_code, response.json()["code"]) == (401, "invalid_token")
+    assert not Incident.objects.exists()
+
+
+def test_each_alert_keeps_its_fingerprint(hook, team):
+    send(hook, notification(), hook.bearer_token)
+    assert set(Incident.objects.values_list("fingerprint", flat=True)) == {"c4a5f6d1e2b3a4f5", "0a1b2c3d4e5f6a7b"}
+
+
+@pytest.fixture
+def grouped(hook):
+    hook.grouping = Integration.Grouping.GROUP
+    hook.save(update_fields=["grouping"])
+    return hook
+
+
+def test_per_group_a_group_is_one_incident_with_the_highest_severity(grouped, team):
+    service = factories.ServiceFactory(team=team, name="Checkout", slug="checkout")
+    response = send(grouped, notification(), grouped.bearer_token)
+    assert response.status_code == 202
+    incident = Incident.objects.get()
+    assert (incident.title, incident.severity, incident.service, incident.status) == (
+        "Checkout p99 latency above 2 s",
+        "SEV1",
+        service,
+        "open",
+    )
+    assert incident.fingerprint == alertmanager.group_fingerprint(NOTIFICATION)
+    assert incident.fingerprint.startswith("group:") and incident.external_id.startswith(incident.fingerprint + "/")
+    assert incident.started_at == dt.datetime(2026, 1, 5, 10, tzinfo=dt.UTC)
+
+
+def test_per_group_it_stays_open_while_one_alert_fires_and_resolves_at_the_latest_end(grouped, team):
+    send(grouped, notification(), grouped.bearer_token)
+    partly = notification()
+    partly["alerts"][1].update(status="resolved", endsAt="2026-01-05T10:20:00Z")
+    send(grouped, partly, grouped.bearer_token)
+    assert Incident.objects.get().status == "open"
+    done = notification("resolved")
+    done["alerts"][1]["endsAt"] = "2026-01-05T10:20:00Z"
+    send(grouped, done, grouped.bearer_token)
+    incident = Incident.objects.get()
+    assert (incident.status, incident.resolved_at) == ("resolved", dt.datetime(2026, 1, 5, 10, 42, tzinfo=dt.UTC))
+
+
+def test_per_group_a_late_firing_after_the_resolved_does_not_reopen_nor_open_another(grouped, team):
+    send(grouped, notification("resolved"), grouped.bearer_token)
+    send(grouped, notification("firing"), grouped.bearer_token)
+    incident = Incident.objects.get()
+    assert incident.status == "resolved"
+    assert WebhookDelivery.objects.filter(outcome="processed").count() == 2
+
+
+def test_per_group_a_new_firing_after_the_resolution_is_a_new_incident(grouped, team):
+    send(grouped, notification("resolved"), grouped.bearer_token)
+    again = notification(alerts=[1])
+    again["alerts"][0]["startsAt"] = "2026-01-06T08:00:00Z"
+    send(grouped, again, grouped.bearer_token)
+    first, second = Incident.objects.order_by("started_at")
+    assert (first.status, second.status) == ("resolved", "open")
+    assert first.fingerprint == second.fingerprint and first.external_id != second.external_id
+    assert second.started_at == dt.datetime(2026, 1, 6, 8, tzinfo=dt.UTC)
+
+
+def test_per_group_a_notification_without_group_key_fails_naming_it(grouped):
+    body = notification()
+    body.pop("groupKey")
+    send(grouped, body, grouped.bearer_token)
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.outcome == "failed" and "groupKey" in delivery.result["errors"]
+    assert not Incident.objects.exists()
+
+
+def test_the_lead_chooses_the_grouping_on_the_integration_page(client, lead, hook, team):
+    client.force_login(lead)
+    url = f"/t/{team.slug}/settings/integrations/{hook.pk}/"
+    page = client.get(url)
+    assert page.status_code == 200 and 'value="group"' in page.content.decode()
+    response = client.post(url, {"grouping": "group"})
+    assert response.status_code == 302
+    assert Integration.objects.get(pk=hook.pk).grouping == "group"
+    bad = client.post(url, {"grouping": "everything"})
+    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
+    assert Integration.objects.get(pk=hook.pk).grouping == "group"
+
+
+def test_a_source_without_alerts_cannot_be_grouped(client, lead, team):
+    github = create_integration(team=team, source=Integration.Source.GITHUB)
+    client.force_login(lead)
+    response = client.post(f"/t/{team.slug}/settings/integrations/{github.pk}/", {"grouping": "group"})
+    assert response.status_code == 400 and "This source does not group alerts." in response.content.decode()
+    assert Integration.objects.get(pk=github.pk).grouping == "alert"
+
+
+def test_the_integration_page_is_the_lead_s_of_its_own_team_only(client, team, hook, other_team):
+    theirs = create_integration(team=other_team, source=Integration.Source.ALERTMANAGER)
+    member = factories.MembershipFactory(team=team, role="member").user
+    lead = factories.MembershipFactory(team=team, role="lead").user
+    client.force_login(member)
+    assert client.get(f"/t/{team.slug}/settings/integrations/{hook.pk}/").status_code in (403, 404)
+    client.force_login(lead)
+    assert client.get(f"/t/{team.slug}/settings/integrations/{theirs.pk}/").status_code == 404
+    assert client.post(f"/t/{team.slug}/settings/integrations/{theirs.pk}/", {"grouping": "group"}).status_code == 404
+    assert Integration.objects.get(pk=theirs.pk).grouping == "alert"
+
+
+def test_the_integration_page_s_queries_do_not_grow(client, lead, hook, team, django_assert_num_queries):
+    client.force_login(lead)
+    url = f"/t/{team.slug}/settings/integrations/{hook.pk}/"
+    client.get(url)
+    with django_assert_num_queries(5):
+        client.get(url)
+    for source in ("github", "jira", "pagerduty"):
+        create_integration(team=team, source=source)
+    send(hook, notification(), hook.bearer_token)
+    with django_assert_num_queries(5):
+        client.get(url)
