@@ -10,12 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from core.forms import add_service_errors
 from core.once import once
+from core.text import markdown_html
 from improvement.models import Action, Stage
 from improvement.views.actions import ABANDON_HINT, MOVE_HINTS, move_fields, move_options
 from incidents.models import Incident, Postmortem
@@ -314,9 +316,17 @@ def review_session(request, team, pk):
         notes_form=NotesForm(initial={"notes": session.notes}),
         cap=REVIEW_SECTION_CAP,
         since_freeze=_since_freeze(session),
+        summary_html=_summary_html(session),
         **_agenda_view(session),
     )
     return render(request, "rituals/review.html", context)
+
+
+def _summary_html(session: ReviewSession) -> str:
+    """The closed session's summary as HTML (escaped Markdown rendered without raw HTML); '' while open."""
+    if session.status != ReviewSession.Status.CLOSED or not session.summary:
+        return ""
+    return mark_safe(markdown_html(session.summary, heading_offset=2))  # noqa: S308 -- markdown_html escapes raw HTML
 
 
 def _since_freeze(session: ReviewSession) -> list[dict]:
