@@ -297,7 +297,8 @@ def _session_context(request, team, session, **extra):
         "verdicts": BoardDecisionForm.base_fields["verdict"].choices,
         "act_decisions": BoardDecisionForm.base_fields["decision_taken"].choices,
         "is_open": session.status == ReviewSession.Status.OPEN,
-        "members": list(review_board.team_members(team)),
+        # Each possible owner with their open and overdue actions, beside every reassign control.
+        "members": list(ritual_selectors.members_with_load(team, today=timezone.localdate(timezone=team.tzinfo))),
         "decide_url": reverse("rituals:review_decide", args=[team.slug, session.pk]),
         **extra,
     }
@@ -317,6 +318,7 @@ def review_session(request, team, pk):
         cap=REVIEW_SECTION_CAP,
         since_freeze=_since_freeze(session),
         summary_html=_summary_html(session),
+        moved=ritual_selectors.moved_since_last_session(session),
         **_agenda_view(session),
     )
     return render(request, "rituals/review.html", context)
