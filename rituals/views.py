@@ -356,8 +356,10 @@ def review_section(request, team, pk, kind):
     return render(request, "rituals/review_section.html", context)
 
 
-def _after_decision_url(team, session, item_id: str, page: str) -> str:
-    """Back where the decision was taken: the section page it came from (?page=), else the board."""
+def _after_decision_url(team, session, item_id: str, page: str, present: str = "") -> str:
+    """Back where the decision was taken: presenter mode (?present=N), the section page (?page=), else the board."""
+    if present.isdigit():
+        return reverse("rituals:review_present", args=[team.slug, session.pk]) + f"?item={present}"
     anchor = "#item-" + quote(item_id, safe=":")
     section = next((i["section"] for i in agenda.readable(session.agenda).get("items", []) if i["id"] == item_id), "")
     if page.isdigit() and section in AGENDA_SECTIONS:
@@ -401,7 +403,8 @@ def review_decide(request, team, pk):
     if not request.htmx:
         if form.errors:
             messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
-        return redirect(_after_decision_url(team, session, item_id, request.GET.get("page", "")))
+        back = _after_decision_url(team, session, item_id, request.GET.get("page", ""), request.GET.get("present", ""))
+        return redirect(back)
     session = _session(team, pk)
     context = _session_context(
         request,
