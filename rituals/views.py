@@ -336,8 +336,8 @@ def _since_freeze(session: ReviewSession) -> list[dict]:
 
     Only while the session is open; a constant number of queries (agenda.changes_since_freeze).
     """
-    if session.status != ReviewSession.Status.OPEN or not session.agenda:
-        return []
+    if session.status != ReviewSession.Status.OPEN or not session.agenda or "monthly" in session.agenda:
+        return []  # a monthly review's agenda is the month's figures, not items that come in
     added = agenda.changes_since_freeze(session)["added"]
     for item in added:
         item["section_label"] = AGENDA_SECTIONS.get(item.get("section"), "")

@@ -132,3 +132,43 @@ def test_a_lead_runs_the_weekly_review_in_presenter_mode_by_keyboard(
     assert Notification.objects.filter(kind="session_summary", object_id=session.pk).count() == 2
     assert len([m for m in mailoutbox if m.body == session.summary]) == 2
     assert page.refused == []
+
+
+@pytest.mark.parametrize("language", ["en", "fr"])
+def test_the_seeded_monthly_review_shows_the_months_figures(page, language):  # noqa: F811
+    """seed_demo opens a monthly operations review: a lead opens it and reads the month per pole."""
+    import os
+
+    from django.core.management import call_command
+    from django.utils import translation
+    from django.utils.translation import gettext as _
+
+    call_command("seed_demo", "--weeks=8", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    session = ReviewSession.objects.get(ritual__kind="monthly_ops_review")
+    page.goto(page.base + "/accounts/login/")  # the demo's own login, as its output prints it
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "kaizen-demo")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    page.goto(f"{page.base}/t/{session.team.slug}/reviews/{session.pk}/")
+    if language != "en":
+        page.select_option("#language-select", language)
+        page.locator("#language-select").locator("xpath=ancestor::form").locator("button").click()
+        page.wait_for_load_state()
+    with translation.override(language):
+        heading, reliability, problems = _("The month in review"), _("Reliability"), _("Top recurring problems")
+    month = page.locator("#month")
+    expect(month.get_by_role("heading", name=heading)).to_be_visible()
+    expect(month.get_by_role("heading", name=reliability, exact=True)).to_be_visible()
+    expect(month.get_by_role("heading", name=problems)).to_be_visible()
+    incidents = next(
+        t for pole in session.agenda["monthly"]["poles"] for t in pole["trends"] if t["key"] == "incidents"
+    )
+    expect(month.get_by_role("rowheader", name=incidents["label"], exact=True)).to_be_visible()
+    assert month.locator("tbody tr").count() >= 3
+    if language == "en":
+        shot(page, "16-monthly-review")
+        page.set_viewport_size({"width": 390, "height": 844})  # a phone: the poles stack, nothing overflows
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390 + 1
+    assert page.refused == []
