@@ -33,3 +33,21 @@ def md_escape(text) -> str:
 def md_escape_block(text) -> str:
     """Multi-line `text` as literal Markdown paragraphs: each line escaped, blank lines kept."""
     return "\n".join(_escape_line(line.strip()) for line in str(text or "").splitlines()).strip()
+
+
+def markdown_html(text: str, *, heading_offset: int = 0) -> str:
+    """CommonMark `text` as HTML that is safe to show: raw HTML is escaped, unsafe link schemes dropped.
+
+    For Markdown the application wrote (user text in it already passed through md_escape), so
+    nothing in it is trusted to add markup beyond what CommonMark itself makes. `heading_offset`
+    moves its headings down (2: a "#" becomes <h3>) to sit under the page's own.
+    """
+    import markdown_it
+
+    # html=False: a <tag> in the text is shown as text; validateLink refuses javascript:, data: …
+    parser = markdown_it.MarkdownIt("commonmark", {"html": False, "linkify": False})
+    tokens = parser.parse(text or "")
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(int(token.tag[1]) + heading_offset, 6)}"
+    return parser.renderer.render(tokens, parser.options, {})

@@ -21,6 +21,9 @@ Format (version 2) — the review-board page renders it without further queries:
       "carried_over": 3,                            # items carried over from the previous session
       "carried_over_from": "2026-11-16",            # its date (ritual's time zone), or null
       "items": [ITEM, ...]                          # in section order (SECTIONS), then by urgency
+      "monthly": {...}                              # monthly operations review only: the month's
+                                                    #   figures (rituals.monthly.month_review); its
+                                                    #   items are then only what was carried over
     }
 
     ITEM = {
@@ -78,6 +81,7 @@ import hashlib
 import json
 import logging
 
+from dateutil.relativedelta import relativedelta
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
@@ -86,7 +90,8 @@ from improvement.models import OPEN_STAGES, Action, Stage
 from incidents.models import Incident, Postmortem
 from reporting import metrics
 from rituals import occurrences
-from rituals.models import ReviewSession
+from rituals.models import ReviewSession, Ritual
+from rituals.monthly import month_review
 
 logger = logging.getLogger(__name__)
 
@@ -336,11 +341,16 @@ def fit_to_duration(items: list[dict], duration_minutes: int) -> list[dict]:
 
 
 def agenda_since(session: ReviewSession) -> dt.datetime:
-    """Where the agenda's window starts: the previous session, else the rule's previous occurrence."""
+    """Where the agenda's window starts: the previous session, else the rule's previous occurrence, else a period."""
     if session.previous_id:
         return session.previous.occurrence
     before = occurrences.previous_occurrence(session.ritual, at=session.occurrence - dt.timedelta(seconds=1))
-    return before or session.occurrence - dt.timedelta(days=7)
+    if before:
+        return before
+    # A ritual's first session: the period it reviews (a month for the monthly review, else a week).
+    if session.ritual.kind == Ritual.Kind.MONTHLY_OPS_REVIEW:
+        return session.occurrence - relativedelta(months=1)
+    return session.occurrence - dt.timedelta(days=7)
 
 
 def build_agenda(*, session: ReviewSession, now: dt.datetime | None = None) -> dict:
@@ -348,10 +358,12 @@ def build_agenda(*, session: ReviewSession, now: dt.datetime | None = None) -> d
     now = now or timezone.now()
     ritual = session.ritual
     since = agenda_since(session)
-    items = agenda_items(team=session.team, ritual=ritual, since=since, now=now)
+    monthly = ritual.kind == Ritual.Kind.MONTHLY_OPS_REVIEW
+    # The monthly review looks at the month's figures (rituals.monthly), not at each item again.
+    items = [] if monthly else agenda_items(team=session.team, ritual=ritual, since=since, now=now)
     carried, when = _carried_over(session)
     items = fit_to_duration(_merge_carried(items, carried, when), ritual.duration_minutes)
-    return {
+    document = {
         "version": VERSION,
         "frozen_at": _iso(now),
         "occurrence": _iso(session.occurrence),
@@ -364,6 +376,9 @@ def build_agenda(*, session: ReviewSession, now: dt.datetime | None = None) -> d
         "carried_over_from": when if carried else None,
         "items": items,
     }
+    if monthly:
+        document["monthly"] = month_review(team=session.team, since=since, now=now)
+    return document
 
 
 def _sections_of(items: list[dict]) -> dict:

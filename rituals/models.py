@@ -222,6 +222,7 @@ class Notification(models.Model):
 
     class Kind(models.TextChoices):
         SESSION_OPENED = "session_opened", _("review session opened")
+        SESSION_SUMMARY = "session_summary", _("review session summary")
         ACTION_DUE_SOON = "action_due_soon", _("action due soon")
         ACTION_OVERDUE = "action_overdue", _("action overdue")
         POSTMORTEM_DRAFT = "postmortem_draft", _("postmortem still in draft")

@@ -81,7 +81,7 @@ def session_message(session: ReviewSession) -> tuple[str, str]:
     ritual = session.ritual
     agenda = session.agenda or {}
     counts = agenda.get("counts", {})
-    with translation.override(settings.LANGUAGE_CODE):
+    with translation.override(session.team.language):
         subject = _("%(ritual)s opened — %(when)s") % {
             "ritual": ritual.name,
             "when": _local_label(session.occurrence, ritual.timezone),
@@ -119,33 +119,39 @@ def session_message(session: ReviewSession) -> tuple[str, str]:
 
 def queue_session_opened(*, session: ReviewSession) -> list[int]:
     """Log the announcements of an opened session (email to attendees, chat); returns the new rows' ids."""
-    ritual: Ritual = session.ritual
     subject, body = session_message(session)
-    common = {"team_id": session.team_id, "kind": Notification.Kind.SESSION_OPENED, "object_id": session.pk}
+    people = session.ritual.attendees.exclude(email="")
+    return _queue_to(session, Notification.Kind.SESSION_OPENED, people, subject, body)
+
+
+def _queue_to(session: ReviewSession, kind: str, people, subject: str, body: str) -> list[int]:
+    """One row per person (email, when the ritual notifies by email) and one for the ritual's chat."""
+    ritual: Ritual = session.ritual
+    common = {"team_id": session.team_id, "kind": kind, "object_id": session.pk, "subject": subject, "body": body}
     ids = []
     if ritual.notify_email:
-        for user in ritual.attendees.exclude(email=""):
-            ids.append(
-                _create(
-                    **common,
-                    channel=Notification.Channel.EMAIL,
-                    recipient=user.email,
-                    user=user,
-                    subject=subject,
-                    body=body,
-                )
-            )
+        for user in people:
+            ids.append(_create(**common, channel=Notification.Channel.EMAIL, recipient=user.email, user=user))
     if ritual.chat_webhook_url:
-        ids.append(
-            _create(
-                **common,
-                channel=Notification.Channel.CHAT,
-                recipient=ritual.chat_webhook_url,
-                subject=subject,
-                body=body,
-            )
-        )
+        ids.append(_create(**common, channel=Notification.Channel.CHAT, recipient=ritual.chat_webhook_url))
     return [pk for pk in ids if pk]
+
+
+def queue_session_summary(*, session: ReviewSession) -> list[int]:
+    """Log the closed session's summary for its attendees (email) and the ritual's chat; the new rows' ids.
+
+    Once per session and recipient (the notification's unique constraint): a session closes once,
+    and a second call, a retried task or a replayed close creates nothing.
+    """
+    ritual: Ritual = session.ritual
+    with translation.override(session.team.language):
+        subject = _("%(ritual)s — summary of %(when)s") % {
+            "ritual": ritual.name,
+            "when": _local_label(session.occurrence, ritual.timezone),
+        }
+    # Who attended; a session whose attendance nobody took goes to the ritual's invitees.
+    people = list(session.attendees.exclude(email="")) or list(ritual.attendees.exclude(email=""))
+    return _queue_to(session, Notification.Kind.SESSION_SUMMARY, people, subject, session.summary)
 
 
 def reminder_period(instant: dt.datetime, team: Team) -> str:

@@ -9,14 +9,14 @@ too. Closing a session writes its summary (Markdown) from those rows.
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from core.text import md_escape, md_escape_block
 from improvement import services
 from improvement.models import Action, Stage
-from rituals import agenda
+from rituals import agenda, notifications
 from rituals.models import ReviewDecision, ReviewSession
 from teams.models import Membership, Team
 
@@ -165,9 +165,9 @@ def session_markdown(session: ReviewSession) -> str:
     when = timezone.localtime(session.occurrence, tz).strftime("%Y-%m-%d %H:%M")
     lines = [f"# {md_escape(session.ritual.name)} — {when} ({tz.key})", ""]
     people = ", ".join(sorted(md_escape(u.get_full_name() or u.get_username()) for u in session.attendees.all()))
-    attendees_label, agenda_label = _("Attendees"), _("Agenda")
+    attendees_label, agenda_label = _("Attendees:"), _("Agenda")
     decisions_label, left_label, notes_label = _("Decisions"), _("Not discussed"), _("Notes")
-    lines += [f"**{attendees_label}:** {people or '—'}", ""]
+    lines += [f"**{attendees_label}** {people or '—'}", ""]
     decisions = list(session.decisions.select_related("by").order_by("at", "id"))
     items = agenda.readable(session.agenda).get("items", [])
     discussed = {d.item_id for d in decisions if d.item_id}  # a decision on an item means it was discussed
@@ -219,7 +219,7 @@ def undiscussed_items(session: ReviewSession) -> list[dict]:
 
 @transaction.atomic
 def close_session(*, session: ReviewSession, by=None, at=None, carry_over: bool = False) -> ReviewSession:
-    """Close the session and freeze its summary; the next session links back to it.
+    """Close the session, freeze its summary (in the team's language) and queue it for the attendees.
 
     Items left undiscussed open the next session's agenda (carried over); closing with some
     left needs `carry_over=True`, so that nobody leaves them behind without knowing.
@@ -235,8 +235,11 @@ def close_session(*, session: ReviewSession, by=None, at=None, carry_over: bool 
         raise ValidationError({"carry_over": ValidationError(message, code="confirm")})
     session.status = ReviewSession.Status.CLOSED
     session.closed_at = at or timezone.now()
-    session.summary = session_markdown(session)
+    with translation.override(session.team.language):
+        session.summary = session_markdown(session)
     session.save(update_fields=["status", "closed_at", "summary"])
+    ids = notifications.queue_session_summary(session=session)
+    transaction.on_commit(lambda: notifications.publish(ids))
     return session
 
 

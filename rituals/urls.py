@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rituals import views
+from rituals import views, views_presenter
 
 app_name = "rituals"
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("rituals/new/", views.ritual_create, name="ritual_create"),
     path("rituals/<int:pk>/", views.ritual_edit, name="ritual_edit"),
     path("reviews/<int:pk>/", views.review_session, name="review"),
+    path("reviews/<int:pk>/present/", views_presenter.review_present, name="review_present"),
     path("reviews/<int:pk>/sections/<slug:kind>/", views.review_section, name="review_section"),
     path("reviews/<int:pk>/decide/", views.review_decide, name="review_decide"),
     path("reviews/<int:pk>/attendance/", views.review_attendance, name="review_attendance"),

@@ -10,12 +10,14 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from core.forms import add_service_errors
 from core.once import once
+from core.text import markdown_html
 from improvement.models import Action, Stage
 from improvement.views.actions import ABANDON_HINT, MOVE_HINTS, move_fields, move_options
 from incidents.models import Incident, Postmortem
@@ -295,7 +297,8 @@ def _session_context(request, team, session, **extra):
         "verdicts": BoardDecisionForm.base_fields["verdict"].choices,
         "act_decisions": BoardDecisionForm.base_fields["decision_taken"].choices,
         "is_open": session.status == ReviewSession.Status.OPEN,
-        "members": list(review_board.team_members(team)),
+        # Each possible owner with their open and overdue actions, beside every reassign control.
+        "members": list(ritual_selectors.members_with_load(team, today=timezone.localdate(timezone=team.tzinfo))),
         "decide_url": reverse("rituals:review_decide", args=[team.slug, session.pk]),
         **extra,
     }
@@ -314,9 +317,18 @@ def review_session(request, team, pk):
         notes_form=NotesForm(initial={"notes": session.notes}),
         cap=REVIEW_SECTION_CAP,
         since_freeze=_since_freeze(session),
+        summary_html=_summary_html(session),
+        moved=ritual_selectors.moved_since_last_session(session),
         **_agenda_view(session),
     )
     return render(request, "rituals/review.html", context)
+
+
+def _summary_html(session: ReviewSession) -> str:
+    """The closed session's summary as HTML (escaped Markdown rendered without raw HTML); '' while open."""
+    if session.status != ReviewSession.Status.CLOSED or not session.summary:
+        return ""
+    return mark_safe(markdown_html(session.summary, heading_offset=2))  # noqa: S308 -- markdown_html escapes raw HTML
 
 
 def _since_freeze(session: ReviewSession) -> list[dict]:
@@ -324,8 +336,8 @@ def _since_freeze(session: ReviewSession) -> list[dict]:
 
     Only while the session is open; a constant number of queries (agenda.changes_since_freeze).
     """
-    if session.status != ReviewSession.Status.OPEN or not session.agenda:
-        return []
+    if session.status != ReviewSession.Status.OPEN or not session.agenda or "monthly" in session.agenda:
+        return []  # a monthly review's agenda is the month's figures, not items that come in
     added = agenda.changes_since_freeze(session)["added"]
     for item in added:
         item["section_label"] = AGENDA_SECTIONS.get(item.get("section"), "")
@@ -344,8 +356,10 @@ def review_section(request, team, pk, kind):
     return render(request, "rituals/review_section.html", context)
 
 
-def _after_decision_url(team, session, item_id: str, page: str) -> str:
-    """Back where the decision was taken: the section page it came from (?page=), else the board."""
+def _after_decision_url(team, session, item_id: str, page: str, present: str = "") -> str:
+    """Back where the decision was taken: presenter mode (?present=N), the section page (?page=), else the board."""
+    if present.isdigit():
+        return reverse("rituals:review_present", args=[team.slug, session.pk]) + f"?item={present}"
     anchor = "#item-" + quote(item_id, safe=":")
     section = next((i["section"] for i in agenda.readable(session.agenda).get("items", []) if i["id"] == item_id), "")
     if page.isdigit() and section in AGENDA_SECTIONS:
@@ -389,7 +403,8 @@ def review_decide(request, team, pk):
     if not request.htmx:
         if form.errors:
             messages.error(request, " ".join(m for errors in form.errors.values() for m in errors))
-        return redirect(_after_decision_url(team, session, item_id, request.GET.get("page", "")))
+        back = _after_decision_url(team, session, item_id, request.GET.get("page", ""), request.GET.get("present", ""))
+        return redirect(back)
     session = _session(team, pk)
     context = _session_context(
         request,

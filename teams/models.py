@@ -25,6 +25,15 @@ class Team(models.Model):
         validators=[validate_timezone],
         help_text=_("Weekly metrics and rituals follow this time zone."),
     )
+    # What the team's shared records (a review session's summary, its messages) are written in;
+    # each person's pages follow their own browser.
+    language = models.CharField(
+        _("language"),
+        max_length=8,
+        choices=settings.LANGUAGES,
+        default=settings.LANGUAGE_CODE,
+        help_text=_("Review summaries and ritual messages are written in this language."),
+    )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, through="Membership", related_name="teams")
     created_at = models.DateTimeField(auto_now_add=True)
 

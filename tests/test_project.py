@@ -13,7 +13,7 @@ from django.db.models import Count
 
 from improvement.models import Action, StageTransition
 from incidents.models import Change, Incident, Postmortem
-from rituals.models import Ritual
+from rituals.models import ReviewSession, Ritual
 from teams.models import Team
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -92,7 +92,14 @@ def test_seed_demo_creates_teams_history_and_actions_at_every_stage(demo):
     # Every action's stage history is consistent: its last transition ends in its stage.
     for action in Action.objects.prefetch_related("transitions"):
         assert list(action.transitions.all())[-1].to_stage == action.stage
-    assert Ritual.objects.count() == 3
+    assert Ritual.objects.filter(kind="weekly_review").count() == 3
+    # The monthly operations review is open on the last day, with the month's figures frozen.
+    monthly = ReviewSession.objects.get(ritual__kind="monthly_ops_review")
+    month = monthly.agenda["monthly"]
+    assert monthly.team.slug == "platform-sre" and monthly.status == "open"
+    assert [p["pole"] for p in month["poles"]] == ["flexibility", "speed", "reliability"]
+    assert all(pole["trends"] for pole in month["poles"])
+    assert month["verified"] or month["overridden"] or month["problems"]
 
 
 def test_the_demo_shows_the_evidence_loop(demo):

@@ -16,7 +16,7 @@ class TeamSerializer(ModelSerializer):
     class Meta:
         model = Team
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = ["id", "name", "slug", "timezone", "created_at"]
+        fields = ["id", "name", "slug", "timezone", "language", "created_at"]
         read_only_fields = fields
 
 

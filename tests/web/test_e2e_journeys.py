@@ -286,7 +286,7 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
     page.get_by_role("heading", name="Close the session?").wait_for()
     page.get_by_role("button", name=re.compile("Close and carry")).click()
     page.get_by_role("heading", name="Summary").wait_for()
-    summary = page.inner_text("pre.summary")
+    summary = page.inner_text("div.summary")
     assert "Canary stage: Plan → Do. Agreed: start this week" in summary
     assert "New action: Alert on gateway 502 rate" in summary
     assert "alice" in summary  # the ritual's attendees are the session's

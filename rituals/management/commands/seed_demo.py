@@ -18,7 +18,8 @@ from improvement import services as improvement
 from improvement.models import Action, Recurrence, Stage, Verdict
 from incidents import services as incidents
 from incidents.models import Change, FactorCategory, Incident, Postmortem, Severity
-from rituals.models import Ritual
+from rituals import agenda
+from rituals.models import ReviewSession, Ritual
 from teams import services as teams
 from teams.models import Membership, Team
 
@@ -169,6 +170,25 @@ class Seeder:
         checks.compute_due_checks(now=self.now)
         self.override_one_early_check()
         self.showcase_evidence(Team.objects.get(slug=TEAMS[0]["slug"]))
+        self.seed_monthly_review(Team.objects.get(slug=TEAMS[0]["slug"]))
+
+    def seed_monthly_review(self, team: Team):
+        """A monthly operations review, opened on the last day of history with the month's figures frozen."""
+        ritual = Ritual.objects.create(
+            team=team,
+            name="Monthly operations review",
+            kind=Ritual.Kind.MONTHLY_OPS_REVIEW,
+            rrule="FREQ=MONTHLY;BYDAY=1MO",
+            time_of_day=dt.time(14, 0),
+            timezone=team.timezone,
+            duration_minutes=90,
+        )
+        ritual.attendees.set([m.user for m in team.memberships.select_related("user")])
+        session = ReviewSession.objects.create(team=team, ritual=ritual, occurrence=self.now)
+        session.attendees.set(ritual.attendees.all())
+        # What the tick does when the session opens: the same agenda, frozen once.
+        session.agenda = agenda.build_agenda(session=session, now=self.now)
+        session.save(update_fields=["agenda"])
 
     def showcase_evidence(self, team: Team):
         """Checks built to show what the statistics do, before the random history starts (counts controlled)."""
