@@ -26,6 +26,7 @@ urlpatterns = [
     path("t/<slug:team_slug>/", include("teams.urls")),
     path("t/<slug:team_slug>/", include("improvement.incident_urls")),
     path("t/<slug:team_slug>/", include("improvement.urls")),
+    path("t/<slug:team_slug>/", include("improvement.problem_urls")),
     path("t/<slug:team_slug>/", include("reporting.urls")),
     path("t/<slug:team_slug>/", include("rituals.urls")),
     path("t/<slug:team_slug>/settings/", include("integrations.urls")),
