@@ -130,3 +130,12 @@ def merges_of_problem(problem: Problem) -> QuerySet[ProblemMerge]:
         .select_related("source", "target", "merged_by", "undone_by")
         .order_by("-merged_at", "-id")
     )
+
+
+def open_actions_on_service(service) -> QuerySet[Action]:
+    """The open actions aimed at a service, soonest due first."""
+    return (
+        Action.objects.filter(team_id=service.team_id, target_service=service, stage__in=OPEN_STAGES)
+        .select_related("owner")
+        .order_by(F("due_date").asc(nulls_last=True), "id")
+    )
