@@ -2,7 +2,7 @@
 
 from django.db.models import Count, F, Max, Prefetch, Q, QuerySet
 
-from improvement.models import OPEN_STAGES, Action, ProblemMerge, Recurrence, StageTransition
+from improvement.models import OPEN_STAGES, Action, ProblemMerge, Recurrence, Stage, StageTransition
 from incidents.models import Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Team
 
@@ -138,4 +138,16 @@ def open_actions_on_service(service) -> QuerySet[Action]:
         Action.objects.filter(team_id=service.team_id, target_service=service, stage__in=OPEN_STAGES)
         .select_related("owner")
         .order_by(F("due_date").asc(nulls_last=True), "id")
+    )
+
+
+CLOSED_STAGES = (Stage.DONE, Stage.ABANDONED, Stage.WITHDRAWN)
+
+
+def archived_actions(team: Team) -> QuerySet[Action]:
+    """The team's finished cycles (done, abandoned, withdrawn), most recently closed first, with their verdicts."""
+    return (
+        Action.objects.filter(team=team, stage__in=CLOSED_STAGES)
+        .select_related("owner", "target_service", "target_problem", "check_result")
+        .order_by("-stage_entered_at", "-id")
     )
