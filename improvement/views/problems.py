@@ -110,6 +110,12 @@ def problem_edit(request, team, pk):
     return render(request, "problems/form.html", {"team": team, "form": form, "problem": problem}, status=status)
 
 
+def _shared_service(incidents):
+    """The service all the incidents are on, if they share one: a new problem starts on it."""
+    service_ids = {incident.service_id for incident in incidents}
+    return incidents[0].service if len(service_ids) == 1 else None
+
+
 @require_POST
 @team_view(MEMBER)
 @once
@@ -125,7 +131,9 @@ def incidents_to_problem(request, team):
                     services.detach_incidents(team=team, incident_ids=ids)
                     problem = None
                 else:
-                    problem = data["problem"] or services.create_problem(team=team, title=data["new_title"])
+                    problem = data["problem"] or services.create_problem(
+                        team=team, title=data["new_title"], service=_shared_service(data["incidents"])
+                    )
                     services.attach_incidents(team=team, problem=problem, incident_ids=ids)
         except ValidationError as error:
             add_service_errors(form, error)

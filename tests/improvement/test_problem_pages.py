@@ -128,13 +128,15 @@ def test_viewers_read_but_cannot_write(client, viewer, team):
 
 
 def test_ticked_incidents_are_attached_to_a_new_problem_and_audited(client, member, team):
-    a, b, c = (IncidentFactory(team=team, title=t) for t in ("Disk full A", "Disk full B", "Unrelated"))
+    disk = ServiceFactory(team=team)
+    a, b, c = (IncidentFactory(team=team, service=disk, title=t) for t in ("Disk full A", "Disk full B", "Unrelated"))
     client.force_login(member)
     data = once({"incidents": [a.pk, b.pk], "problem": "", "new_title": "Log rotation broken", "operation": "attach"})
     response = client.post(url("from_incidents", team), data)
     problem = Problem.objects.get(title="Log rotation broken")
     assert response["Location"] == url("detail", team, problem.pk)
     assert sorted(problem.incidents.values_list("title", flat=True)) == ["Disk full A", "Disk full B"]
+    assert problem.service == disk  # the service the ticked incidents share
     assert Incident.objects.get(pk=c.pk).problem is None
     entries = LogEntry.objects.filter(
         additional_data__team_id=team.pk, content_type__model="incident", action=LogEntry.Action.UPDATE
