@@ -24,8 +24,11 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     # The team pages under /t/<team_slug>/, one include per app.
     path("t/<slug:team_slug>/", include("teams.urls")),
+    path("t/<slug:team_slug>/", include("incidents.urls")),
     path("t/<slug:team_slug>/", include("improvement.incident_urls")),
     path("t/<slug:team_slug>/", include("improvement.urls")),
+    path("t/<slug:team_slug>/", include("improvement.problem_urls")),
+    path("t/<slug:team_slug>/", include("improvement.service_urls")),
     path("t/<slug:team_slug>/", include("reporting.urls")),
     path("t/<slug:team_slug>/", include("rituals.urls")),
     path("t/<slug:team_slug>/settings/imports/", include("imports.urls")),

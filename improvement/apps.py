@@ -8,7 +8,8 @@ class ImprovementConfig(AppConfig):
     def ready(self):
         from core import audit
         from improvement import receivers  # noqa: F401 - reopens standardised actions on a recurrence
-        from improvement.models import Action, Check
+        from improvement.models import Action, Check, ProblemMerge
 
         audit.register(Check)
+        audit.register(ProblemMerge)
         audit.register(Action, m2m_fields={"incidents", "postmortems", "problems", "changes"})

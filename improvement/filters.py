@@ -31,10 +31,14 @@ class ActionFilterSet(django_filters.FilterSet):
 
 
 class ActionFilter(django_filters.FilterSet):
+    """The API's filter set of actions (/api/v1/actions/), also the action archive's (`ARCHIVE_FIELDS`)."""
+
+    ARCHIVE_FIELDS = ("q", "stage", "service", "kind", "owner")
+
     team = TeamSlugFilter()
-    service = ServiceFilterField(field_name="target_service", label=_("target service (id)"))
-    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices)
-    kind = django_filters.MultipleChoiceFilter(choices=Action.Kind.choices)
+    service = ServiceFilterField(field_name="target_service", label=_("target service (id)"), empty_label=_("any"))
+    stage = django_filters.MultipleChoiceFilter(choices=Stage.choices, label=_("Stage"))
+    kind = django_filters.MultipleChoiceFilter(choices=Action.Kind.choices, label=_("Kind"))
     origin = django_filters.MultipleChoiceFilter(choices=Action.Origin.choices)
     owner = django_filters.CharFilter(field_name="owner__username", label=_("owner (username)"))
     source = django_filters.CharFilter()
@@ -43,7 +47,7 @@ class ActionFilter(django_filters.FilterSet):
     due_before = django_filters.DateFilter(field_name="due_date", lookup_expr="lt")
     created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
     created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
-    q = TitleSearchFilter()
+    q = TitleSearchFilter(label=_("Search"))
 
     class Meta:
         model = Action

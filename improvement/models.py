@@ -278,3 +278,31 @@ class Check(TeamAudited, models.Model):
     def verified(self) -> bool:
         """Verified effective: measured by the product, effective, and not overridden."""
         return self.evidence == self.Evidence.COMPUTED and not self.overridden and self.verdict == Verdict.EFFECTIVE
+
+
+class ProblemMerge(TeamAudited, models.Model):
+    """Two problems made one: what moved from `source` to `target`, kept so a lead can undo it."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="merges_out")
+    target = models.ForeignKey(Problem, on_delete=models.CASCADE, related_name="merges_in")
+    source_status = models.CharField(max_length=20, choices=Problem.Status.choices)
+    incident_ids = models.JSONField(default=list, blank=True)
+    # Actions linked to the source only (the link moves), to both (the source link goes), aimed at it.
+    linked_action_ids = models.JSONField(default=list, blank=True)
+    shared_action_ids = models.JSONField(default=list, blank=True)
+    targeted_action_ids = models.JSONField(default=list, blank=True)
+    merged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    merged_at = models.DateTimeField(_("merged at"))
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} → {self.target_id}"

@@ -1,9 +1,9 @@
 """Reads on improvement actions, shaped for the pages that show them."""
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet
 
-from improvement.models import OPEN_STAGES, Action, Recurrence, StageTransition
-from incidents.models import Incident, Postmortem, TimelineEvent
+from improvement.models import OPEN_STAGES, Action, ProblemMerge, Recurrence, Stage, StageTransition
+from incidents.models import Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Team
 
 
@@ -72,4 +72,82 @@ def postmortem_for_page(team: Team, pk: int) -> Postmortem:
             Prefetch("actions", queryset=Action.objects.select_related("owner").order_by("-created_at")),
         )
         .get(pk=pk)
+    )
+
+
+def problems_for_team(team: Team) -> QuerySet[Problem]:
+    """The team's problems (merged ones left out) with their incident count, last incident and linked actions."""
+    return (
+        Problem.objects.filter(team=team, merged_into__isnull=True)
+        .select_related("service")
+        .annotate(incident_count=Count("incidents", distinct=True), last_incident_at=Max("incidents__started_at"))
+        .prefetch_related(
+            Prefetch("actions", queryset=Action.objects.select_related("check_result").order_by("-created_at", "-id"))
+        )
+        .order_by(F("last_incident_at").desc(nulls_last=True), "-created_at", "-id")
+    )
+
+
+def problem_for_page(team: Team, pk: int) -> Problem:
+    """One problem of `team` with its incidents (oldest first, for the timeline); DoesNotExist for another team's."""
+    return (
+        Problem.objects.filter(team=team)
+        .select_related("service", "merged_into")
+        .prefetch_related(
+            Prefetch("incidents", queryset=Incident.objects.select_related("service").order_by("started_at", "id"))
+        )
+        .get(pk=pk)
+    )
+
+
+def actions_of_problem(problem: Problem) -> QuerySet[Action]:
+    """Actions linked to the problem or aimed at it, with their verdicts."""
+    return (
+        Action.objects.filter(Q(problems=problem) | Q(target_problem=problem), team_id=problem.team_id)
+        .distinct()
+        .select_related("owner", "check_result")
+        .order_by("-created_at", "-id")
+    )
+
+
+def recurrences_of_problem(problem: Problem) -> QuerySet[Recurrence]:
+    """The recurrence history: incidents that brought back a standardised action of this problem."""
+    return (
+        Recurrence.objects.filter(
+            Q(incident__problem=problem) | Q(action__target_problem=problem) | Q(action__problems=problem),
+            action__team_id=problem.team_id,
+        )
+        .distinct()
+        .select_related("incident", "action", "dismissed_by")
+        .order_by("created_at", "pk")
+    )
+
+
+def merges_of_problem(problem: Problem) -> QuerySet[ProblemMerge]:
+    """Merges into and out of the problem, newest first."""
+    return (
+        ProblemMerge.objects.filter(Q(source=problem) | Q(target=problem), team_id=problem.team_id)
+        .select_related("source", "target", "merged_by", "undone_by")
+        .order_by("-merged_at", "-id")
+    )
+
+
+def open_actions_on_service(service) -> QuerySet[Action]:
+    """The open actions aimed at a service, soonest due first."""
+    return (
+        Action.objects.filter(team_id=service.team_id, target_service=service, stage__in=OPEN_STAGES)
+        .select_related("owner")
+        .order_by(F("due_date").asc(nulls_last=True), "id")
+    )
+
+
+CLOSED_STAGES = (Stage.DONE, Stage.ABANDONED, Stage.WITHDRAWN)
+
+
+def archived_actions(team: Team) -> QuerySet[Action]:
+    """The team's finished cycles (done, abandoned, withdrawn), most recently closed first, with their verdicts."""
+    return (
+        Action.objects.filter(team=team, stage__in=CLOSED_STAGES)
+        .select_related("owner", "target_service", "target_problem", "check_result")
+        .order_by("-stage_entered_at", "-id")
     )

@@ -170,8 +170,19 @@ class ProblemSerializer(ModelSerializer):
     class Meta:
         model = Problem
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = ["id", "team", "service", "title", "description", "status", "created_at", "updated_at"]
-        read_only_fields = ["id", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "team",
+            "service",
+            "title",
+            "description",
+            "status",
+            "workaround",
+            "merged_into",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "merged_into", "created_at", "updated_at"]
 
 
 @extend_schema_view(

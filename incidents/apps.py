@@ -8,7 +8,7 @@ class IncidentsConfig(AppConfig):
     def ready(self):
         from core import audit
         from incidents.measures import db  # noqa: F401 - the percentile function on SQLite connections
-        from incidents.models import ContributingFactor, Incident, Postmortem, TimelineEvent
+        from incidents.models import ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 
-        for model in (Incident, TimelineEvent, Postmortem, ContributingFactor):
+        for model in (Incident, TimelineEvent, Postmortem, ContributingFactor, Problem):
             audit.register(model)

@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import Change, Incident, Postmortem, Problem, Severity
-from teams.filters import TeamSlugFilter, TitleSearchFilter, UtcDateTimeFilter, visible_services
+from teams.filters import TeamSlugFilter, TitleSearchFilter, UtcDateTimeFilter
 from teams.models import Service
 from teams.selectors import teams_for_request
 
@@ -54,9 +54,11 @@ class IncidentFilterSet(django_filters.FilterSet):
 
 
 class ServiceFilterField(django_filters.ModelChoiceFilter):
+    """`?service=<id>`: on a team page, among that team's services only (another team's is a field error)."""
+
     def __init__(self, **kwargs):
         kwargs.setdefault("field_name", "service")
-        kwargs.setdefault("queryset", visible_services)
+        kwargs.setdefault("queryset", services_for_request)
         kwargs.setdefault("label", _("service (id)"))
         super().__init__(**kwargs)
 
@@ -104,15 +106,37 @@ class PostmortemFilter(django_filters.FilterSet):
 
 
 class ChangeFilter(django_filters.FilterSet):
+    """The one filter set of changes: the API's (/api/v1/changes/) and the change log page's.
+
+    The page shows `PAGE_FIELDS` (dates in the team's calendar); the API takes them all.
+    """
+
+    PAGE_FIELDS = ("q", "service", "kind", "failed", "deployed_from", "deployed_to")
+
     team = TeamSlugFilter()
-    service = ServiceFilterField()
-    kind = django_filters.MultipleChoiceFilter(choices=Change.Kind.choices)
-    failed = django_filters.BooleanFilter()
+    service = ServiceFilterField(label=_("Service"), empty_label=_("any"))
+    kind = django_filters.MultipleChoiceFilter(choices=Change.Kind.choices, label=_("Kind"))
+    failed = django_filters.BooleanFilter(
+        label=_("Failed"),
+        widget=forms.Select(choices=[("", _("any")), ("true", _("failed")), ("false", _("not failed"))]),
+    )
     source = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
     deployed_after = UtcDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
     deployed_before = UtcDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
-    q = TitleSearchFilter()
+    deployed_from = django_filters.DateFilter(
+        field_name="deployed_at",
+        lookup_expr="date__gte",
+        label=_("Deployed on or after"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    deployed_to = django_filters.DateFilter(
+        field_name="deployed_at",
+        lookup_expr="date__lte",
+        label=_("Deployed on or before"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    q = TitleSearchFilter(label=_("Search"))
 
     class Meta:
         model = Change

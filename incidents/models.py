@@ -34,7 +34,7 @@ def _not_before(later: str, earlier: str) -> Q:
     return Q(**{f"{later}__isnull": True}) | Q(**{f"{earlier}__isnull": True}) | Q(**{f"{later}__gte": F(earlier)})
 
 
-class Problem(models.Model):
+class Problem(TeamAudited, models.Model):
     """A recurring cause shared by several incidents."""
 
     class Status(models.TextChoices):
@@ -47,6 +47,18 @@ class Problem(models.Model):
     title = models.CharField(_("title"), max_length=200)
     description = models.TextField(_("description"), blank=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.OPEN)
+    workaround = models.TextField(
+        _("known workaround"), blank=True, help_text=_("What restores service while the cause is not fixed.")
+    )
+    # A problem merged into another one keeps its row (so the merge can be undone) and leaves the lists.
+    merged_into = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="merged_problems",
+        verbose_name=_("merged into"),
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -46,7 +46,7 @@ CHANGE_FIELDS = {
     "external_id",
     "url",
 }
-PROBLEM_FIELDS = {"service", "title", "description", "status"}
+PROBLEM_FIELDS = {"service", "title", "description", "status", "workaround"}
 # Titles are shown in lists, mails and the review summary: one line, whatever was typed or sent.
 ONE_LINE_FIELDS = {"title"}
 POSTMORTEM_TEXT_FIELDS = {"summary", "impact", "what_went_well", "what_went_badly", "where_we_got_lucky"}
@@ -285,10 +285,23 @@ def update_change(*, change: Change, **fields) -> Change:
 
 @transaction.atomic
 def create_problem(
-    *, team: Team, title: str, service=None, description: str = "", status: str = Problem.Status.OPEN
+    *,
+    team: Team,
+    title: str,
+    service=None,
+    description: str = "",
+    status: str = Problem.Status.OPEN,
+    workaround: str = "",
 ) -> Problem:
     """Open a problem: the recurring cause that several incidents share."""
-    problem = Problem(team=team, title=one_line(title), service=service, description=description, status=status)
+    problem = Problem(
+        team=team,
+        title=one_line(title),
+        service=service,
+        description=description,
+        status=status,
+        workaround=workaround,
+    )
     _check_links(team, problem)
     problem.full_clean()
     problem.save()
@@ -304,6 +317,44 @@ def update_problem(*, problem: Problem, **fields) -> Problem:
     problem.full_clean()
     problem.save()
     return problem
+
+
+def _team_incidents_for_update(team: Team, incident_ids) -> list[Incident]:
+    """The team's incidents among `incident_ids`, locked; an id of another team's (or none) is refused."""
+    ids = sorted({int(pk) for pk in incident_ids})
+    if not ids:
+        raise ValidationError({"incidents": _("Select at least one incident.")})
+    incidents = list(Incident.objects.select_for_update().filter(team=team, pk__in=ids).order_by("pk"))
+    if len(incidents) != len(ids):
+        raise ValidationError({"incidents": _("Some of these incidents do not exist in this team.")})
+    return incidents
+
+
+@transaction.atomic
+def attach_incidents(*, team: Team, problem: Problem, incident_ids) -> list[Incident]:
+    """Link several incidents to one problem (each change audited); all of them or none."""
+    ensure_same_team(team, problem=problem)
+    if problem.merged_into_id:
+        raise ValidationError({"problem": _("This problem was merged into another one.")})
+    incidents = _team_incidents_for_update(team, incident_ids)
+    for incident in incidents:
+        if incident.problem_id != problem.pk:
+            incident.problem = problem
+            incident.save(update_fields=["problem", "updated_at"])
+    return incidents
+
+
+@transaction.atomic
+def detach_incidents(*, team: Team, incident_ids, problem: Problem | None = None) -> list[Incident]:
+    """Unlink incidents from their problem (from `problem` only, when given); all of them or none."""
+    incidents = _team_incidents_for_update(team, incident_ids)
+    if problem is not None and any(incident.problem_id != problem.pk for incident in incidents):
+        raise ValidationError({"incidents": _("Some of these incidents are not linked to this problem.")})
+    for incident in incidents:
+        if incident.problem_id is not None:
+            incident.problem = None
+            incident.save(update_fields=["problem", "updated_at"])
+    return incidents
 
 
 # --- Upserts by external reference (API by-ref endpoints and webhooks) -----------

@@ -7,6 +7,7 @@ from rituals import views, views_presenter
 app_name = "rituals"
 urlpatterns = [
     path("rituals/", views.rituals, name="rituals"),
+    path("my-work/", views.my_work, name="my_work"),
     path("rituals/new/", views.ritual_create, name="ritual_create"),
     path("rituals/<int:pk>/", views.ritual_edit, name="ritual_edit"),
     path("reviews/<int:pk>/", views.review_session, name="review"),

@@ -22,6 +22,7 @@ from improvement.models import Action, Stage
 from improvement.views.actions import ABANDON_HINT, MOVE_HINTS, move_fields, move_options
 from incidents.models import Incident, Postmortem
 from rituals import agenda, review_board
+from rituals import my_work as my_work_reads
 from rituals import selectors as ritual_selectors
 from rituals import services as ritual_services
 from rituals.forms import AttendanceForm, BoardDecisionForm, NotesForm, RitualForm
@@ -493,3 +494,20 @@ def review_export(request, team, pk):
     filename = f"{team.slug}-review-{timezone.localtime(session.occurrence):%Y-%m-%d}.md"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@require_GET
+@team_view()
+def my_work(request, team):
+    """My open and overdue actions, the postmortems I write or review, and the next review I attend."""
+    actions = list(my_work_reads.my_open_actions(team, request.user))
+    today = timezone.localdate()
+    context = {
+        "team": team,
+        "actions": actions,
+        "overdue": [a for a in actions if a.due_date and a.due_date < today],
+        "today": today,
+        "postmortems": my_work_reads.my_postmortems(team, request.user),
+        **my_work_reads.my_next_review(team, request.user),
+    }
+    return render(request, "rituals/my_work.html", context)

@@ -35,9 +35,9 @@ class MembershipAdmin(admin.ModelAdmin):
 
 @admin.register(Service)
 class ServiceAdmin(admin.ModelAdmin):
-    list_display = ["name", "team", "tier"]
+    list_display = ["name", "team", "tier", "owner"]
     list_filter = ["team", "tier"]
-    list_select_related = ["team"]
+    list_select_related = ["team", "owner"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 

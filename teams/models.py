@@ -85,6 +85,18 @@ class Service(models.Model):
     slug = models.SlugField(_("slug"), max_length=60)
     description = models.TextField(_("description"), blank=True)
     tier = models.PositiveSmallIntegerField(_("tier"), choices=Tier.choices, default=Tier.TIER2)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="owned_services",
+        verbose_name=_("owner"),
+        help_text=_("The person who answers for the service."),
+    )
+    runbook_url = models.URLField(_("runbook"), max_length=500, blank=True)
+    dashboard_url = models.URLField(_("dashboard"), max_length=500, blank=True)
+    repository_url = models.URLField(_("repository"), max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -49,9 +49,16 @@ def add_member(*, team: Team, user, role: str = Membership.Role.MEMBER) -> Membe
 
 
 @transaction.atomic
-def create_service(*, team: Team, name: str, slug: str = "", description: str = "", tier: int = 2) -> Service:
-    """Create a service run by `team`."""
-    service = Service(team=team, name=name, slug=slug or slugify(name)[:60], description=description, tier=tier)
+def create_service(
+    *, team: Team, name: str, slug: str = "", description: str = "", tier: int = 2, **links: str
+) -> Service:
+    """Create a service run by `team`; `links`: runbook_url, dashboard_url, repository_url."""
+    unknown = set(links) - {"runbook_url", "dashboard_url", "repository_url"}
+    if unknown:
+        raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
+    service = Service(
+        team=team, name=name, slug=slug or slugify(name)[:60], description=description, tier=tier, **links
+    )
     service.full_clean()
     service.save()
     return service
@@ -63,7 +70,7 @@ def create_service(*, team: Team, name: str, slug: str = "", description: str = 
 @transaction.atomic
 def update_service(*, service: Service, **fields) -> Service:
     """Edit a service's name, description or tier."""
-    unknown = set(fields) - {"name", "slug", "description", "tier"}
+    unknown = set(fields) - {"name", "slug", "description", "tier", "runbook_url", "dashboard_url", "repository_url"}
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     for name, value in fields.items():

@@ -37,12 +37,25 @@ class ServiceSerializer(ModelSerializer):
     team = TeamField()
     slug = serializers.SlugField(max_length=60, required=False)
     tier = serializers.ChoiceField(choices=Service.Tier.choices, required=False)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
     class Meta:
         model = Service
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = ["id", "team", "name", "slug", "description", "tier", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = [
+            "id",
+            "team",
+            "name",
+            "slug",
+            "description",
+            "tier",
+            "owner",
+            "runbook_url",
+            "dashboard_url",
+            "repository_url",
+            "created_at",
+        ]
+        read_only_fields = ["id", "owner", "created_at"]
 
 
 @extend_schema_view(
@@ -58,7 +71,7 @@ class ServiceViewSet(ServiceBackedViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def base_queryset(self):
-        return Service.objects.select_related("team").order_by("team__name", "name", "pk")
+        return Service.objects.select_related("team", "owner").order_by("team__name", "name", "pk")
 
     def perform_service_create(self, data, team):
         return services.create_service(team=team, **data)

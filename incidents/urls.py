@@ -1,0 +1,11 @@
+"""The change log under /t/<team_slug>/ (namespace "changes")."""
+
+from django.urls import path
+
+from incidents import views
+
+app_name = "changes"
+urlpatterns = [
+    path("changes/", views.change_list, name="list"),
+    path("changes/<int:pk>/", views.change_detail, name="detail"),
+]
