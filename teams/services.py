@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from teams.models import ApiToken, Membership, Service, Team
+from teams.models import ApiToken, Membership, OrganisationRole, Service, Team
 from teams.selectors import has_role, only_row
 
 
@@ -261,3 +261,40 @@ def sync_provider_memberships(*, user, wanted: dict[str, str]) -> None:
     for membership in current.values():
         if membership.from_provider:
             _leave(membership, by=None, reason=f"{user} no longer in the provider's group for this team")
+
+
+def _audit_organisation_role(role: OrganisationRole, action, *, by, reason: str) -> None:
+    # An organisation role reaches every team: every team's leads see who was given it, and by whom.
+    for team_id in Team.objects.values_list("pk", flat=True):
+        LogEntry.objects.log_create(
+            role,
+            force_log=True,
+            action=action,
+            changes={"role": [None, role.role] if action == LogEntry.Action.CREATE else [role.role, None]},
+            actor=by,
+            additional_data={"team_id": team_id, "reason": reason},
+        )
+
+
+@transaction.atomic
+def grant_observer(*, user, by) -> OrganisationRole:
+    """Make `user` an organisation observer (read-only over all teams); only a superuser grants it."""
+    if by is None or not by.is_superuser:
+        raise ValidationError({"user": _("Only a superuser grants the observer role.")})
+    role, created = OrganisationRole.objects.get_or_create(
+        user=user, defaults={"role": OrganisationRole.Role.OBSERVER, "granted_by": by}
+    )
+    if created:
+        _audit_organisation_role(role, LogEntry.Action.CREATE, by=by, reason=f"{user} made an observer of all teams")
+    return role
+
+
+@transaction.atomic
+def withdraw_observer(*, user, by) -> None:
+    """Take the observer role back from `user` (audited)."""
+    if by is None or not by.is_superuser:
+        raise ValidationError({"user": _("Only a superuser withdraws the observer role.")})
+    role = OrganisationRole.objects.filter(user=user).first()
+    if role is not None:
+        _audit_organisation_role(role, LogEntry.Action.DELETE, by=by, reason=f"{user} no longer an observer")
+        role.delete()
