@@ -103,3 +103,21 @@ def test_a_local_account_with_the_same_email_is_not_taken_over(backend, lead, db
     lead.save()
     assert not backend.filter_users_by_claims({"sub": "u-2", "email": "alice@example.test"}).exists()
     assert get_user_model().objects.filter(email="alice@example.test").count() == 1
+
+
+def test_a_replayed_state_at_the_callback_is_refused_with_a_clear_page_and_nothing_created(client, backend, db):
+    session = client.session
+    session["oidc_states"] = {"the-live-state": {"nonce": "n-1", "code_verifier": None, "added_on": time.time()}}
+    session.save()
+    users = get_user_model().objects.count()
+    response = client.get("/oidc/callback/", {"code": "a-code", "state": "an-already-used-state"})
+    assert response.status_code == 400
+    assert "This sign-in is not valid any more." in response.content.decode()
+    assert get_user_model().objects.count() == users
+    assert "_auth_user_id" not in client.session
+
+
+def test_a_refused_silent_refresh_says_why(client, backend):
+    response = client.get("/oidc/callback/", {"error": "login_required", "state": "s"})
+    assert response.status_code == 400
+    assert "did not sign you in: login_required" in response.content.decode()
