@@ -5,6 +5,7 @@ Python (SQLite under var/, a file-system Celery broker). Production sets the
 variables listed in docs/production.md (DATABASE_URL, REDIS_URL, SECRET_KEY, HTTPS...).
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -76,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
+    # Re-reads a single sign-on session's teams from the provider every OIDC_REFRESH_SECONDS.
+    "teams.oidc.SessionRefresh",
     "config.middleware.DatabaseUnavailableMiddleware",
     "core.replica.ReplicaPinMiddleware",
     # Last, as django-axes asks: it turns a locked-out login into the lockout page.
@@ -147,8 +150,48 @@ AUTH_PASSWORD_VALIDATORS = [
 
 AUTHENTICATION_BACKENDS = [
     "core.auth.LoginThrottleBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    "core.auth.LocalPasswordBackend",
+    "teams.oidc.ProviderBackend",
 ]
+# Local (password) sign-in. With single sign-on in place, turn it off: then only the one
+# break-glass administrator named here signs in with a password, for when the provider is down
+# during an incident; each such sign-in is written in every team's audit log.
+LOCAL_LOGIN_ENABLED = env.bool("LOCAL_LOGIN_ENABLED", default=True)
+BREAK_GLASS_USERNAME = env.str("BREAK_GLASS_USERNAME", default="")
+
+# Single sign-on through OpenID Connect (teams/oidc.py, docs/sso.md). On when OIDC_ISSUER is set.
+# The endpoints are explicit, not fetched from the discovery document at start-up, so that the
+# application starts while the provider is down; `manage.py oidc_discover <issuer>` prints them.
+OIDC_ISSUER = env.str("OIDC_ISSUER", default="")
+SSO_ENABLED = bool(OIDC_ISSUER)
+OIDC_RP_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_RP_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_RP_SCOPES = env.str("OIDC_SCOPES", default="openid email profile")
+OIDC_RP_SIGN_ALGO = env.str("OIDC_SIGN_ALGO", default="RS256")
+OIDC_OP_AUTHORIZATION_ENDPOINT = env.str("OIDC_AUTHORIZATION_ENDPOINT", default="")
+OIDC_OP_TOKEN_ENDPOINT = env.str("OIDC_TOKEN_ENDPOINT", default="")
+OIDC_OP_USER_ENDPOINT = env.str("OIDC_USERINFO_ENDPOINT", default="")
+OIDC_OP_JWKS_ENDPOINT = env.str("OIDC_JWKS_ENDPOINT", default="") or None
+OIDC_RP_IDP_SIGN_KEY = None
+OIDC_USE_NONCE = True
+OIDC_USE_PKCE = env.bool("OIDC_USE_PKCE", default=True)
+OIDC_TIMEOUT = env.int("OIDC_TIMEOUT_SECONDS", default=10)
+OIDC_CALLBACK_CLASS = "teams.oidc.CallbackView"
+OIDC_AUTHENTICATE_CLASS = "teams.oidc.AuthenticateView"
+OIDC_AUTHENTICATION_CALLBACK_URL = "oidc_authentication_callback"
+# How often a signed-in person's teams are re-read from the provider (a silent re-authentication):
+# the longest someone who left keeps access.
+OIDC_RENEW_ID_TOKEN_EXPIRY_SECONDS = env.int("OIDC_REFRESH_SECONDS", default=15 * 60)
+OIDC_EXEMPT_URLS = ["healthz", re.compile(r"^/(api|hooks|calendar|static)/")]
+# The claim that carries teams and roles, and how its values read: each value matching the
+# pattern (named groups `team` = a team's slug, `role` = viewer|member|lead) grants that role,
+# e.g. Keycloak's group path "/opskaizen/platform-sre/lead"; OIDC_TEAM_ROLE_MAP maps opaque values
+# (Entra ID's group object ids) to "team-slug:role" first.
+OIDC_TEAMS_CLAIM = env.str("OIDC_TEAMS_CLAIM", default="groups")
+OIDC_TEAM_ROLE_PATTERN = env.str(
+    "OIDC_TEAM_ROLE_PATTERN", default=r"^/?opskaizen[:/](?P<team>[a-z0-9-]+)[:/](?P<role>viewer|member|lead)$"
+)
+OIDC_TEAM_ROLE_MAP = env.json("OIDC_TEAM_ROLE_MAP", default={})
 # Login throttling (core/login_throttle.py): after AXES_FAILURE_LIMIT failed logins for one
 # username from one address, that pair is locked out for AXES_COOLOFF_MINUTES; after
 # AXES_ADDRESS_FAILURE_LIMIT failures from one address across user names, the address is.

@@ -7,13 +7,16 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config import health, views
+from teams import views as team_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", health.healthz, name="healthz"),
     # The metrics API: before the api/v1/ router, whose catch-all answers a JSON 404.
     path("api/v1/metrics/", include("reporting.api_urls")),
+    path("accounts/login/", team_views.LoginView.as_view(), name="login"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("oidc/", include("mozilla_django_oidc.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     # Split view: the init script is a separate file, so the CSP (no inline script) holds.

@@ -4,7 +4,9 @@ from django.utils.translation import gettext as _
 from teams import services
 from teams.models import (
     ApiToken,
+    ExternalIdentity,
     Membership,
+    OrganisationRole,
     Service,
     Team,
 )
@@ -72,3 +74,34 @@ class ApiTokenAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         for token in queryset:
             services.revoke_api_token(token=token, by=request.user, reason="revoked in the admin")
+
+
+@admin.register(OrganisationRole)
+class OrganisationRoleAdmin(admin.ModelAdmin):
+    """Only superusers grant the observer role; each grant and withdrawal is in every team's audit log."""
+
+    list_display = ["user", "role", "granted_by", "granted_at"]
+    list_select_related = ["user", "granted_by"]
+    autocomplete_fields = ["user"]
+    fields = ["user", "role"]
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    has_view_permission = has_add_permission = has_change_permission = has_delete_permission = (
+        lambda self, request, obj=None: request.user.is_superuser
+    )
+
+    def save_model(self, request, obj, form, change):
+        services.grant_observer(user=obj.user, by=request.user)
+
+    def delete_model(self, request, obj):
+        services.withdraw_observer(user=obj.user, by=request.user)
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(admin.ModelAdmin):
+    list_display = ["user", "issuer", "subject", "last_sign_in_at"]
+    list_select_related = ["user"]
+    search_fields = ["user__username", "subject"]
+    autocomplete_fields = ["user"]

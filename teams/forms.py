@@ -1,6 +1,8 @@
 """Forms of the teams pages, and the bridge from a service's ValidationError to form errors."""
 
 from django import forms
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from teams.models import ApiToken, Membership
@@ -27,3 +29,14 @@ class ApiTokenForm(forms.Form):
 
     def clean_kind(self) -> str:
         return self.cleaned_data["kind"] or ApiToken.Kind.PERSONAL
+
+
+class LocalLoginForm(AuthenticationForm):
+    """The password form; with local sign-in turned off it says so instead of “wrong password”."""
+
+    def get_invalid_login_error(self):
+        if not settings.LOCAL_LOGIN_ENABLED:
+            return forms.ValidationError(
+                _("Password sign-in is turned off: sign in with single sign-on."), code="local_login_disabled"
+            )
+        return super().get_invalid_login_error()

@@ -59,7 +59,15 @@ class Membership(models.Model):
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+
+    class Source(models.TextChoices):
+        MANUAL = "manual", _("added in OpsKaizen")
+        PROVIDER = "provider", _("from the identity provider")
+
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.MEMBER)
+    # A provider-owned membership follows the sign-in claim: granted, changed and removed by it
+    # at each sign-in and session refresh; a lead cannot change its role in OpsKaizen.
+    source = models.CharField(_("source"), max_length=10, choices=Source.choices, default=Source.MANUAL)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,6 +80,47 @@ class Membership(models.Model):
     def allows(self, role: str) -> bool:
         """True when this membership's role is at least `role`."""
         return self.RANK[self.role] >= self.RANK[role]
+
+    @property
+    def from_provider(self) -> bool:
+        return self.source == self.Source.PROVIDER
+
+
+class ExternalIdentity(models.Model):
+    """The person an identity provider knows as `subject`: a single sign-on finds its user by this, never by e-mail."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="external_identity")
+    issuer = models.CharField(_("issuer"), max_length=255)
+    subject = models.CharField(_("subject"), max_length=255)
+    last_sign_in_at = models.DateTimeField(_("last single sign-on"), null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issuer", "subject"], name="external_identity_unique_sub")]
+        verbose_name = _("external identity")
+        verbose_name_plural = _("external identities")
+
+    def __str__(self) -> str:
+        return f"{self.user} ({self.subject} at {self.issuer})"
+
+
+class OrganisationRole(models.Model):
+    """A role across every team, granted by a superuser: an observer reads all teams and writes in none."""
+
+    class Role(models.TextChoices):
+        OBSERVER = "observer", _("observer (read-only over all teams)")
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="organisation_role")
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.OBSERVER)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("organisation role")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.role}"
 
 
 class Service(models.Model):

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
-from teams.models import ApiToken, Membership, Service, Team
+from teams.models import ApiToken, Membership, OrganisationRole, Service, Team
 from teams.selectors import has_role, only_row
 
 
@@ -37,14 +37,34 @@ def create_team(*, name: str, timezone: str = "UTC", slug: str = "") -> Team:
     return team
 
 
+def _audit_membership(membership: Membership, action, changes: dict, *, by=None, reason: str) -> None:
+    LogEntry.objects.log_create(
+        membership,
+        force_log=True,
+        action=action,
+        changes=changes,
+        actor=by,
+        additional_data={"team_id": membership.team_id, "reason": reason},
+    )
+
+
+def _refuse_provider_owned(membership: Membership) -> None:
+    if membership.from_provider:
+        raise ValidationError(
+            {"role": _("This membership comes from the identity provider: change the person's groups there.")}
+        )
+
+
 @transaction.atomic
-def add_member(*, team: Team, user, role: str = Membership.Role.MEMBER) -> Membership:
-    """Add `user` to `team` with `role`, or change the role of an existing member."""
-    membership, _created = Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
-    if membership.role != role:
-        membership.role = role
-        membership.full_clean()
-        membership.save(update_fields=["role"])
+def add_member(*, team: Team, user, role: str = Membership.Role.MEMBER, by=None) -> Membership:
+    """Add `user` to `team` with `role`, or change the role of an existing member (in the audit log)."""
+    membership, created = Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
+    if created:
+        _audit_membership(
+            membership, LogEntry.Action.CREATE, {"role": [None, role]}, by=by, reason=f"{user} added as {role}"
+        )
+    elif membership.role != role:
+        return change_member_role(membership=membership, role=role, by=by)
     return membership
 
 
@@ -97,6 +117,14 @@ def create_api_token(
     )
     token.full_clean()
     token.save()
+    LogEntry.objects.log_create(
+        token,
+        force_log=True,
+        action=LogEntry.Action.CREATE,
+        changes={"scope": [None, token.scope], "kind": [None, token.kind]},
+        actor=by,
+        additional_data={"team_id": team.pk, "reason": f"{token.kind} token created"},
+    )
     return token, key
 
 
@@ -160,25 +188,120 @@ def _refuse_losing_last_lead(membership: Membership) -> None:
 
 
 @transaction.atomic
-def change_member_role(*, membership: Membership, role: str) -> Membership:
-    """Change a member's role; the team's last lead cannot be demoted."""
+def change_member_role(*, membership: Membership, role: str, by=None) -> Membership:
+    """Change a member's role (in the audit log); the team's last lead cannot be demoted.
+
+    A membership from the identity provider is refused: the next sign-in would undo the change.
+    """
     membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role == role:
+        return membership
+    _refuse_provider_owned(membership)
     if role != Membership.Role.LEAD:
         _refuse_losing_last_lead(membership)
+    before = membership.role
     membership.role = role
     membership.full_clean()
     membership.save(update_fields=["role"])
+    _audit_membership(
+        membership, LogEntry.Action.UPDATE, {"role": [before, role]}, by=by, reason=f"role of {membership.user} changed"
+    )
     return membership
 
 
-@transaction.atomic
-def remove_member(*, membership: Membership, by=None) -> None:
-    """Remove someone from a team and revoke their personal tokens of it; the team's last lead cannot leave."""
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
-    _refuse_losing_last_lead(membership)
+def _leave(membership: Membership, *, by, reason: str) -> None:
     tokens = ApiToken.objects.select_for_update().filter(
         team=membership.team_id, created_by=membership.user_id, kind=ApiToken.Kind.PERSONAL, revoked_at__isnull=True
     )
     for token in tokens:
         revoke_api_token(token=token, by=by, reason="holder removed from the team")
+    _audit_membership(membership, LogEntry.Action.DELETE, {"role": [membership.role, None]}, by=by, reason=reason)
     membership.delete()
+
+
+@transaction.atomic
+def remove_member(*, membership: Membership, by=None) -> None:
+    """Remove someone from a team and revoke their personal tokens of it; the team's last lead cannot leave.
+
+    A lead may remove a provider-owned membership (to cut someone off at once); the person's next
+    sign-in grants it again while the provider still lists them.
+    """
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    _refuse_losing_last_lead(membership)
+    _leave(membership, by=by, reason=f"{membership.user} removed from the team")
+
+
+@transaction.atomic
+def sync_provider_memberships(*, user, wanted: dict[str, str]) -> None:
+    """Make `user`'s provider-owned memberships what the sign-in claim says: {team slug: role}.
+
+    A team the claim names becomes provider-owned (even if it was added by hand); a provider-owned
+    membership the claim no longer names is removed, the person's personal tokens of it revoked;
+    memberships added by hand in teams the claim does not name stay. Unknown team slugs are ignored:
+    the provider grants access to teams, it does not create them. All of it is in the audit log.
+    """
+    teams = {team.slug: team for team in Team.objects.filter(slug__in=wanted)}
+    current = {m.team_id: m for m in Membership.objects.select_for_update().filter(user=user).select_related("user")}
+    for slug, role in wanted.items():
+        team = teams.get(slug)
+        if team is None:
+            continue
+        membership = current.pop(team.pk, None)
+        if membership is None:
+            membership = Membership.objects.create(team=team, user=user, role=role, source=Membership.Source.PROVIDER)
+            _audit_membership(
+                membership,
+                LogEntry.Action.CREATE,
+                {"role": [None, role]},
+                reason=f"{user} added as {role} by the provider",
+            )
+        elif membership.role != role or not membership.from_provider:
+            before = membership.role
+            membership.role, membership.source = role, Membership.Source.PROVIDER
+            membership.save(update_fields=["role", "source"])
+            _audit_membership(
+                membership,
+                LogEntry.Action.UPDATE,
+                {"role": [before, role]},
+                reason=f"role of {user} set by the provider",
+            )
+    for membership in current.values():
+        if membership.from_provider:
+            _leave(membership, by=None, reason=f"{user} no longer in the provider's group for this team")
+
+
+def _audit_organisation_role(role: OrganisationRole, action, *, by, reason: str) -> None:
+    # An organisation role reaches every team: every team's leads see who was given it, and by whom.
+    for team_id in Team.objects.values_list("pk", flat=True):
+        LogEntry.objects.log_create(
+            role,
+            force_log=True,
+            action=action,
+            changes={"role": [None, role.role] if action == LogEntry.Action.CREATE else [role.role, None]},
+            actor=by,
+            additional_data={"team_id": team_id, "reason": reason},
+        )
+
+
+@transaction.atomic
+def grant_observer(*, user, by) -> OrganisationRole:
+    """Make `user` an organisation observer (read-only over all teams); only a superuser grants it."""
+    if by is None or not by.is_superuser:
+        raise ValidationError({"user": _("Only a superuser grants the observer role.")})
+    role, created = OrganisationRole.objects.get_or_create(
+        user=user, defaults={"role": OrganisationRole.Role.OBSERVER, "granted_by": by}
+    )
+    if created:
+        _audit_organisation_role(role, LogEntry.Action.CREATE, by=by, reason=f"{user} made an observer of all teams")
+    return role
+
+
+@transaction.atomic
+def withdraw_observer(*, user, by) -> None:
+    """Take the observer role back from `user` (audited)."""
+    if by is None or not by.is_superuser:
+        raise ValidationError({"user": _("Only a superuser withdraws the observer role.")})
+    role = OrganisationRole.objects.filter(user=user).first()
+    if role is not None:
+        _audit_organisation_role(role, LogEntry.Action.DELETE, by=by, reason=f"{user} no longer an observer")
+        role.delete()

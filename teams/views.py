@@ -1,7 +1,9 @@
 """Web pages of a team: its landing page and the membership page of its leads."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
+from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -11,8 +13,21 @@ from core.forms import add_service_errors
 from core.once import once
 from teams import selectors, services
 from teams.decorators import team_view
-from teams.forms import ApiTokenForm, MemberForm
+from teams.forms import ApiTokenForm, LocalLoginForm, MemberForm
 from teams.models import ApiToken, Membership
+
+
+class LoginView(auth_views.LoginView):
+    """Sign-in: single sign-on when configured, the password form unless local sign-in is turned off."""
+
+    authentication_form = LocalLoginForm
+
+    def get_context_data(self, **kwargs):
+        return {
+            **super().get_context_data(**kwargs),
+            "sso_enabled": settings.SSO_ENABLED,
+            "local_login_enabled": settings.LOCAL_LOGIN_ENABLED,
+        }
 
 
 @require_GET
@@ -34,7 +49,7 @@ def members(request, team):
                 form.add_error("username", _("No active user has this username."))
             else:
                 try:
-                    services.add_member(team=team, user=user, role=form.cleaned_data["role"])
+                    services.add_member(team=team, user=user, role=form.cleaned_data["role"], by=request.user)
                 except ValidationError as error:
                     add_service_errors(form, error)
                 else:

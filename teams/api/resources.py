@@ -88,8 +88,8 @@ class MembershipSerializer(ModelSerializer):
     class Meta:
         model = Membership
         validators = []  # uniqueness is the services' rule, not a required-field trap
-        fields = ["id", "team", "user", "role", "created_at"]
-        read_only_fields = ["id", "created_at"]
+        fields = ["id", "team", "user", "role", "source", "created_at"]
+        read_only_fields = ["id", "source", "created_at"]
 
 
 @extend_schema_view(
@@ -106,6 +106,9 @@ class MembershipViewSet(ServiceBackedViewSet):
     write_role = Membership.Role.LEAD
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
+    def acting_user(self):
+        return self.request.user if self.request.user.is_authenticated else None
+
     def base_queryset(self):
         return Membership.objects.select_related("team", "user").order_by("team__name", "user__username", "pk")
 
@@ -113,16 +116,16 @@ class MembershipViewSet(ServiceBackedViewSet):
         role = data.get("role", Membership.Role.MEMBER)
         existing = Membership.objects.filter(team=team, user=data["user"]).first()
         if existing is not None:
-            return services.change_member_role(membership=existing, role=role)
-        return services.add_member(team=team, user=data["user"], role=role)
+            return services.change_member_role(membership=existing, role=role, by=self.acting_user())
+        return services.add_member(team=team, user=data["user"], role=role, by=self.acting_user())
 
     def perform_service_update(self, obj, data):
         if "user" in data and data["user"] != obj.user:
             raise serializers.ValidationError({"user": ["A membership cannot change its user."]})
-        return services.change_member_role(membership=obj, role=data.get("role", obj.role))
+        return services.change_member_role(membership=obj, role=data.get("role", obj.role), by=self.acting_user())
 
     def destroy(self, request, *args, **kwargs):
         membership = self.get_object()
         self.require_role(membership.team)
-        services.remove_member(membership=membership)
+        services.remove_member(membership=membership, by=self.acting_user())
         return self.plain(None, status.HTTP_204_NO_CONTENT)

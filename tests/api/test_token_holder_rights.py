@@ -39,7 +39,7 @@ def test_removing_a_member_revokes_their_personal_tokens_in_the_audit_log(team, 
     remove_member(membership=Membership.objects.get(team=team, user=lead), by=remover)
     token.refresh_from_db()
     assert token.revoked_at is not None
-    entry = LogEntry.objects.get(object_pk=str(token.pk), content_type__model="apitoken")
+    entry = LogEntry.objects.get(action=LogEntry.Action.UPDATE, object_pk=str(token.pk), content_type__model="apitoken")
     assert entry.additional_data["team_id"] == team.pk
     assert entry.actor == remover
     assert "revoked_at" in entry.changes_dict

@@ -22,7 +22,12 @@ def test_a_lead_removes_a_member_and_their_tokens_are_revoked_on_the_audit_page(
     audit = client.get(reverse("teams:audit_log", args=[team.slug])).content.decode()
     assert "member&#x27;s script" in audit or "member's script" in audit
     assert "holder removed from the team" in audit
-    assert LogEntry.objects.get(object_pk=str(token.pk), content_type__model="apitoken").actor == lead
+    assert (
+        LogEntry.objects.get(
+            action=LogEntry.Action.UPDATE, object_pk=str(token.pk), content_type__model="apitoken"
+        ).actor
+        == lead
+    )
 
 
 def test_a_member_cannot_remove_anyone(client, team, lead, member):

@@ -25,7 +25,7 @@ def test_a_sign_in_is_in_the_audit_log_of_each_team_of_the_person(client, team, 
     for each in (team, other_team):
         entry = access_entries(each).get()
         assert entry.actor == member
-        assert entry.additional_data["reason"] == "signed in from 203.0.113.7"
+        assert entry.additional_data["reason"] == "signed in via password from 203.0.113.7"
 
 
 def test_a_failed_sign_in_is_in_the_audit_log_and_on_the_leads_page(client, team, lead, member):
@@ -35,7 +35,7 @@ def test_a_failed_sign_in_is_in_the_audit_log_and_on_the_leads_page(client, team
     assert entry.actor is None
     client.force_login(lead)
     page = client.get(reverse("teams:audit_log", args=[team.slug])).content.decode()
-    assert "failed sign-in from 203.0.113.7" in page
+    assert "failed sign-in via password from 203.0.113.7" in page
 
 
 def test_a_failed_sign_in_under_an_unknown_name_belongs_to_no_team(client, team):
