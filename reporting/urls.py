@@ -7,4 +7,5 @@ from reporting import views
 app_name = "reporting"
 urlpatterns = [
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("dashboard/figures/<slug:figure>/", views.figure_rows_page, name="figure_rows"),
 ]
