@@ -7,12 +7,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET
 
 from core.templatetags.opskaizen import duration, percent
 from incidents.models import Incident, Postmortem
-from reporting import metrics
+from reporting import charts, metrics
 from reporting.forms import DashboardFilterForm
 from reporting.metrics.catalogue import FIGURES, figure_rows, figure_value
 from teams.decorators import team_view
@@ -59,6 +59,7 @@ def dashboard(request, team):
         ),
         "poles": [pole for pole in poles if pole["key"] != "health"],
         "health": next(pole for pole in poles if pole["key"] == "health"),
+        "tensions": tension_panels(board),
         "signal_count": sum(1 for pole in poles for card in pole["cards"] if card["signals"]),
     }
     return render(request, "reporting/dashboard.html", context)
@@ -127,6 +128,66 @@ def pole_cards(board: dict, *, team, query: str) -> list[dict]:
         pole["shown"] = [card for card in pole["cards"] if card["signals"] or card["key_figure"]]
         pole["folded"] = [card for card in pole["cards"] if not (card["signals"] or card["key_figure"])]
     return list(poles.values())
+
+
+# (key, title, what it sets against what, weekly series on one time axis)
+TENSIONS = [
+    (
+        "speed-reliability",
+        gettext_lazy("Speed against reliability"),
+        gettext_lazy("Do more deployments come with more failed changes or slower restores?"),
+        ["deployments", "change_failure_rate", "time_to_mitigate_p50"],
+    ),
+    (
+        "flexibility-speed",
+        gettext_lazy("Flexibility against speed"),
+        gettext_lazy("Do more emergency changes come with longer lead times?"),
+        ["emergency_change_rate", "lead_time_p50"],
+    ),
+]
+
+
+def tension_panels(board: dict) -> list[dict]:
+    """The poles set against each other: charts on one time axis, a data table, and a reading of real signals."""
+    panels = []
+    for key, title, question, series_keys in TENSIONS:
+        series_list = [board["series"][name] for name in series_keys]
+        panels.append(
+            {
+                "key": key,
+                "title": title,
+                "question": question,
+                "charts": [
+                    {
+                        "label": s["label"],
+                        "svg": charts.line_chart(s, board["weeks"], chart_id=f"chart-{key}-{s['key']}"),
+                    }
+                    for s in series_list
+                ],
+                "table": charts.data_table(series_list, board["weeks"]),
+                "reading": reading(series_list, board["weeks"]),
+            }
+        )
+    return panels
+
+
+def reading(series_list: list[dict], weeks: list) -> str:
+    """One sentence on the control limits' real signals in the last week; nothing when there is none."""
+    flagged = [s for s in series_list if s["signals"]]
+    if not flagged or not weeks:
+        return ""
+    said = "; ".join(
+        _("%(label)s %(signal)s") % {"label": s["label"], "signal": signal_text(s["signals"][0])} for s in flagged
+    )
+    calm = [s["label"] for s in series_list if not s["signals"] and s["limits"]]
+    week = charts.week_label(weeks[-1])
+    if not calm:
+        return _("In the week of %(week)s: %(signals)s.") % {"week": week, "signals": said}
+    return ngettext(
+        "In the week of %(week)s: %(signals)s, while %(calm)s stayed within its control limits.",
+        "In the week of %(week)s: %(signals)s, while %(calm)s stayed within their control limits.",
+        len(calm),
+    ) % {"week": week, "signals": said, "calm": ", ".join(calm)}
 
 
 @require_GET
