@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from reporting import metrics
+from reporting.metrics.catalogue import FIGURES, figure_rows, figure_value
 from teams.models import Service
 from teams.selectors import teams_for_request
 
@@ -127,7 +128,10 @@ def scope_from_request(request) -> metrics.Scope:
     service = None
     if params.get("service"):
         allowed = Service.objects.filter(team__in=teams if isinstance(teams, list) else visible)
-        service = get_object_or_404(allowed.select_related("team"), pk=params["service"])
+        # Another team's service reads as unknown: a field error that does not tell it exists.
+        service = allowed.select_related("team").filter(pk=params["service"]).first()
+        if service is None:
+            raise serializers.ValidationError({"service": [_("Unknown service.")]})
     try:
         return metrics.build_scope(teams=teams, service=service, start=params.get("from"), end=params.get("to"))
     except DjangoValidationError as exc:
@@ -276,5 +280,65 @@ class SignalsView(MetricsView):
             lambda payload: {
                 "columns": SIGNAL_COLUMNS,
                 "rows": [[signal[column] for column in SIGNAL_COLUMNS] for signal in payload["signals"]],
+            },
+        )
+
+
+# --- the rows behind a figure -----------------------------------------------------------------------
+
+
+ROW_COLUMNS = ["object_id", "title", "service", "when", "kind", "counted", "measure"]
+
+
+class FigureRowsView(MetricsView):
+    filename = "metrics-rows"
+
+    @extend_schema(
+        operation_id="metrics_rows",
+        summary="The rows a figure counts",
+        description=(
+            "The incidents, changes, postmortems, stage transitions or actions behind one headline figure, "
+            "under the same filters. For a share the rows are its denominator and `counted` marks its numerator; "
+            "for a duration `measure` is each row's seconds. The rows add up to `figure`."
+        ),
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("figure", str, required=True, enum=list(FIGURES), description="The figure's key."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["metrics"],
+    )
+    def get(self, request):
+        key = request.query_params.get("figure", "")
+        if key not in FIGURES:
+            raise serializers.ValidationError({"figure": [_("Unknown figure: %(key)s.") % {"key": key}]})
+        scope = scope_from_request(request)
+        spec = FIGURES[key]
+        rows = [
+            {
+                "object_id": row["object_id"],
+                "title": row["title_text"],
+                "service": row["service_name"],
+                "when": row["when"],
+                "kind": row["kind_text"],
+                "counted": row["counted"],
+                "measure": row["measure"],
+            }
+            for row in figure_rows(scope, key)
+        ]
+        payload = {
+            "figure": key,
+            "label": str(spec.label),
+            "definition": str(spec.definition),
+            "source": spec.source,
+            "value": figure_value(metrics.period_figures(scope), key),
+            "rows": rows,
+        }
+        return self.respond(
+            request,
+            payload,
+            lambda data: {
+                "columns": ROW_COLUMNS,
+                "rows": [[row[column] for column in ROW_COLUMNS] for row in data["rows"]],
             },
         )
