@@ -12,16 +12,18 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from reporting import metrics
+from reporting import metrics, services
 from reporting.metrics.catalogue import FIGURES, figure_rows, figure_value
-from teams.models import Service
+from reporting.models import Target
+from teams.api.base import IDEMPOTENCY_HEADER, ModelSerializer, ServiceBackedViewSet, TeamField
+from teams.models import Membership, Service
 from teams.selectors import teams_for_request
 
 
@@ -342,3 +344,50 @@ class FigureRowsView(MetricsView):
                 "rows": [[row[column] for column in ROW_COLUMNS] for row in data["rows"]],
             },
         )
+
+
+# --- targets ---------------------------------------------------------------------------------------
+
+
+class TargetSerializer(ModelSerializer):
+    team = TeamField()
+    metric = serializers.ChoiceField(
+        choices=list(metrics.SERIES), help_text="A weekly series key, e.g. time_to_mitigate_p90."
+    )
+    value = serializers.FloatField(
+        min_value=0, help_text="In the series' unit: seconds for a duration, a ratio (0.15) for a rate."
+    )
+
+    class Meta:
+        model = Target
+        validators = []  # one target per figure: set_target replaces it
+        fields = ["id", "team", "metric", "bound", "value", "updated_at"]
+        read_only_fields = ["id", "updated_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Targets on the weekly figures", tags=["metrics"]),
+    retrieve=extend_schema(summary="A target", tags=["metrics"]),
+    create=extend_schema(
+        summary="Set a target (team leads); replaces the team's target on that figure",
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["metrics"],
+    ),
+    destroy=extend_schema(summary="Remove a target (team leads)", tags=["metrics"]),
+)
+class TargetViewSet(ServiceBackedViewSet):
+    serializer_class = TargetSerializer
+    write_role = Membership.Role.LEAD
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def base_queryset(self):
+        return Target.objects.select_related("team").order_by("team_id", "metric")
+
+    def perform_service_create(self, data, team):
+        return services.set_target(team=team, user=self.request.user, **data)
+
+    def destroy(self, request, *args, **kwargs):
+        target = self.get_object()
+        self.require_role(target.team)
+        services.delete_target(target=target)
+        return self.plain(None, status.HTTP_204_NO_CONTENT)

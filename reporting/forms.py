@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import add_service_errors
 from reporting import metrics
+from reporting.metrics.series import SERIES
+from reporting.models import Target
 from teams.models import Service
 
 
@@ -46,3 +48,30 @@ class DashboardFilterForm(forms.Form):
             if value:
                 query[name] = value
         return query.urlencode()
+
+
+class TargetForm(forms.Form):
+    """A target typed in the figure's reading unit: hours for a duration, % for a rate, a number otherwise."""
+
+    metric = forms.ChoiceField(label=_("Figure"))
+    bound = forms.ChoiceField(label=_("The figure should be"), choices=Target.Bound.choices)
+    value = forms.FloatField(
+        label=_("Target"), min_value=0, help_text=_("Hours for a duration, percent for a rate, a number otherwise.")
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["metric"].choices = [(key, label) for key, (_pole, label, *_rest) in SERIES.items()]
+
+    def stored_value(self) -> float:
+        """The typed value in the series' own unit (seconds, a ratio, a count)."""
+        return to_series_unit(self.cleaned_data["metric"], self.cleaned_data["value"])
+
+
+def to_series_unit(metric: str, typed: float) -> float:
+    unit = SERIES[metric][2]
+    if unit == "seconds":
+        return typed * 3600
+    if unit == "ratio" and metric != "lead_time_spread":
+        return typed / 100
+    return typed

@@ -2,20 +2,25 @@
 
 import datetime as dt
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.forms import add_service_errors
 from core.templatetags.opskaizen import duration, percent
 from incidents.models import Incident, Postmortem
-from reporting import charts, metrics
-from reporting.forms import DashboardFilterForm
+from reporting import charts, metrics, services
+from reporting.forms import DashboardFilterForm, TargetForm
 from reporting.metrics.catalogue import FIGURES, figure_rows, figure_value
+from reporting.models import Target
 from teams.decorators import team_view
+from teams.models import Membership
 
 POLES = {
     "reliability": gettext_lazy("Reliability"),
@@ -60,6 +65,7 @@ def dashboard(request, team):
         "poles": [pole for pole in poles if pole["key"] != "health"],
         "health": next(pole for pole in poles if pole["key"] == "health"),
         "tensions": tension_panels(board),
+        "targets": target_rows(metrics.target_status(board, Target.objects.filter(team=team))),
         "signal_count": sum(1 for pole in poles for card in pole["cards"] if card["signals"]),
     }
     return render(request, "reporting/dashboard.html", context)
@@ -239,3 +245,71 @@ def _row_url(source: str, team, row: dict) -> str:
     if source in ("actions", "transitions"):
         return reverse("improvement:action_detail", args=[team.slug, row["object_id"]])
     return ""
+
+
+# --- targets -------------------------------------------------------------------------------------
+
+
+def target_rows(statuses: list[dict]) -> list[dict]:
+    """Targets for the page: the target, the last week, the distance and the trend in words."""
+    rows = []
+    for status in statuses:
+        target, series = status["target"], status["series"]
+        distance = status["distance"]
+        rows.append(
+            {
+                "target": target,
+                "label": series["label"],
+                "bound": target.get_bound_display(),
+                "value": charts.format_series_value(series, target.value),
+                "last": charts.format_series_value(series, status["last"]),
+                "distance": "—"
+                if distance is None
+                else ("+" if distance > 0 else "−" if distance < 0 else "")
+                + charts.format_series_value(series, abs(distance)),
+                "trend": _("%(missed)s of the last %(read)s weeks missed it")
+                % {"missed": status["weeks_missed"], "read": status["weeks_read"]},
+                "signal": status["signal"],
+            }
+        )
+    return rows
+
+
+@require_http_methods(["GET", "POST"])
+@team_view()
+def targets(request, team):
+    """The team's targets: every member reads them, a lead sets or replaces one."""
+    now = timezone.now()
+    can_set = Membership.RANK[request.team_role] >= Membership.RANK[Membership.Role.LEAD]
+    form = TargetForm(request.POST or None)
+    if request.method == "POST":
+        if not can_set:
+            raise PermissionDenied
+        if form.is_valid():
+            try:
+                services.set_target(
+                    team=team,
+                    metric=form.cleaned_data["metric"],
+                    bound=form.cleaned_data["bound"],
+                    value=form.stored_value(),
+                    user=request.user,
+                )
+            except ValidationError as exc:
+                add_service_errors(form, exc)
+            else:
+                messages.success(request, _("Target saved."))
+                return redirect("reporting:targets", team.slug)
+    weekly = metrics.weekly_series(metrics.build_scope(teams=team, now=now))
+    rows = target_rows(metrics.target_status(weekly, Target.objects.filter(team=team)))
+    status = 400 if form.is_bound and form.errors else 200
+    return render(
+        request, "reporting/targets.html", {"team": team, "form": form, "rows": rows, "can_set": can_set}, status=status
+    )
+
+
+@require_POST
+@team_view(Membership.Role.LEAD)
+def target_delete(request, team, pk):
+    services.delete_target(target=get_object_or_404(Target, team=team, pk=pk))
+    messages.success(request, _("Target removed."))
+    return redirect("reporting:targets", team.slug)
