@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from core.api.errors import error_json
 from improvement.api import ActionViewSet
 from incidents.api import ChangeViewSet, IncidentViewSet, PostmortemViewSet, ProblemViewSet
+from reporting.api import TargetViewSet
 from rituals.api import ReviewSessionViewSet, RitualViewSet
 from teams.api.resources import MembershipViewSet, ServiceViewSet, TeamViewSet
 
@@ -23,6 +24,7 @@ router.register("changes", ChangeViewSet, basename="change")
 router.register("actions", ActionViewSet, basename="action")
 router.register("rituals", RitualViewSet, basename="ritual")
 router.register("review-sessions", ReviewSessionViewSet, basename="review-session")
+router.register("metric-targets", TargetViewSet, basename="metric-target")
 
 
 @csrf_exempt

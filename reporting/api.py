@@ -12,16 +12,19 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import BaseRenderer, BrowsableAPIRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.replica import ReplicaReadsMixin
-from reporting import metrics
-from teams.models import Service
+from reporting import metrics, services
+from reporting.metrics.catalogue import FIGURES, figure_rows, figure_value
+from reporting.models import Target
+from teams.api.base import IDEMPOTENCY_HEADER, ModelSerializer, ServiceBackedViewSet, TeamField
+from teams.models import Membership, Service
 from teams.selectors import teams_for_request
 
 
@@ -128,7 +131,10 @@ def scope_from_request(request) -> metrics.Scope:
     service = None
     if params.get("service"):
         allowed = Service.objects.filter(team__in=teams if isinstance(teams, list) else visible)
-        service = get_object_or_404(allowed.select_related("team"), pk=params["service"])
+        # Another team's service reads as unknown: a field error that does not tell it exists.
+        service = allowed.select_related("team").filter(pk=params["service"]).first()
+        if service is None:
+            raise serializers.ValidationError({"service": [_("Unknown service.")]})
     try:
         return metrics.build_scope(teams=teams, service=service, start=params.get("from"), end=params.get("to"))
     except DjangoValidationError as exc:
@@ -279,3 +285,110 @@ class SignalsView(MetricsView):
                 "rows": [[signal[column] for column in SIGNAL_COLUMNS] for signal in payload["signals"]],
             },
         )
+
+
+# --- the rows behind a figure -----------------------------------------------------------------------
+
+
+ROW_COLUMNS = ["object_id", "title", "service", "when", "kind", "counted", "measure"]
+
+
+class FigureRowsView(MetricsView):
+    filename = "metrics-rows"
+
+    @extend_schema(
+        operation_id="metrics_rows",
+        summary="The rows a figure counts",
+        description=(
+            "The incidents, changes, postmortems, stage transitions or actions behind one headline figure, "
+            "under the same filters. For a share the rows are its denominator and `counted` marks its numerator; "
+            "for a duration `measure` is each row's seconds. The rows add up to `figure`."
+        ),
+        parameters=[
+            *FILTER_PARAMETERS,
+            OpenApiParameter("figure", str, required=True, enum=list(FIGURES), description="The figure's key."),
+        ],
+        responses={200: OpenApiTypes.OBJECT},
+        tags=["metrics"],
+    )
+    def get(self, request):
+        key = request.query_params.get("figure", "")
+        if key not in FIGURES:
+            raise serializers.ValidationError({"figure": [_("Unknown figure: %(key)s.") % {"key": key}]})
+        scope = scope_from_request(request)
+        spec = FIGURES[key]
+        rows = [
+            {
+                "object_id": row["object_id"],
+                "title": row["title_text"],
+                "service": row["service_name"],
+                "when": row["when"],
+                "kind": row["kind_text"],
+                "counted": row["counted"],
+                "measure": row["measure"],
+            }
+            for row in figure_rows(scope, key)
+        ]
+        payload = {
+            "figure": key,
+            "label": str(spec.label),
+            "definition": str(spec.definition),
+            "source": spec.source,
+            "value": figure_value(metrics.period_figures(scope), key),
+            "rows": rows,
+        }
+        return self.respond(
+            request,
+            payload,
+            lambda data: {
+                "columns": ROW_COLUMNS,
+                "rows": [[row[column] for column in ROW_COLUMNS] for row in data["rows"]],
+            },
+        )
+
+
+# --- targets ---------------------------------------------------------------------------------------
+
+
+class TargetSerializer(ModelSerializer):
+    team = TeamField()
+    metric = serializers.ChoiceField(
+        choices=list(metrics.SERIES), help_text="A weekly series key, e.g. time_to_mitigate_p90."
+    )
+    value = serializers.FloatField(
+        min_value=0, help_text="In the series' unit: seconds for a duration, a ratio (0.15) for a rate."
+    )
+
+    class Meta:
+        model = Target
+        validators = []  # one target per figure: set_target replaces it
+        fields = ["id", "team", "metric", "bound", "value", "updated_at"]
+        read_only_fields = ["id", "updated_at"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="Targets on the weekly figures", tags=["metrics"]),
+    retrieve=extend_schema(summary="A target", tags=["metrics"]),
+    create=extend_schema(
+        summary="Set a target (team leads); replaces the team's target on that figure",
+        parameters=[IDEMPOTENCY_HEADER],
+        tags=["metrics"],
+    ),
+    destroy=extend_schema(summary="Remove a target (team leads)", tags=["metrics"]),
+)
+class TargetViewSet(ServiceBackedViewSet):
+    serializer_class = TargetSerializer
+    write_role = Membership.Role.LEAD
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def base_queryset(self):
+        return Target.objects.select_related("team").order_by("team_id", "metric")
+
+    def perform_service_create(self, data, team):
+        return services.set_target(team=team, user=self.request.user, **data)
+
+    def destroy(self, request, *args, **kwargs):
+        target = self.get_object()
+        self.require_role(target.team)
+        services.delete_target(target=target)
+        return self.plain(None, status.HTTP_204_NO_CONTENT)

@@ -10,4 +10,5 @@ urlpatterns = [
     path("", api.FiguresView.as_view(), name="figures"),
     path("weekly/", api.WeeklyView.as_view(), name="weekly"),
     path("signals/", api.SignalsView.as_view(), name="signals"),
+    path("rows/", api.FigureRowsView.as_view(), name="rows"),
 ]

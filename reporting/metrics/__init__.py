@@ -6,7 +6,9 @@ One module for the API, the pages and the review-board agenda:
 - ``period_figures(scope)`` — headline figures (median + p90 + count, shares, DORA bands);
 - ``weekly_series(scope)`` — one point per week in the team's time zone, with XmR limits and signals;
 - ``team_dashboard(team)`` — both, shaped for a dashboard;
-- ``signals_for_team(team, now=...)`` — the control-chart signals of the last complete week.
+- ``signals_for_team(team, now=...)`` — the control-chart signals of the last complete week, and the
+  targets crossed by a sustained run;
+- ``target_status(weekly, targets)`` — each target with its distance and trend.
 """
 
 import datetime as dt
@@ -14,6 +16,7 @@ import datetime as dt
 from django.utils import timezone
 
 from incidents.measures.scope import Scope, build_scope
+from reporting.metrics import control
 from reporting.metrics.figures import period_figures
 from reporting.metrics.series import SERIES, weekly_series
 
@@ -24,6 +27,7 @@ __all__ = [
     "dashboard",
     "period_figures",
     "signals_for_team",
+    "target_status",
     "team_dashboard",
     "weekly_series",
 ]
@@ -51,7 +55,40 @@ def signals_for_team(team, *, now: dt.datetime) -> list[dict]:
     """Signals of the last complete week: dicts of plain JSON values (fit for a frozen agenda).
 
     Keys: metric (series key), label, week (ISO date of its Monday), value, limit, which
-    ("upper", "lower" or "centre"), rule ("beyond_limit" or "run_of_8"), direction ("above"/"below").
+    ("upper", "lower", "centre" or "target"), rule ("beyond_limit", "run_of_8" or "target_run"),
+    direction ("above"/"below"). A target's signal is its crossing by a sustained run (control.target_run).
     """
+    from reporting.models import Target
+
     weekly = weekly_series(build_scope(teams=team, now=now))
-    return [signal for series in weekly["series"].values() for signal in series["signals"]]
+    found = [signal for series in weekly["series"].values() for signal in series["signals"]]
+    found += [
+        status["signal"] for status in target_status(weekly, Target.objects.filter(team=team)) if status["signal"]
+    ]
+    return found
+
+
+def target_status(weekly: dict, targets) -> list[dict]:
+    """Each target against its weekly series: the last week's value, its distance, the weeks missed, the signal."""
+    found = []
+    weeks = weekly["weeks"]
+    for target in targets:
+        series = weekly["series"].get(target.metric)
+        if series is None:
+            continue
+        values = series["values"]
+        last = next((value for value in reversed(values) if value is not None), None)
+        signal = control.target_run(values, target.value, target.bound)
+        found.append(
+            {
+                "target": target,
+                "series": series,
+                "last": last,
+                "distance": None if last is None else last - target.value,
+                "weeks_missed": control.weeks_missing(values, target.value, target.bound),
+                "weeks_read": min(len([v for v in values if v is not None]), control.RUN_LENGTH),
+                "signal": signal
+                and {"metric": target.metric, "label": series["label"], "week": weeks[-1].isoformat(), **signal},
+            }
+        )
+    return found

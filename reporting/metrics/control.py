@@ -56,3 +56,25 @@ def signals(values: list[float | None], limits: dict | None) -> list[dict]:
     for signal in found:
         signal["value"] = last
     return found
+
+
+def target_run(values: list[float | None], target: float, bound: str) -> dict | None:
+    """A target crossed by a sustained run: the last RUN_LENGTH values all on its wrong side (not one bad week).
+
+    `bound` is "below" (the figure should stay at most `target`) or "above" (at least). Returns a
+    signal {rule: "target_run", which: "target", limit, direction, value}, or None.
+    """
+    recent = [value for value in values if value is not None][-RUN_LENGTH:]
+    if len(recent) < RUN_LENGTH or not values or values[-1] is None:
+        return None
+    missed = all(v > target for v in recent) if bound == "below" else all(v < target for v in recent)
+    if not missed:
+        return None
+    direction = "above" if bound == "below" else "below"
+    return {"rule": "target_run", "which": "target", "limit": target, "direction": direction, "value": values[-1]}
+
+
+def weeks_missing(values: list[float | None], target: float, bound: str) -> int:
+    """Of the last RUN_LENGTH weeks with a value, how many were on the target's wrong side (its trend)."""
+    recent = [value for value in values if value is not None][-RUN_LENGTH:]
+    return sum(1 for v in recent if (v > target if bound == "below" else v < target))

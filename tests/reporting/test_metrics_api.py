@@ -52,8 +52,12 @@ def test_another_teams_data_is_a_404(setup):
     assert client.get("/api/v1/metrics/", {"team": other.pk}).status_code == 404
     assert client.get("/api/v1/metrics/weekly/", {"team": other.slug}).status_code == 404
     other_service = ServiceFactory(team=other)
-    assert client.get("/api/v1/metrics/", {"service": other_service.pk}).status_code == 404
-    assert client.get("/api/v1/metrics/signals/", {"service": other_service.pk}).status_code == 404
+    # Another team's service is an unknown one: a field error that does not say it exists.
+    for url in ("/api/v1/metrics/", "/api/v1/metrics/signals/", "/api/v1/metrics/rows/"):
+        response = client.get(url, {"service": other_service.pk, "figure": "incidents"})
+        assert response.status_code == 400
+        assert response.json()["errors"]["service"] == ["Unknown service."]
+    assert client.get("/api/v1/metrics/rows/", {"team": other.pk, "figure": "incidents"}).status_code == 404
 
 
 def test_service_filter(setup):
@@ -156,7 +160,9 @@ def test_endpoints_are_in_the_openapi_schema():
     from drf_spectacular.generators import SchemaGenerator
 
     schema = SchemaGenerator().get_schema(request=None, public=True)
-    assert {"/api/v1/metrics/", "/api/v1/metrics/weekly/", "/api/v1/metrics/signals/"} <= set(schema["paths"])
+    assert {"/api/v1/metrics/", "/api/v1/metrics/weekly/", "/api/v1/metrics/signals/", "/api/v1/metrics/rows/"} <= set(
+        schema["paths"]
+    )
     parameters = {p["name"] for p in schema["paths"]["/api/v1/metrics/weekly/"]["get"]["parameters"]}
     assert {"team", "service", "from", "to", "metric"} <= parameters
 
@@ -191,3 +197,36 @@ def test_an_api_token_sees_only_its_own_team_even_if_its_user_sees_more(setup):
     client.force_authenticate(user=user, token=SimpleNamespace(team_id=team.pk))  # what token auth sets
     assert client.get("/api/v1/metrics/", RANGE).json()["reliability"]["incidents"] == 3
     assert client.get("/api/v1/metrics/", {**RANGE, "team": other.pk}).status_code == 404
+
+
+def test_the_rows_behind_a_figure_add_up_to_it(setup):
+    team, _other, gateway, client = setup
+    ChangeFactory(team=team, service=gateway, deployed_at=at("2026-03-19 10:00"), failed=True)
+    body = client.get("/api/v1/metrics/rows/", {**RANGE, "figure": "change_failure_rate"}).json()
+    assert body["value"] == {"value": 0.5, "p90": None, "count": 1, "of": 2}
+    assert len(body["rows"]) == 2 and [row["counted"] for row in body["rows"]] == [True, False]
+    body = client.get("/api/v1/metrics/rows/", {**RANGE, "figure": "time_to_detect", "team": "ops"})
+    assert body.status_code == 400 and "figure" in body.json()["errors"]
+    body = client.get("/api/v1/metrics/rows/", {**RANGE, "figure": "incidents", "service": gateway.pk}).json()
+    assert body["value"]["value"] == 3 and len(body["rows"]) == 3
+    csv_body = client.get("/api/v1/metrics/rows/", {**RANGE, "figure": "incidents", "format": "csv"}).content.decode()
+    assert csv_body.splitlines()[0] == "object_id,title,service,when,kind,counted,measure"
+    assert len(csv_body.splitlines()) == 4
+
+
+def test_an_empty_or_unknown_figure_is_a_field_error(setup):
+    _team, _other, _gateway, client = setup
+    for figure in ("", "nope"):
+        response = client.get("/api/v1/metrics/rows/", {"figure": figure})
+        assert response.status_code == 400 and "figure" in response.json()["errors"]
+
+
+def test_rows_query_count_is_constant(setup, django_assert_max_num_queries):
+    team, _other, gateway, client = setup
+    query = {**RANGE, "figure": "change_failure_rate"}
+    with django_assert_max_num_queries(16) as few:
+        client.get("/api/v1/metrics/rows/", query)
+    for day in range(15):
+        ChangeFactory(team=team, service=gateway, deployed_at=at("2026-03-16 08:00") + dt.timedelta(days=day))
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        assert len(client.get("/api/v1/metrics/rows/", query).json()["rows"]) == 16
