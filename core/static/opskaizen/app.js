@@ -30,4 +30,16 @@
     var target = document.querySelector(cancel.getAttribute("data-clear-target"));
     if (target) target.innerHTML = "";
   });
+  // An htmx request refused without a body to swap in (403, 404, 5xx): say so in place, styled.
+  document.addEventListener("htmx:responseError", function (event) {
+    var box = document.getElementById("request-error");
+    if (!box) return;
+    var status = String(event.detail.xhr.status);
+    box.textContent = box.getAttribute("data-" + status) || box.getAttribute("data-other");
+    box.hidden = false;
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    var box = document.getElementById("request-error");
+    if (box) box.hidden = true;
+  });
 })();
