@@ -94,6 +94,11 @@ class IncidentByRefSerializer(IncidentSerializer):
         read_only_fields = [*IncidentSerializer.Meta.read_only_fields, "source", "external_id"]
 
 
+class IncidentMoveSerializer(serializers.Serializer):
+    move = serializers.ChoiceField(choices=[(m, m) for m in services.Move.CHOICES])
+    at = serializers.DateTimeField(required=False, allow_null=True, help_text="When it happened; now if omitted.")
+
+
 def _incident_write(incident_or_none, data, team, by):
     """Status changes stamp the timestamp they imply, as in the UI (set_incident_status)."""
     new_status = data.get("status")
@@ -163,6 +168,23 @@ class IncidentViewSet(ServiceBackedViewSet):
             incident._prefetched_objects_cache = {"timeline": TimelineEvent.objects.none()}
             return self.plain(self.get_serializer(incident).data, status.HTTP_201_CREATED)
         return self.respond(incident, status.HTTP_200_OK)
+
+    @extend_schema(
+        summary="Acknowledge, mitigate, resolve or close an incident, now or backdated",
+        description="`at` must not be in the future nor break the order of the incident's times "
+        "(no acknowledgement before the start...): a 400 names `at`, nothing is written.",
+        request=IncidentMoveSerializer,
+        responses={200: IncidentSerializer},
+    )
+    @action(detail=True, methods=["post"], serializer_class=IncidentMoveSerializer)
+    def move(self, request, pk=None):
+        incident = self.get_object()
+        self.require_role(incident.team)
+        serializer = IncidentMoveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = services.move_incident(incident=incident, by=self.actor(), **serializer.validated_data)
+        self.serializer_class = IncidentSerializer
+        return self.respond(incident)
 
     @extend_schema(
         summary="Add a timeline entry",

@@ -5,6 +5,8 @@ functions, so the rules hold the same everywhere. Each runs in one
 transaction and raises a ValidationError with field messages on bad input.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -176,6 +178,64 @@ def set_incident_status(*, incident: Incident, status: str, at=None, by=None, ev
     return update_incident(incident=incident, by=by, event_at=event_at, **fields)
 
 
+# The moves an incident page and the API offer: acknowledge, then the statuses in order.
+class Move:
+    ACKNOWLEDGE = "acknowledge"
+    CHOICES = ("acknowledge", "mitigated", "resolved", "closed")
+
+
+# A time typed on a laptop whose clock runs a little ahead is not "in the future".
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def incident_moves(incident: Incident) -> list[str]:
+    """The moves open to `incident` now, in the order an on-call engineer makes them."""
+    moves = []
+    if incident.acknowledged_at is None and incident.status in (Incident.Status.OPEN, Incident.Status.MITIGATED):
+        moves.append(Move.ACKNOWLEDGE)
+    moves += {
+        Incident.Status.OPEN: [Incident.Status.MITIGATED, Incident.Status.RESOLVED],
+        Incident.Status.MITIGATED: [Incident.Status.RESOLVED],
+        Incident.Status.RESOLVED: [Incident.Status.CLOSED],
+    }.get(incident.status, [])
+    return moves
+
+
+def _not_in_future(at, field: str = "at") -> None:
+    if at is not None and at > timezone.now() + CLOCK_SKEW:
+        raise ValidationError({field: _("This time is in the future.")})
+
+
+@transaction.atomic
+def move_incident(*, incident: Incident, move: str, at=None, by=None) -> Incident:
+    """Acknowledge, mitigate, resolve or close `incident` at `at` (now by default, or backdated).
+
+    The time must not be in the future nor break the order of the incident's times (no
+    acknowledgement before the start, no resolution before the mitigation...); a refusal is
+    a ValidationError on "at" and writes nothing.
+    """
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if move not in incident_moves(incident):
+        raise ValidationError({"move": _("This incident cannot make that move now.")})
+    _not_in_future(at)
+    at = at or timezone.now()
+    try:
+        if move == Move.ACKNOWLEDGE:
+            return update_incident(incident=incident, by=by, acknowledged_at=at)
+        return set_incident_status(incident=incident, status=move, at=at, by=by)
+    except ValidationError as error:
+        # The order rules name the timestamp at fault; here the user typed one time: "at".
+        messages = [m for field, ms in error.message_dict.items() if field != "move" for m in ms]
+        raise ValidationError({"at": messages}) from error
+
+
+def _check_event_time(incident: Incident, occurred_at) -> None:
+    """A timeline entry happens during the incident's life: not before its start, not in the future."""
+    _not_in_future(occurred_at, "occurred_at")
+    if occurred_at < incident.started_at:
+        raise ValidationError({"occurred_at": _("A timeline entry cannot be before the incident started.")})
+
+
 @transaction.atomic
 def add_timeline_event(*, incident: Incident, text: str, occurred_at=None, kind=TimelineEvent.Kind.NOTE, by=None):
     """Add an entry to an incident's timeline."""
@@ -187,6 +247,7 @@ def add_timeline_event(*, incident: Incident, text: str, occurred_at=None, kind=
         author=by,
         occurred_at=occurred_at or timezone.now(),
     )
+    _check_event_time(incident, event.occurred_at)
     event.full_clean()
     event.save()
     return event
