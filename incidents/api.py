@@ -3,6 +3,7 @@
 Every write goes through incidents.services; the serializers only shape and type-check.
 """
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -251,6 +252,14 @@ class PostmortemSerializer(ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     incident = ScopedRelatedField(Incident)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    reviewer = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The member who reviews and publishes (besides the leads); never the author.",
+    )
+    reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     factors = ContributingFactorSerializer(many=True, read_only=True)
 
     class Meta:
@@ -268,11 +277,25 @@ class PostmortemSerializer(ModelSerializer):
             "what_went_badly",
             "where_we_got_lucky",
             "factors",
+            "reviewer",
+            "reviewed_by",
+            "self_reviewed",
             "published_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "team", "status", "author", "factors", "published_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "team",
+            "status",
+            "author",
+            "factors",
+            "reviewed_by",
+            "self_reviewed",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class PostmortemMoveSerializer(serializers.Serializer):
@@ -334,6 +357,8 @@ class PostmortemViewSet(ServiceBackedViewSet):
 
     @extend_schema(
         summary="Move a postmortem: draft → in_review → published",
+        description="Publishing is the review: by a lead or the named `reviewer`, never the author "
+        "(a team with one member or lead publishes its own, recorded as `self_reviewed`); else 400 on `reviewer`.",
         request=PostmortemMoveSerializer,
         responses={200: PostmortemSerializer},
     )
@@ -343,7 +368,9 @@ class PostmortemViewSet(ServiceBackedViewSet):
         self.require_role(postmortem.team)
         serializer = PostmortemMoveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        postmortem = services.move_postmortem(postmortem=postmortem, to_status=serializer.validated_data["to_status"])
+        postmortem = services.move_postmortem(
+            postmortem=postmortem, to_status=serializer.validated_data["to_status"], by=self.actor()
+        )
         self.serializer_class = PostmortemSerializer
         return self.respond(postmortem)
 

@@ -110,6 +110,16 @@ class PostmortemForm(forms.Form):
     where_we_got_lucky = forms.CharField(
         label=_("Where we got lucky"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    reviewer = forms.ModelChoiceField(
+        label=_("Reviewer"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        help_text=_("Who reviews and publishes it, besides the leads. Never the author."),
+    )
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reviewer"].queryset = team_members(team)
 
 
 class ContributingFactorForm(forms.Form):

@@ -262,6 +262,20 @@ class Postmortem(TeamAudited, models.Model):
     what_went_badly = models.TextField(_("what went badly"), blank=True)
     where_we_got_lucky = models.TextField(_("where we got lucky"), blank=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    # Publishing is reviewed by someone other than the author: a lead, or the member named here.
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # A team of one has nobody else to review: its author publishes, and that is recorded.
+    self_reviewed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from core.text import one_line
 from incidents import signals
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
-from teams.models import Team
+from teams.models import Membership, Team
 from teams.selectors import only_row
 from teams.services import ensure_same_team
 
@@ -268,7 +268,9 @@ def update_postmortem(*, postmortem: Postmortem, **fields) -> Postmortem:
     postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if postmortem.status == Postmortem.Status.PUBLISHED:
         raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
-    _apply(postmortem, fields, POSTMORTEM_TEXT_FIELDS | {"author"})
+    _apply(postmortem, fields, POSTMORTEM_TEXT_FIELDS | {"author", "reviewer"})
+    if "reviewer" in fields:
+        _check_reviewer(postmortem, postmortem.reviewer)
     postmortem.full_clean()
     postmortem.save()
     return postmortem
@@ -293,9 +295,45 @@ POSTMORTEM_MOVES = {
 }
 
 
+def _writers(team: Team):
+    return Membership.objects.filter(team=team, role__in=(Membership.Role.MEMBER, Membership.Role.LEAD))
+
+
+def _check_reviewer(postmortem: Postmortem, reviewer) -> None:
+    """The named reviewer is a member or lead of the team, and not the author."""
+    if reviewer is None:
+        return
+    if reviewer.pk == postmortem.author_id:
+        raise ValidationError({"reviewer": _("The author cannot review their own postmortem.")})
+    if not _writers(postmortem.team).filter(user=reviewer).exists():
+        raise ValidationError({"reviewer": _("The reviewer must be a member or lead of this team.")})
+
+
+def _review_of(postmortem: Postmortem, by) -> dict:
+    """Who reviews this publication: someone other than the author, a lead or the named reviewer.
+
+    A team with one writer has nobody else: the author publishes and the self-review is recorded.
+    """
+    if by is None:
+        raise ValidationError({"reviewer": _("Publishing needs a reviewer: sign in as a person.")})
+    roles = dict(_writers(postmortem.team).values_list("user_id", "role"))
+    if by.pk == postmortem.author_id:
+        if set(roles) == {by.pk}:
+            return {"reviewed_by": by, "self_reviewed": True}
+        raise ValidationError(
+            {"reviewer": _("Someone other than the author reviews and publishes: a lead, or the named reviewer.")}
+        )
+    if roles.get(by.pk) == Membership.Role.LEAD or (by.pk == postmortem.reviewer_id and by.pk in roles):
+        return {"reviewed_by": by, "self_reviewed": False}
+    raise ValidationError({"reviewer": _("Only a lead or the named reviewer can publish this postmortem.")})
+
+
 @transaction.atomic
-def move_postmortem(*, postmortem: Postmortem, to_status: str, at=None) -> Postmortem:
-    """draft → in_review → published; review needs a summary, an impact and a contributing factor."""
+def move_postmortem(*, postmortem: Postmortem, to_status: str, at=None, by=None) -> Postmortem:
+    """draft → in_review → published; review needs a summary, an impact and a contributing factor.
+
+    Publishing is the review: by a lead or the named reviewer, never the author (save in a team of one).
+    """
     postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if to_status not in POSTMORTEM_MOVES.get(postmortem.status, set()):
         raise ValidationError(
@@ -315,9 +353,13 @@ def move_postmortem(*, postmortem: Postmortem, to_status: str, at=None) -> Postm
         if errors:
             raise ValidationError(errors)
     postmortem.status = to_status
+    fields = ["status", "published_at", "updated_at"]
     if to_status == Postmortem.Status.PUBLISHED:
+        for name, value in _review_of(postmortem, by).items():
+            setattr(postmortem, name, value)
+        fields += ["reviewed_by", "self_reviewed"]
         postmortem.published_at = at or timezone.now()
-    postmortem.save(update_fields=["status", "published_at", "updated_at"])
+    postmortem.save(update_fields=fields)
     return postmortem
 
 

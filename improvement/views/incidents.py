@@ -172,7 +172,7 @@ def _postmortem_context(team, postmortem, **forms):
         "incident": postmortem.incident,
         "editable": postmortem.status != Postmortem.Status.PUBLISHED,
         "form": forms.get("form")
-        or PostmortemForm(initial={n: getattr(postmortem, n) for n in PostmortemForm.base_fields}),
+        or PostmortemForm(team=team, initial={n: getattr(postmortem, n) for n in PostmortemForm.base_fields}),
         "factor_form": forms.get("factor_form") or ContributingFactorForm(),
         "action_form": forms.get("action_form") or QuickActionForm(team=team),
         "flow_errors": forms.get("flow_errors") or [],
@@ -187,7 +187,7 @@ def postmortem_detail(request, team, pk):
         return render(request, "incidents/postmortem.html", _postmortem_context(team, postmortem))
     if request.team_role == Membership.Role.VIEWER:
         raise Http404
-    form = PostmortemForm(request.POST)
+    form = PostmortemForm(request.POST, team=team)
     if form.is_valid():
         try:
             services.update_postmortem(postmortem=postmortem, **form.cleaned_data)
@@ -226,9 +226,14 @@ def postmortem_move(request, team, pk):
     postmortem = _postmortem(team, pk)
     to_status = request.POST.get("to_status", "")
     try:
-        services.move_postmortem(postmortem=postmortem, to_status=to_status)
+        services.move_postmortem(postmortem=postmortem, to_status=to_status, by=request.user)
     except ValidationError as error:
-        labels = {"summary": _("Summary"), "impact": _("Impact"), "factors": _("Contributing factors")}
+        labels = {
+            "summary": _("Summary"),
+            "impact": _("Impact"),
+            "factors": _("Contributing factors"),
+            "reviewer": _("Reviewer"),
+        }
         flow_errors = [
             f"{labels[field]}: {message}" if field in labels else message
             for field, messages_ in error.message_dict.items()
