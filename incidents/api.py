@@ -47,6 +47,12 @@ class TimelineEventSerializer(ModelSerializer):
         fields = ["id", "occurred_at", "kind", "text", "author", "created_at"]
         read_only_fields = ["id", "author", "created_at"]
 
+    def to_representation(self, instance):
+        # A system entry (a status change) is stored as data: `text` reads it in the request's language.
+        data = super().to_representation(instance)
+        data["text"] = instance.display_text
+        return data
+
 
 class IncidentSerializer(ModelSerializer):
     team = TeamField()

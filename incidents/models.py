@@ -1,9 +1,12 @@
 """Incidents and what the team learns from them: problems, postmortems, changes."""
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import TeamAudited
@@ -230,6 +233,9 @@ class TimelineEvent(TeamAudited, models.Model):
     occurred_at = models.DateTimeField(_("occurred at"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.NOTE)
     text = models.TextField(_("text"))
+    # What the system recorded, as data rendered in the reader's language ({"status": [old, new]}),
+    # instead of an English sentence in `text`.
+    data = models.JSONField(default=dict, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -240,6 +246,21 @@ class TimelineEvent(TeamAudited, models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.text[:40]}"
+
+    # Rows written before `data` existed hold the English sentence: still read in the reader's language.
+    OLD_STATUS_TEXT = re.compile(r"^Status changed from (\w+) to (\w+)\.$")
+
+    @property
+    def display_text(self) -> str:
+        """The entry as the reader reads it: a system entry rendered from its data, in their language."""
+        change = self.data.get("status") if self.data else None
+        if change is None and self.kind == self.Kind.STATUS and (match := self.OLD_STATUS_TEXT.match(self.text)):
+            change = list(match.groups())
+        if change:
+            labels = dict(Incident.Status.choices)
+            old, new = (labels.get(value, value) for value in change)
+            return gettext("Status changed from %(old)s to %(new)s.") % {"old": old, "new": new}
+        return self.text
 
 
 class Postmortem(TeamAudited, models.Model):

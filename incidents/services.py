@@ -152,7 +152,7 @@ def update_incident(*, incident: Incident, by=None, event_at=None, **fields) -> 
             incident=incident,
             occurred_at=timezone.now(),
             kind=TimelineEvent.Kind.STATUS,
-            text=_("Status changed from %(old)s to %(new)s.") % {"old": previous_status, "new": incident.status},
+            data={"status": [previous_status, incident.status]},
             author=by,
         )
     return incident

@@ -235,7 +235,7 @@ def postmortem_move(request, team, pk):
             "reviewer": _("Reviewer"),
         }
         flow_errors = [
-            f"{labels[field]}: {message}" if field in labels else message
+            _("%(label)s: %(message)s") % {"label": labels[field], "message": message} if field in labels else message
             for field, messages_ in error.message_dict.items()
             for message in messages_
         ]

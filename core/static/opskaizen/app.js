@@ -1,6 +1,16 @@
 // OpsKaizen: small progressive enhancements. Every page works without this file.
 (function () {
   "use strict";
+  // Phones: the navigation collapses behind the Menu button (CSS hides it only when this ran).
+  document.documentElement.classList.add("js");
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".nav-toggle");
+    if (!toggle) return;
+    var nav = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
   // Close an open menu on Escape or on a click elsewhere.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
