@@ -46,6 +46,7 @@
     if (!box) return;
     var status = String(event.detail.xhr.status);
     box.textContent = box.getAttribute("data-" + status) || box.getAttribute("data-other");
+    box.setAttribute("role", "alert"); // only once there is something to announce
     box.hidden = false;
   });
   document.addEventListener("htmx:beforeRequest", function () {
