@@ -65,7 +65,7 @@ def postmortem_for_page(team: Team, pk: int) -> Postmortem:
     """One postmortem of `team` with its incident, timeline, factors and actions."""
     return (
         Postmortem.objects.filter(team=team)
-        .select_related("incident", "incident__service", "author")
+        .select_related("incident", "incident__service", "author", "reviewer", "reviewed_by")
         .prefetch_related(
             "factors",
             Prefetch("incident__timeline", queryset=TimelineEvent.objects.select_related("author")),

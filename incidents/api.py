@@ -3,6 +3,7 @@
 Every write goes through incidents.services; the serializers only shape and type-check.
 """
 
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers, status
@@ -32,6 +33,12 @@ class TimelineEventSerializer(ModelSerializer):
         validators = []  # uniqueness is the services\' rule, not a required-field trap
         fields = ["id", "occurred_at", "kind", "text", "author", "created_at"]
         read_only_fields = ["id", "author", "created_at"]
+
+    def to_representation(self, instance):
+        # A system entry (a status change) is stored as data: `text` reads it in the request's language.
+        data = super().to_representation(instance)
+        data["text"] = instance.display_text
+        return data
 
 
 class IncidentSerializer(ModelSerializer):
@@ -80,6 +87,11 @@ class IncidentByRefSerializer(IncidentSerializer):
 
     class Meta(IncidentSerializer.Meta):
         read_only_fields = [*IncidentSerializer.Meta.read_only_fields, "source", "external_id"]
+
+
+class IncidentMoveSerializer(serializers.Serializer):
+    move = serializers.ChoiceField(choices=[(m, m) for m in services.Move.CHOICES])
+    at = serializers.DateTimeField(required=False, allow_null=True, help_text="When it happened; now if omitted.")
 
 
 def _incident_write(incident_or_none, data, team, by):
@@ -142,6 +154,23 @@ class IncidentViewSet(ServiceBackedViewSet):
         # A new incident has no timeline yet and its team is loaded: answer without reading it back.
         incident._prefetched_objects_cache = {"timeline": TimelineEvent.objects.none()}
         return self.plain(self.get_serializer(incident).data, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        summary="Acknowledge, mitigate, resolve or close an incident, now or backdated",
+        description="`at` must not be in the future nor break the order of the incident's times "
+        "(no acknowledgement before the start...): a 400 names `at`, nothing is written.",
+        request=IncidentMoveSerializer,
+        responses={200: IncidentSerializer},
+    )
+    @action(detail=True, methods=["post"], serializer_class=IncidentMoveSerializer)
+    def move(self, request, pk=None):
+        incident = self.get_object()
+        self.require_role(incident.team)
+        serializer = IncidentMoveSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        incident = services.move_incident(incident=incident, by=self.actor(), **serializer.validated_data)
+        self.serializer_class = IncidentSerializer
+        return self.respond(incident)
 
     @extend_schema(
         summary="Add a timeline entry",
@@ -219,6 +248,14 @@ class PostmortemSerializer(ModelSerializer):
     team = serializers.SlugRelatedField(slug_field="slug", read_only=True)
     incident = ScopedRelatedField(Incident)
     author = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
+    reviewer = serializers.SlugRelatedField(
+        slug_field="username",
+        queryset=get_user_model().objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The member who reviews and publishes (besides the leads); never the author.",
+    )
+    reviewed_by = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
     factors = ContributingFactorSerializer(many=True, read_only=True)
 
     class Meta:
@@ -236,11 +273,25 @@ class PostmortemSerializer(ModelSerializer):
             "what_went_badly",
             "where_we_got_lucky",
             "factors",
+            "reviewer",
+            "reviewed_by",
+            "self_reviewed",
             "published_at",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["id", "team", "status", "author", "factors", "published_at", "created_at", "updated_at"]
+        read_only_fields = [
+            "id",
+            "team",
+            "status",
+            "author",
+            "factors",
+            "reviewed_by",
+            "self_reviewed",
+            "published_at",
+            "created_at",
+            "updated_at",
+        ]
 
 
 class PostmortemMoveSerializer(serializers.Serializer):
@@ -302,6 +353,8 @@ class PostmortemViewSet(ServiceBackedViewSet):
 
     @extend_schema(
         summary="Move a postmortem: draft → in_review → published",
+        description="Publishing is the review: by a lead or the named `reviewer`, never the author "
+        "(a team with one member or lead publishes its own, recorded as `self_reviewed`); else 400 on `reviewer`.",
         request=PostmortemMoveSerializer,
         responses={200: PostmortemSerializer},
     )
@@ -311,7 +364,9 @@ class PostmortemViewSet(ServiceBackedViewSet):
         self.require_role(postmortem.team)
         serializer = PostmortemMoveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        postmortem = services.move_postmortem(postmortem=postmortem, to_status=serializer.validated_data["to_status"])
+        postmortem = services.move_postmortem(
+            postmortem=postmortem, to_status=serializer.validated_data["to_status"], by=self.actor()
+        )
         self.serializer_class = PostmortemSerializer
         return self.respond(postmortem)
 

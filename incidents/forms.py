@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import Change, FactorCategory, Incident, Problem, Severity, TimelineEvent
@@ -28,7 +29,7 @@ class IncidentForm(forms.Form):
     service = forms.ModelChoiceField(label=_("Service"), queryset=Service.objects.none(), required=False)
     severity = forms.ChoiceField(label=_("Severity"), choices=Severity.choices, initial=Severity.SEV3)
     status = forms.ChoiceField(label=_("Status"), choices=Incident.Status.choices, initial=Incident.Status.OPEN)
-    started_at = forms.DateTimeField(label=_("Started at"), widget=DateTimeInput())
+    started_at = forms.DateTimeField(label=_("Started at"), widget=DateTimeInput(), initial=timezone.now)
     detected_at = forms.DateTimeField(
         label=_("Detected at"), widget=DateTimeInput(), required=False, help_text=_("Defaults to the start.")
     )
@@ -68,6 +69,14 @@ class IncidentForm(forms.Form):
         return data
 
 
+class IncidentMoveForm(forms.Form):
+    """Acknowledge / mitigate / resolve / close, now or at an earlier time (the services check the order)."""
+
+    at = forms.DateTimeField(
+        label=_("At (optional)"), widget=DateTimeInput(), required=False, help_text=_("Leave empty for now.")
+    )
+
+
 class TimelineEventForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=TimelineEvent.Kind.choices, initial=TimelineEvent.Kind.NOTE)
     occurred_at = forms.DateTimeField(
@@ -101,6 +110,16 @@ class PostmortemForm(forms.Form):
     where_we_got_lucky = forms.CharField(
         label=_("Where we got lucky"), required=False, widget=forms.Textarea(attrs={"rows": 3})
     )
+    reviewer = forms.ModelChoiceField(
+        label=_("Reviewer"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        help_text=_("Who reviews and publishes it, besides the leads. Never the author."),
+    )
+
+    def __init__(self, *args, team, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["reviewer"].queryset = team_members(team)
 
 
 class ContributingFactorForm(forms.Form):

@@ -1,9 +1,12 @@
 """Incidents and what the team learns from them: problems, postmortems, changes."""
 
+import re
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import TeamAudited
@@ -252,6 +255,9 @@ class TimelineEvent(TeamAudited, models.Model):
     occurred_at = models.DateTimeField(_("occurred at"))
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.NOTE)
     text = models.TextField(_("text"))
+    # What the system recorded, as data rendered in the reader's language ({"status": [old, new]}),
+    # instead of an English sentence in `text`.
+    data = models.JSONField(default=dict, blank=True)
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -262,6 +268,21 @@ class TimelineEvent(TeamAudited, models.Model):
 
     def __str__(self) -> str:
         return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.text[:40]}"
+
+    # Rows written before `data` existed hold the English sentence: still read in the reader's language.
+    OLD_STATUS_TEXT = re.compile(r"^Status changed from (\w+) to (\w+)\.$")
+
+    @property
+    def display_text(self) -> str:
+        """The entry as the reader reads it: a system entry rendered from its data, in their language."""
+        change = self.data.get("status") if self.data else None
+        if change is None and self.kind == self.Kind.STATUS and (match := self.OLD_STATUS_TEXT.match(self.text)):
+            change = list(match.groups())
+        if change:
+            labels = dict(Incident.Status.choices)
+            old, new = (labels.get(value, value) for value in change)
+            return gettext("Status changed from %(old)s to %(new)s.") % {"old": old, "new": new}
+        return self.text
 
 
 class Postmortem(TeamAudited, models.Model):
@@ -284,6 +305,20 @@ class Postmortem(TeamAudited, models.Model):
     what_went_badly = models.TextField(_("what went badly"), blank=True)
     where_we_got_lucky = models.TextField(_("where we got lucky"), blank=True)
     published_at = models.DateTimeField(_("published at"), null=True, blank=True)
+    # Publishing is reviewed by someone other than the author: a lead, or the member named here.
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("reviewer"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    # A team of one has nobody else to review: its author publishes, and that is recorded.
+    self_reviewed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

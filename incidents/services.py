@@ -5,6 +5,8 @@ functions, so the rules hold the same everywhere. Each runs in one
 transaction and raises a ValidationError with field messages on bad input.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -13,7 +15,7 @@ from django.utils.translation import gettext as _
 from core.text import one_line
 from incidents import signals
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
-from teams.models import Team
+from teams.models import Membership, Team
 from teams.selectors import only_row
 from teams.services import ensure_same_team
 
@@ -151,7 +153,7 @@ def update_incident(*, incident: Incident, by=None, event_at=None, **fields) -> 
             incident=incident,
             occurred_at=timezone.now(),
             kind=TimelineEvent.Kind.STATUS,
-            text=_("Status changed from %(old)s to %(new)s.") % {"old": previous_status, "new": incident.status},
+            data={"status": [previous_status, incident.status]},
             author=by,
         )
     return incident
@@ -177,6 +179,64 @@ def set_incident_status(*, incident: Incident, status: str, at=None, by=None, ev
     return update_incident(incident=incident, by=by, event_at=event_at, **fields)
 
 
+# The moves an incident page and the API offer: acknowledge, then the statuses in order.
+class Move:
+    ACKNOWLEDGE = "acknowledge"
+    CHOICES = ("acknowledge", "mitigated", "resolved", "closed")
+
+
+# A time typed on a laptop whose clock runs a little ahead is not "in the future".
+CLOCK_SKEW = timedelta(minutes=2)
+
+
+def incident_moves(incident: Incident) -> list[str]:
+    """The moves open to `incident` now, in the order an on-call engineer makes them."""
+    moves = []
+    if incident.acknowledged_at is None and incident.status in (Incident.Status.OPEN, Incident.Status.MITIGATED):
+        moves.append(Move.ACKNOWLEDGE)
+    moves += {
+        Incident.Status.OPEN: [Incident.Status.MITIGATED, Incident.Status.RESOLVED],
+        Incident.Status.MITIGATED: [Incident.Status.RESOLVED],
+        Incident.Status.RESOLVED: [Incident.Status.CLOSED],
+    }.get(incident.status, [])
+    return moves
+
+
+def _not_in_future(at, field: str = "at") -> None:
+    if at is not None and at > timezone.now() + CLOCK_SKEW:
+        raise ValidationError({field: _("This time is in the future.")})
+
+
+@transaction.atomic
+def move_incident(*, incident: Incident, move: str, at=None, by=None) -> Incident:
+    """Acknowledge, mitigate, resolve or close `incident` at `at` (now by default, or backdated).
+
+    The time must not be in the future nor break the order of the incident's times (no
+    acknowledgement before the start, no resolution before the mitigation...); a refusal is
+    a ValidationError on "at" and writes nothing.
+    """
+    incident = Incident.objects.select_for_update().get(pk=incident.pk)
+    if move not in incident_moves(incident):
+        raise ValidationError({"move": _("This incident cannot make that move now.")})
+    _not_in_future(at)
+    at = at or timezone.now()
+    try:
+        if move == Move.ACKNOWLEDGE:
+            return update_incident(incident=incident, by=by, acknowledged_at=at)
+        return set_incident_status(incident=incident, status=move, at=at, by=by)
+    except ValidationError as error:
+        # The order rules name the timestamp at fault; here the user typed one time: "at".
+        messages = [m for field, ms in error.message_dict.items() if field != "move" for m in ms]
+        raise ValidationError({"at": messages}) from error
+
+
+def _check_event_time(incident: Incident, occurred_at) -> None:
+    """A timeline entry happens during the incident's life: not before its start, not in the future."""
+    _not_in_future(occurred_at, "occurred_at")
+    if occurred_at < incident.started_at:
+        raise ValidationError({"occurred_at": _("A timeline entry cannot be before the incident started.")})
+
+
 @transaction.atomic
 def add_timeline_event(*, incident: Incident, text: str, occurred_at=None, kind=TimelineEvent.Kind.NOTE, by=None):
     """Add an entry to an incident's timeline."""
@@ -188,6 +248,7 @@ def add_timeline_event(*, incident: Incident, text: str, occurred_at=None, kind=
         author=by,
         occurred_at=occurred_at or timezone.now(),
     )
+    _check_event_time(incident, event.occurred_at)
     event.full_clean()
     event.save()
     return event
@@ -208,7 +269,9 @@ def update_postmortem(*, postmortem: Postmortem, **fields) -> Postmortem:
     postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if postmortem.status == Postmortem.Status.PUBLISHED:
         raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
-    _apply(postmortem, fields, POSTMORTEM_TEXT_FIELDS | {"author"})
+    _apply(postmortem, fields, POSTMORTEM_TEXT_FIELDS | {"author", "reviewer"})
+    if "reviewer" in fields:
+        _check_reviewer(postmortem, postmortem.reviewer)
     postmortem.full_clean()
     postmortem.save()
     return postmortem
@@ -233,9 +296,45 @@ POSTMORTEM_MOVES = {
 }
 
 
+def _writers(team: Team):
+    return Membership.objects.filter(team=team, role__in=(Membership.Role.MEMBER, Membership.Role.LEAD))
+
+
+def _check_reviewer(postmortem: Postmortem, reviewer) -> None:
+    """The named reviewer is a member or lead of the team, and not the author."""
+    if reviewer is None:
+        return
+    if reviewer.pk == postmortem.author_id:
+        raise ValidationError({"reviewer": _("The author cannot review their own postmortem.")})
+    if not _writers(postmortem.team).filter(user=reviewer).exists():
+        raise ValidationError({"reviewer": _("The reviewer must be a member or lead of this team.")})
+
+
+def _review_of(postmortem: Postmortem, by) -> dict:
+    """Who reviews this publication: someone other than the author, a lead or the named reviewer.
+
+    A team with one writer has nobody else: the author publishes and the self-review is recorded.
+    """
+    if by is None:
+        raise ValidationError({"reviewer": _("Publishing needs a reviewer: sign in as a person.")})
+    roles = dict(_writers(postmortem.team).values_list("user_id", "role"))
+    if by.pk == postmortem.author_id:
+        if set(roles) == {by.pk}:
+            return {"reviewed_by": by, "self_reviewed": True}
+        raise ValidationError(
+            {"reviewer": _("Someone other than the author reviews and publishes: a lead, or the named reviewer.")}
+        )
+    if roles.get(by.pk) == Membership.Role.LEAD or (by.pk == postmortem.reviewer_id and by.pk in roles):
+        return {"reviewed_by": by, "self_reviewed": False}
+    raise ValidationError({"reviewer": _("Only a lead or the named reviewer can publish this postmortem.")})
+
+
 @transaction.atomic
-def move_postmortem(*, postmortem: Postmortem, to_status: str, at=None) -> Postmortem:
-    """draft → in_review → published; review needs a summary, an impact and a contributing factor."""
+def move_postmortem(*, postmortem: Postmortem, to_status: str, at=None, by=None) -> Postmortem:
+    """draft → in_review → published; review needs a summary, an impact and a contributing factor.
+
+    Publishing is the review: by a lead or the named reviewer, never the author (save in a team of one).
+    """
     postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if to_status not in POSTMORTEM_MOVES.get(postmortem.status, set()):
         raise ValidationError(
@@ -255,9 +354,13 @@ def move_postmortem(*, postmortem: Postmortem, to_status: str, at=None) -> Postm
         if errors:
             raise ValidationError(errors)
     postmortem.status = to_status
+    fields = ["status", "published_at", "updated_at"]
     if to_status == Postmortem.Status.PUBLISHED:
+        for name, value in _review_of(postmortem, by).items():
+            setattr(postmortem, name, value)
+        fields += ["reviewed_by", "self_reviewed"]
         postmortem.published_at = at or timezone.now()
-    postmortem.save(update_fields=["status", "published_at", "updated_at"])
+    postmortem.save(update_fields=fields)
     return postmortem
 
 

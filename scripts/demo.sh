@@ -5,7 +5,9 @@
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/_venv.sh" requirements.txt
 PORT="${1:-${PORT:-8000}}"
-export DEBUG="${DEBUG:-true}"
+# As in production: DEBUG off (styled error pages, no debug tooling); static files come from
+# WhiteNoise either way.
+export DEBUG="${DEBUG:-false}"
 
 python manage.py migrate --no-input -v0
 python manage.py compilemessages -v0 2>/dev/null || true

@@ -4,6 +4,7 @@ from django import template
 from django.utils import formats
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from core.once import ONCE_FIELD, new_once_token, submitted_once_token
 
@@ -112,3 +113,9 @@ def percent(value):
     if value is None or value == "":
         return "—"
     return f"{formats.number_format(round(float(value) * 100, 1))} %"
+
+
+@register.simple_tag
+def colon():
+    """The ':' after a label, as the reader's language writes it (French puts a no-break space before it)."""
+    return pgettext("label separator", ":")

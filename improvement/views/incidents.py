@@ -18,7 +18,13 @@ from improvement.forms import QuickActionForm
 from improvement.models import Action, Recurrence
 from incidents import services
 from incidents.filters import IncidentFilterSet
-from incidents.forms import ContributingFactorForm, IncidentForm, PostmortemForm, TimelineEventForm
+from incidents.forms import (
+    ContributingFactorForm,
+    IncidentForm,
+    IncidentMoveForm,
+    PostmortemForm,
+    TimelineEventForm,
+)
 from incidents.models import Incident, Postmortem
 from teams.decorators import team_view
 from teams.models import Membership
@@ -90,42 +96,39 @@ def incident_detail(request, team, pk):
 
 
 def _incident_context(team, incident, **extra) -> dict:
+    labels = {services.Move.ACKNOWLEDGE: _("Acknowledge"), **dict(Incident.Status.choices)}
     return {
         "team": team,
         "incident": incident,
         "postmortem": getattr(incident, "postmortem", None),
         "event_form": TimelineEventForm(),
-        "next_statuses": [(s, Incident.Status(s).label) for s in NEXT_STATUSES.get(incident.status, [])],
+        "move_form": IncidentMoveForm(),
+        "moves": [(move, labels[move]) for move in services.incident_moves(incident)],
         **extra,
     }
-
-
-# The next statuses an incident page offers as one-click buttons.
-NEXT_STATUSES = {
-    Incident.Status.OPEN: [Incident.Status.MITIGATED, Incident.Status.RESOLVED],
-    Incident.Status.MITIGATED: [Incident.Status.RESOLVED],
-    Incident.Status.RESOLVED: [Incident.Status.CLOSED],
-    Incident.Status.CLOSED: [],
-}
 
 
 @require_POST
 @team_view(MEMBER)
 def incident_status(request, team, pk):
-    """One click to mitigated / resolved / closed: the service stamps the time that status implies."""
+    """Acknowledge, mitigate, resolve or close, now or backdated; a refused time is a field error here."""
     incident = _incident(team, pk)
-    status = request.POST.get("status", "")
-    if status not in NEXT_STATUSES.get(incident.status, []):
-        messages.error(request, _("This incident cannot go to that status from here."))
-    else:
+    form = IncidentMoveForm(request.POST)
+    if form.is_valid():
+        move = request.POST.get("move") or request.POST.get("status", "")
         try:
-            services.set_incident_status(incident=incident, status=status, by=request.user)
+            services.move_incident(incident=incident, move=move, at=form.cleaned_data["at"], by=request.user)
         except ValidationError as error:
-            messages.error(request, " ".join(error.messages))
+            add_service_errors(form, error)
         else:
-            label = dict(Incident.Status.choices)[status]
-            messages.success(request, _("Incident marked %(status)s.") % {"status": label})
-    return redirect("incidents:detail", team.slug, pk)
+            if move == services.Move.ACKNOWLEDGE:
+                messages.success(request, _("Incident acknowledged."))
+            else:
+                label = dict(Incident.Status.choices)[move]
+                messages.success(request, _("Incident marked %(status)s.") % {"status": label})
+            return redirect("incidents:detail", team.slug, pk)
+    context = _incident_context(team, _incident(team, pk), move_form=form)
+    return render(request, "incidents/detail.html", context, status=400)
 
 
 @require_POST
@@ -148,13 +151,7 @@ def timeline_add(request, team, pk):
             add_service_errors(form, error)
     if not form.errors and not request.htmx:
         return redirect(reverse("incidents:detail", args=[team.slug, pk]) + "#timeline")
-    incident = _incident(team, pk)
-    context = {
-        "team": team,
-        "incident": incident,
-        "postmortem": getattr(incident, "postmortem", None),
-        "event_form": form if form.errors else TimelineEventForm(),
-    }
+    context = _incident_context(team, _incident(team, pk), event_form=form if form.errors else TimelineEventForm())
     template = "incidents/_timeline.html" if request.htmx else "incidents/detail.html"
     return render(request, template, context, status=400 if form.errors else 200)
 
@@ -175,7 +172,7 @@ def _postmortem_context(team, postmortem, **forms):
         "incident": postmortem.incident,
         "editable": postmortem.status != Postmortem.Status.PUBLISHED,
         "form": forms.get("form")
-        or PostmortemForm(initial={n: getattr(postmortem, n) for n in PostmortemForm.base_fields}),
+        or PostmortemForm(team=team, initial={n: getattr(postmortem, n) for n in PostmortemForm.base_fields}),
         "factor_form": forms.get("factor_form") or ContributingFactorForm(),
         "action_form": forms.get("action_form") or QuickActionForm(team=team),
         "flow_errors": forms.get("flow_errors") or [],
@@ -190,7 +187,7 @@ def postmortem_detail(request, team, pk):
         return render(request, "incidents/postmortem.html", _postmortem_context(team, postmortem))
     if request.team_role == Membership.Role.VIEWER:
         raise Http404
-    form = PostmortemForm(request.POST)
+    form = PostmortemForm(request.POST, team=team)
     if form.is_valid():
         try:
             services.update_postmortem(postmortem=postmortem, **form.cleaned_data)
@@ -229,11 +226,16 @@ def postmortem_move(request, team, pk):
     postmortem = _postmortem(team, pk)
     to_status = request.POST.get("to_status", "")
     try:
-        services.move_postmortem(postmortem=postmortem, to_status=to_status)
+        services.move_postmortem(postmortem=postmortem, to_status=to_status, by=request.user)
     except ValidationError as error:
-        labels = {"summary": _("Summary"), "impact": _("Impact"), "factors": _("Contributing factors")}
+        labels = {
+            "summary": _("Summary"),
+            "impact": _("Impact"),
+            "factors": _("Contributing factors"),
+            "reviewer": _("Reviewer"),
+        }
         flow_errors = [
-            f"{labels[field]}: {message}" if field in labels else message
+            _("%(label)s: %(message)s") % {"label": labels[field], "message": message} if field in labels else message
             for field, messages_ in error.message_dict.items()
             for message in messages_
         ]

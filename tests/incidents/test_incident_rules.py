@@ -9,7 +9,13 @@ from django.utils import timezone
 
 from incidents import services
 from incidents.models import Incident, Postmortem, TimelineEvent
-from tests.factories import ContributingFactorFactory, IncidentFactory, PostmortemFactory, ServiceFactory
+from tests.factories import (
+    ContributingFactorFactory,
+    IncidentFactory,
+    MembershipFactory,
+    PostmortemFactory,
+    ServiceFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -102,7 +108,8 @@ def test_postmortem_is_published_through_review_and_then_frozen():
     with pytest.raises(ValidationError):
         services.move_postmortem(postmortem=postmortem, to_status="published")
     services.move_postmortem(postmortem=postmortem, to_status="in_review")
-    services.move_postmortem(postmortem=postmortem, to_status="published")
+    lead = MembershipFactory(team=postmortem.team, role="lead").user
+    services.move_postmortem(postmortem=postmortem, to_status="published", by=lead)
     postmortem.refresh_from_db()
     assert postmortem.status == "published"
     assert postmortem.published_at is not None

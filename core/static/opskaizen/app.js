@@ -1,6 +1,16 @@
 // OpsKaizen: small progressive enhancements. Every page works without this file.
 (function () {
   "use strict";
+  // Phones: the navigation collapses behind the Menu button (CSS hides it only when this ran).
+  document.documentElement.classList.add("js");
+  document.addEventListener("click", function (event) {
+    var toggle = event.target.closest(".nav-toggle");
+    if (!toggle) return;
+    var nav = document.getElementById(toggle.getAttribute("aria-controls"));
+    var open = toggle.getAttribute("aria-expanded") !== "true";
+    toggle.setAttribute("aria-expanded", String(open));
+    nav.classList.toggle("open", open);
+  });
   // Close an open menu on Escape or on a click elsewhere.
   document.addEventListener("keydown", function (event) {
     if (event.key !== "Escape") return;
@@ -29,5 +39,18 @@
     event.preventDefault();
     var target = document.querySelector(cancel.getAttribute("data-clear-target"));
     if (target) target.innerHTML = "";
+  });
+  // An htmx request refused without a body to swap in (403, 404, 5xx): say so in place, styled.
+  document.addEventListener("htmx:responseError", function (event) {
+    var box = document.getElementById("request-error");
+    if (!box) return;
+    var status = String(event.detail.xhr.status);
+    box.textContent = box.getAttribute("data-" + status) || box.getAttribute("data-other");
+    box.setAttribute("role", "alert"); // only once there is something to announce
+    box.hidden = false;
+  });
+  document.addEventListener("htmx:beforeRequest", function () {
+    var box = document.getElementById("request-error");
+    if (box) box.hidden = true;
   });
 })();

@@ -404,9 +404,15 @@ class Seeder:
             incidents.add_contributing_factor(postmortem=postmortem, category=category, description=FACTORS[category])
         age = self.now - incident.started_at
         if age > dt.timedelta(days=10) and incident.resolved_at:
+            # Reviewed by a teammate the author names, as the publishing rule asks.
+            reviewer = next((w for w in writers if w.pk != postmortem.author_id), postmortem.author)
+            if reviewer.pk != postmortem.author_id:
+                incidents.update_postmortem(postmortem=postmortem, reviewer=reviewer)
             incidents.move_postmortem(postmortem=postmortem, to_status=Postmortem.Status.IN_REVIEW)
             published = min(incident.resolved_at + dt.timedelta(days=rng.uniform(1, 9)), self.now)
-            incidents.move_postmortem(postmortem=postmortem, to_status=Postmortem.Status.PUBLISHED, at=published)
+            incidents.move_postmortem(
+                postmortem=postmortem, to_status=Postmortem.Status.PUBLISHED, at=published, by=reviewer
+            )
             incidents.update_incident(incident=incident, status=Incident.Status.CLOSED)
         elif age > dt.timedelta(days=4):
             incidents.move_postmortem(postmortem=postmortem, to_status=Postmortem.Status.IN_REVIEW)
