@@ -8,8 +8,8 @@ from reporting.metrics.series import SERIES
 from reporting.models import Target
 
 
-def set_target(*, team, metric: str, bound: str, value: float, user=None) -> Target:
-    """Create or replace the team's target on `metric` (a weekly series key, value in its unit)."""
+def set_target(*, team, metric: str, value: float, bound: str = Target.Bound.BELOW, user=None) -> Target:
+    """Create or replace the team's target on `metric` (a weekly series key, value in its unit; at most by default)."""
     errors = {}
     if metric not in SERIES:
         errors["metric"] = [_("Unknown figure: %(key)s.") % {"key": metric}]

@@ -134,3 +134,15 @@ def test_the_api_sets_lists_and_removes_targets_for_leads_of_the_team_only(team,
     mine = Target.objects.get(team=team)
     assert as_member.delete(f"/api/v1/metric-targets/{mine.pk}/").status_code == 403
     assert api.delete(f"/api/v1/metric-targets/{mine.pk}/").status_code == 204
+
+
+def test_a_target_without_a_bound_is_at_most_the_value_not_a_500(team, lead):
+    """Found by schemathesis: `bound` is optional in the schema (the model's default), so the service defaults it."""
+    api = APIClient()
+    api.force_login(lead)
+    response = api.post(
+        "/api/v1/metric-targets/", {"team": team.slug, "metric": "incidents", "value": 3}, format="json"
+    )
+    assert response.status_code == 201, response.content
+    assert response.json()["bound"] == "below"
+    assert Target.objects.get(team=team).bound == "below"
