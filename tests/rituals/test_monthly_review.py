@@ -119,4 +119,4 @@ def test_the_monthly_board_costs_the_same_queries_at_any_size(client, lead, team
 
 
 # The figures are frozen: the board reads them from the agenda, whatever the month held.
-MONTHLY_BOARD_QUERIES = 12
+MONTHLY_BOARD_QUERIES = 13  # the month's figures read the metric targets too
