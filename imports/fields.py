@@ -21,7 +21,9 @@ from imports.models import Kind
 from incidents.models import Change, Incident, Severity
 from incidents.services import CHANGE_FIELDS, INCIDENT_FIELDS
 
-NOT_FROM_A_FILE = {"problem", "caused_by_change", "source"}
+# Links to other records, the source (chosen for the whole file), and the alert fingerprint, which only
+# an alerting source sets from its own grouping.
+NOT_FROM_A_FILE = {"problem", "caused_by_change", "source", "fingerprint"}
 ORDER = {
     Kind.INCIDENTS: [
         "external_id", "title", "summary", "severity", "status", "service",

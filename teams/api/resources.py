@@ -37,7 +37,7 @@ class ServiceSerializer(ModelSerializer):
     team = TeamField()
     slug = serializers.SlugField(max_length=60, required=False)
     tier = serializers.ChoiceField(choices=Service.Tier.choices, required=False)
-    owner = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    owner = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
 
     class Meta:
         model = Service

@@ -155,8 +155,8 @@ def test_the_log_takes_the_same_queries_for_1_and_20_deliveries(lead, team, hook
         stored(hook, "failed", error="severity: Unknown.", result={"errors": {"severity": ["Unknown."]}})
     client = logged_in(lead)
     client.get(log_url(team, hook))  # the first visit also remembers the team in the session
-    # session, user, membership + team, the menu's teams, integration, count, page of deliveries
-    with django_assert_num_queries(7):
+    # session, user, membership + team, the menu's observer check and teams, integration, count, page of deliveries
+    with django_assert_num_queries(8):
         response = client.get(log_url(team, hook))
     assert response.content.decode().count('class="badge outcome-failed"') == rows
 
