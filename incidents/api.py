@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 
 from incidents import services
-from incidents.filters import ChangeFilter, IncidentFilter, PostmortemFilter, ProblemFilter
+from incidents.filters import ChangeFilterSet, IncidentFilterSet, PostmortemFilterSet, ProblemFilterSet
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.api.base import (
     IDEMPOTENCY_HEADER,
@@ -116,7 +116,7 @@ def _incident_write(incident_or_none, data, team, by):
 )
 class IncidentViewSet(ServiceBackedViewSet):
     serializer_class = IncidentSerializer
-    filterset_class = IncidentFilter
+    filterset_class = IncidentFilterSet
     ordering_fields = ["started_at", "detected_at", "severity", "created_at", "updated_at"]
     http_method_names = ["get", "post", "patch", "put", "head", "options"]
 
@@ -222,7 +222,7 @@ class ProblemSerializer(ModelSerializer):
 )
 class ProblemViewSet(ServiceBackedViewSet):
     serializer_class = ProblemSerializer
-    filterset_class = ProblemFilter
+    filterset_class = ProblemFilterSet
     ordering_fields = ["created_at", "updated_at", "title"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -309,7 +309,7 @@ class PostmortemMoveSerializer(serializers.Serializer):
 )
 class PostmortemViewSet(ServiceBackedViewSet):
     serializer_class = PostmortemSerializer
-    filterset_class = PostmortemFilter
+    filterset_class = PostmortemFilterSet
     ordering_fields = ["created_at", "updated_at", "published_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -413,7 +413,7 @@ class ChangeByRefSerializer(ChangeSerializer):
 )
 class ChangeViewSet(ServiceBackedViewSet):
     serializer_class = ChangeSerializer
-    filterset_class = ChangeFilter
+    filterset_class = ChangeFilterSet
     ordering_fields = ["deployed_at", "committed_at", "created_at", "updated_at"]
     http_method_names = ["get", "post", "patch", "put", "head", "options"]
 

@@ -115,6 +115,7 @@ def _board_context(request, team):
     return {
         "team": team,
         "filterset": filterset,
+        "fields": [filterset.form[name] for name in ActionFilterSet.BOARD_FIELDS],
         "columns": [
             {"stage": stage, "label": Stage(stage).label, "hint": hints[stage], "actions": columns[stage]}
             for stage in OPEN_STAGES

@@ -54,7 +54,8 @@ def incident_list(request, team):
     queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.incidents_for_team(team)
     page = Paginator(queryset, settings.UI_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "incidents/_list_results.html" if request.htmx and not request.htmx.boosted else "incidents/list.html"
-    return render(request, template, {"team": team, "filterset": filterset, "page": page})
+    fields = [filterset.form[name] for name in IncidentFilterSet.PAGE_FIELDS]
+    return render(request, template, {"team": team, "filterset": filterset, "fields": fields, "page": page})
 
 
 @team_view(MEMBER)
