@@ -2,13 +2,12 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.forms import or_404
 from incidents import selectors
 from incidents.filters import ChangeFilterSet
-from incidents.models import Change
 from teams.decorators import team_view
 
 
@@ -33,8 +32,5 @@ def change_list(request, team):
 @team_view()
 def change_detail(request, team, pk):
     """A change and the incidents it caused."""
-    try:
-        change = selectors.change_for_page(team, pk)
-    except Change.DoesNotExist:
-        raise Http404 from None
+    change = or_404(selectors.change_for_page)(team, pk)
     return render(request, "changes/detail.html", {"team": team, "change": change})

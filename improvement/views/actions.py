@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, or_404
 from core.once import once
 from improvement import checks, selectors, services, windows
 from improvement.filters import ActionFilterSet
@@ -84,11 +84,7 @@ def move_fields(current: str, to: str) -> list[str]:
     return ["note"]
 
 
-def _action(team, pk) -> Action:
-    try:
-        return selectors.action_for_page(team, pk)
-    except Action.DoesNotExist:
-        raise Http404 from None
+_action = or_404(selectors.action_for_page)
 
 
 def _check_of(action: Action) -> Check | None:

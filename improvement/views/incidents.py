@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, or_404
 from core.once import once
 from improvement import recurrence, selectors
 from improvement import services as improvement_services
@@ -32,18 +32,10 @@ from teams.models import Membership
 MEMBER = Membership.Role.MEMBER
 
 
-def _incident(team, pk) -> Incident:
-    try:
-        return selectors.incident_for_page(team, pk)
-    except Incident.DoesNotExist:
-        raise Http404 from None
+_incident = or_404(selectors.incident_for_page)
 
 
-def _postmortem(team, pk) -> Postmortem:
-    try:
-        return selectors.postmortem_for_page(team, pk)
-    except Postmortem.DoesNotExist:
-        raise Http404 from None
+_postmortem = or_404(selectors.postmortem_for_page)
 
 
 @require_GET

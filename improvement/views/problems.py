@@ -13,12 +13,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, or_404
 from core.once import once
 from improvement import problems, selectors
 from improvement.models import ProblemMerge
 from incidents import services
-from incidents.models import Incident, Problem
+from incidents.models import Incident
 from incidents.problem_forms import DetachIncidentsForm, IncidentsToProblemForm, MergeProblemForm, ProblemForm
 from teams.decorators import team_view
 from teams.models import Membership
@@ -26,11 +26,7 @@ from teams.models import Membership
 MEMBER, LEAD = Membership.Role.MEMBER, Membership.Role.LEAD
 
 
-def _problem(team, pk) -> Problem:
-    try:
-        return selectors.problem_for_page(team, pk)
-    except Problem.DoesNotExist:
-        raise Http404 from None
+_problem = or_404(selectors.problem_for_page)
 
 
 @require_GET
