@@ -28,15 +28,17 @@ def submit(
     save: Callable[[dict], object],
     *,
     done: Callable[[object], str] | str,
-    message: str = "",
+    message: str | Callable[[object], str] = "",
     template: str,
-    context: dict,
+    context: dict | Callable[[], dict],
+    form_key: str = "form",
 ) -> HttpResponse:
     """A page's form, the one way: a valid POST goes to the service, whose refusal shows in place.
 
     `save(cleaned_data)` calls the service (one transaction: a refusal writes nothing); on success the
-    page says `message` and redirects to `done` (a URL or URL name, or a function of what `save`
-    returned). Otherwise `template` is rendered with `context` and the form, 400 when it has errors.
+    page says `message` and redirects to `done` (each a value, or a function of what `save` returned;
+    `done` a URL or URL name). Otherwise `template` is rendered with `context` (a dict, or a function for a context
+    only worth reading when it is shown) and the form as `form_key`, 400 when it has errors.
     """
     if request.method == "POST" and form.is_valid():
         try:
@@ -45,9 +47,10 @@ def submit(
             add_service_errors(form, error)
         else:
             if message:
-                messages.success(request, message)
+                messages.success(request, message(result) if callable(message) else message)
             return redirect(done(result) if callable(done) else done)
-    return render(request, template, {**context, "form": form}, status=400 if form.errors else 200)
+    shown = context() if callable(context) else context
+    return render(request, template, {**shown, form_key: form}, status=400 if form.errors else 200)
 
 
 def or_404(read: Callable) -> Callable:
