@@ -52,29 +52,7 @@ class IncidentSerializer(ModelSerializer):
     class Meta:
         model = Incident
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "problem",
-            "caused_by_change",
-            "title",
-            "summary",
-            "severity",
-            "status",
-            "started_at",
-            "detected_at",
-            "acknowledged_at",
-            "mitigated_at",
-            "resolved_at",
-            "source",
-            "external_id",
-            "url",
-            "fingerprint",
-            "timeline",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.INCIDENT_FIELDS, "timeline", "created_at", "updated_at"]
         read_only_fields = ["id", "timeline", "created_at", "updated_at"]
         extra_kwargs = {"detected_at": {"required": False}}
 
@@ -199,18 +177,7 @@ class ProblemSerializer(ModelSerializer):
     class Meta:
         model = Problem
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "title",
-            "description",
-            "status",
-            "workaround",
-            "merged_into",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.PROBLEM_FIELDS, "merged_into", "created_at", "updated_at"]
         read_only_fields = ["id", "merged_into", "created_at", "updated_at"]
 
 
@@ -267,11 +234,7 @@ class PostmortemSerializer(ModelSerializer):
             "incident",
             "status",
             "author",
-            "summary",
-            "impact",
-            "what_went_well",
-            "what_went_badly",
-            "where_we_got_lucky",
+            *services.POSTMORTEM_TEXT_FIELDS,
             "factors",
             "reviewer",
             "reviewed_by",
@@ -379,21 +342,7 @@ class ChangeSerializer(ModelSerializer):
     class Meta:
         model = Change
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "title",
-            "kind",
-            "committed_at",
-            "deployed_at",
-            "failed",
-            "source",
-            "external_id",
-            "url",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.CHANGE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 

@@ -5,6 +5,7 @@ functions, so the rules hold the same everywhere. Each runs in one
 transaction and raises a ValidationError with field messages on bad input.
 """
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -19,7 +20,9 @@ from teams.models import Membership, Team
 from teams.selectors import only_row
 from teams.services import ensure_same_team
 
-INCIDENT_FIELDS = {
+# The fields each service writes, defined here once: the API's serializers, the pages' forms and the
+# importer take their writable fields from these lists (tests/core/test_field_lists.py holds them to it).
+INCIDENT_FIELDS = (
     "service",
     "problem",
     "caused_by_change",
@@ -36,8 +39,8 @@ INCIDENT_FIELDS = {
     "external_id",
     "url",
     "fingerprint",
-}
-CHANGE_FIELDS = {
+)
+CHANGE_FIELDS = (
     "service",
     "title",
     "kind",
@@ -47,15 +50,27 @@ CHANGE_FIELDS = {
     "source",
     "external_id",
     "url",
-}
-PROBLEM_FIELDS = {"service", "title", "description", "status", "workaround"}
+)
+PROBLEM_FIELDS = (
+    "service",
+    "title",
+    "description",
+    "status",
+    "workaround",
+)
 # Titles are shown in lists, mails and the review summary: one line, whatever was typed or sent.
 ONE_LINE_FIELDS = {"title"}
-POSTMORTEM_TEXT_FIELDS = {"summary", "impact", "what_went_well", "what_went_badly", "where_we_got_lucky"}
+POSTMORTEM_TEXT_FIELDS = (
+    "summary",
+    "impact",
+    "what_went_well",
+    "what_went_badly",
+    "where_we_got_lucky",
+)
 
 
-def _apply(instance, fields: dict, allowed: set[str]) -> None:
-    unknown = set(fields) - allowed
+def _apply(instance, fields: dict, allowed: Iterable[str]) -> None:
+    unknown = set(fields) - set(allowed)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     for name, value in fields.items():
@@ -105,7 +120,7 @@ def create_incident(*, team: Team, by=None, **fields) -> Incident:
 def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True) -> Incident:
     """create_incident's work, in the caller's transaction (the by-ref upsert has just looked the reference up)."""
     incident = Incident(team=team, created_by=by)
-    _apply(incident, fields, INCIDENT_FIELDS | {"source_event_at"})
+    _apply(incident, fields, (*INCIDENT_FIELDS, "source_event_at"))
     if incident.detected_at is None:
         incident.detected_at = incident.started_at
     _check_links(team, incident)
@@ -143,7 +158,7 @@ def update_incident(*, incident: Incident, by=None, event_at=None, **fields) -> 
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     previous_status = incident.status
     fields = _order_safe(incident, fields, event_at)
-    _apply(incident, fields, INCIDENT_FIELDS | {"source_event_at"})
+    _apply(incident, fields, (*INCIDENT_FIELDS, "source_event_at"))
     _check_links(incident.team, incident)
     _clean_incident(incident)
     incident.save()
@@ -269,7 +284,7 @@ def update_postmortem(*, postmortem: Postmortem, **fields) -> Postmortem:
     postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if postmortem.status == Postmortem.Status.PUBLISHED:
         raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
-    _apply(postmortem, fields, POSTMORTEM_TEXT_FIELDS | {"author", "reviewer"})
+    _apply(postmortem, fields, (*POSTMORTEM_TEXT_FIELDS, "author", "reviewer"))
     if "reviewer" in fields:
         _check_reviewer(postmortem, postmortem.reviewer)
     postmortem.full_clean()

@@ -25,24 +25,7 @@ class RitualSerializer(ModelSerializer):
     class Meta:
         model = Ritual
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "name",
-            "kind",
-            "weekday",
-            "time_of_day",
-            "rrule",
-            "timezone",
-            "duration_minutes",
-            "attendees",
-            "notify_email",
-            "chat_webhook_url",
-            "active",
-            "stale_after_days",
-            "next_occurrence",
-            "created_at",
-        ]
+        fields = ["id", "team", *ritual_services.RITUAL_FIELDS, "attendees", "next_occurrence", "created_at"]
         read_only_fields = ["id", "next_occurrence", "created_at"]
 
 
