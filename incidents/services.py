@@ -58,6 +58,8 @@ PROBLEM_FIELDS = (
     "status",
     "workaround",
 )
+# What the order rule records beside the fields: written by events only, never sent as a field.
+ORDER_STAMPS = ("source_event_at",)
 # Titles are shown in lists, mails and the review summary: one line, whatever was typed or sent.
 ONE_LINE_FIELDS = {"title"}
 POSTMORTEM_TEXT_FIELDS = (
@@ -120,7 +122,7 @@ def create_incident(*, team: Team, by=None, **fields) -> Incident:
 def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True) -> Incident:
     """create_incident's work, in the caller's transaction (the by-ref upsert has just looked the reference up)."""
     incident = Incident(team=team, created_by=by)
-    _apply(incident, fields, (*INCIDENT_FIELDS, "source_event_at"))
+    _apply(incident, fields, (*INCIDENT_FIELDS, *ORDER_STAMPS))
     if incident.detected_at is None:
         incident.detected_at = incident.started_at
     _check_links(team, incident)
@@ -158,7 +160,7 @@ def update_incident(*, incident: Incident, by=None, event_at=None, **fields) -> 
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     previous_status = incident.status
     fields = _order_safe(incident, fields, event_at)
-    _apply(incident, fields, (*INCIDENT_FIELDS, "source_event_at"))
+    _apply(incident, fields, (*INCIDENT_FIELDS, *ORDER_STAMPS))
     _check_links(incident.team, incident)
     _clean_incident(incident)
     incident.save()
