@@ -174,3 +174,13 @@ def test_recurrence_is_checked_for_the_batch_after_it_commits(django_capture_on_
     assert action.recurred_at is not None
     assert [i.external_id for i in action.recurrences.all()] == ["late"]
     assert Action.objects.filter(previous_cycle=action).count() == 1
+
+
+def test_the_same_rows_again_write_nothing(team, django_assert_num_queries):
+    service = ServiceFactory(team=team)
+    bulk.upsert_incidents_by_ref(team=team, source="jira", rows=rows(service, 30))
+    before = list(Incident.objects.filter(team=team).values_list("updated_at", flat=True))
+    with django_assert_num_queries(3):  # savepoint, the locked lookup, release: no UPDATE
+        outcomes = bulk.upsert_incidents_by_ref(team=team, source="jira", rows=rows(service, 30))
+    assert {(o.created, bool(o.errors)) for o in outcomes} == {(False, False)}
+    assert list(Incident.objects.filter(team=team).values_list("updated_at", flat=True)) == before
