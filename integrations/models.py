@@ -25,6 +25,7 @@ class Integration(models.Model):
         SERVICENOW = "servicenow", "ServiceNow"
         ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
         GRAFANA = "grafana", _("Grafana alerting")
+        OPSGENIE = "opsgenie", "Opsgenie"
         GENERIC = "generic", _("generic JSON")
 
     class Grouping(models.TextChoices):
@@ -64,8 +65,9 @@ class Integration(models.Model):
 
     @property
     def uses_bearer_token(self) -> bool:
-        """Authenticated by a bearer token whose digest only is stored (shown once), not an HMAC secret."""
-        return self.source == self.Source.ALERTMANAGER
+        """Authenticated by a token whose digest only is stored (shown once), not an HMAC secret:
+        Alertmanager's bearer token, Opsgenie's custom header."""
+        return self.source in (self.Source.ALERTMANAGER, self.Source.OPSGENIE)
 
 
 class WebhookDelivery(models.Model):

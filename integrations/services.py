@@ -16,7 +16,8 @@ def _new_credential(integration: Integration) -> None:
     if integration.uses_bearer_token:
         from integrations.webhooks import token_digest
 
-        integration.bearer_token = "okzam_" + secrets.token_urlsafe(32)
+        prefix = {Integration.Source.OPSGENIE: "okzog_"}.get(integration.source, "okzam_")
+        integration.bearer_token = prefix + secrets.token_urlsafe(32)
         integration.secret = token_digest(integration.bearer_token)
     else:
         integration.secret = secrets.token_urlsafe(32)

@@ -18,7 +18,7 @@ from integrations import services as integration_services
 from integrations.filters import DeliveryFilterSet
 from integrations.forms import IntegrationForm, IntegrationSettingsForm, OutgoingWebhookForm
 from integrations.models import Integration, OutgoingWebhook, WebhookDelivery
-from integrations.webhooks import processing
+from integrations.webhooks import opsgenie, processing
 from teams.decorators import team_view
 from teams.models import Membership
 
@@ -136,6 +136,7 @@ def integration_settings(request, team, integration_id):
             "integration": integration,
             "form": form,
             "hook_url": request.build_absolute_uri(reverse("hooks:receive", args=[integration.public_id])),
+            "token_header": opsgenie.TOKEN_HEADER,
         },
         status=400 if form.errors else 200,
     )

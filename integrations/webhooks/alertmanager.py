@@ -113,8 +113,8 @@ def _severity(labels: dict) -> str:
     return SEVERITY.get(value.strip().lower(), "SEV3") if isinstance(value, str) else "SEV3"
 
 
-def _service(team, labels: dict):
-    name = labels.get("service")
+def service_named(team, name):
+    """The team's service whose slug or name is `name`, ignoring case (the slug first), or None."""
     if not isinstance(name, str) or not name.strip():
         return None
     name = name.strip()
@@ -147,7 +147,7 @@ def _open_or_resolve(team, source, *, ref, fingerprint, fields, labels, starts_a
             "started_at": starts_at,
             "detected_at": starts_at,
             "fingerprint": fingerprint,
-            "service": _service(team, labels),
+            "service": service_named(team, labels.get("service")),
         }
     incident, created = incident_services.upsert_incident_by_ref(
         team=team, source=source, external_id=ref, event_at=event_at, **fields
