@@ -46,6 +46,14 @@ class Integration(models.Model):
         default=Grouping.ALERT,
         help_text=_("Alerting sources: what becomes one incident."),
     )
+    # The lead's mapping (integrations.mapping): source value → service slug, and source severity
+    # or priority → SEV1…SEV4; keys lower-cased. Read with the row by the drain: no extra query.
+    service_map = models.JSONField(
+        _("service mapping"), default=dict, blank=True, help_text=_("Source value → service slug.")
+    )
+    severity_map = models.JSONField(
+        _("severity mapping"), default=dict, blank=True, help_text=_("Source severity or priority → SEV1…SEV4.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

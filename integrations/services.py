@@ -57,6 +57,22 @@ def update_integration_settings(*, integration: Integration, grouping: str) -> I
 
 
 @transaction.atomic
+def update_integration_mapping(*, integration: Integration, service_map=None, severity_map=None) -> Integration:
+    """Replace the integration's mapping (either map, when given); applies to deliveries applied from now on."""
+    from integrations import mapping
+
+    services, severities = mapping.clean_maps(integration.team, service_map, severity_map)
+    fields = []
+    if service_map is not None:
+        integration.service_map, fields = services, [*fields, "service_map"]
+    if severity_map is not None:
+        integration.severity_map, fields = severities, [*fields, "severity_map"]
+    if fields:
+        integration.save(update_fields=fields)
+    return integration
+
+
+@transaction.atomic
 def set_integration_active(*, integration: Integration, active: bool) -> Integration:
     integration.active = active
     integration.save(update_fields=["active"])

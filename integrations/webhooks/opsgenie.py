@@ -29,8 +29,8 @@ from django.utils.translation import gettext as _
 
 from incidents import services as incident_services
 from incidents.models import Incident
+from integrations import mapping
 from integrations.webhooks import Ignored, check_age, dig, malformed, require_token, text
-from integrations.webhooks.alertmanager import service_named
 
 TOKEN_HEADER = "X-OpsKaizen-Token"  # noqa: S105 - a header name, not a secret
 SOURCE = "opsgenie"
@@ -75,6 +75,17 @@ def describe(headers, payload) -> tuple[str, str]:
     return action[:100], f"{alert['alertId'][:100]}:{action[:40]}:{updated}"[:200]
 
 
+def _severity(priority: str) -> str:
+    return PRIORITY_SEVERITY.get(priority.strip().upper(), "SEV3")
+
+
+def mapping_values(event, payload) -> list[tuple]:
+    """(entity, priority, the default severity) for the mapping preview."""
+    alert = payload.get("alert") if isinstance(payload.get("alert"), dict) else {}
+    priority = text(alert.get("priority"), 40)
+    return [(text(alert.get("entity"), 200), priority, _severity(priority))]
+
+
 def handle(integration, event, payload):
     if event not in ACTIONS:
         return Ignored(_("Opsgenie %(action)s actions are not used.") % {"action": event})
@@ -84,9 +95,9 @@ def handle(integration, event, payload):
     created_at = epoch(alert.get("createdAt"), "alert.createdAt")
     event_at = epoch(alert.get("updatedAt"), "alert.updatedAt")
     fields = {"title": text(alert.get("message"), 200).strip() or text(alert.get("tinyId"), 200) or external_id}
-    priority = text(alert.get("priority"), 4).upper()
-    if priority in PRIORITY_SEVERITY:
-        fields["severity"] = PRIORITY_SEVERITY[priority]
+    priority = text(alert.get("priority"), 40)
+    if priority:
+        fields["severity"] = mapping.severity_for(integration, priority, _severity(priority))
     if event == "Create" and text(alert.get("description"), 10000):
         fields["summary"] = text(alert.get("description"), 10000)
     if not team.incidents.filter(source=SOURCE, external_id=external_id).exists():
@@ -94,7 +105,7 @@ def handle(integration, event, payload):
             started_at=created_at,
             detected_at=created_at,
             fingerprint=text(alert.get("alias"), 200),
-            service=service_named(team, alert.get("entity")),
+            service=mapping.service_for(integration, alert.get("entity")),
         )
     incident, created = incident_services.upsert_incident_by_ref(
         team=team, source=SOURCE, external_id=external_id, event_at=event_at, **fields
