@@ -109,7 +109,13 @@ def rotate_secret(request, team, integration_id):
 def _show_token_once(request, integration: Integration) -> None:
     """A bearer token is stored only as its digest: this message is the one time it is shown."""
     token = getattr(integration, "bearer_token", None)
-    if token:
+    if token and integration.source == Integration.Source.OPSGENIE:
+        messages.warning(
+            request,
+            _("Token for %(source)s, for its %(header)s custom header (shown once, copy it now): %(token)s")
+            % {"source": integration.get_source_display(), "header": opsgenie.TOKEN_HEADER, "token": token},
+        )
+    elif token:
         messages.warning(
             request,
             _("Bearer token for %(source)s (shown once, copy it now): %(token)s")

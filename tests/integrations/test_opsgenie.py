@@ -186,3 +186,13 @@ def test_the_connection_page_shows_the_set_up_steps_to_a_lead_only(client, team,
     outsider = factories.MembershipFactory(team=other_team, role="lead").user
     client.force_login(outsider)
     assert client.get(url).status_code == 404
+
+
+def test_connecting_opsgenie_shows_the_token_once_with_the_header_to_put_it_in(client, lead, team):
+    client.force_login(lead)
+    response = client.post(f"/t/{team.slug}/settings/integrations/", {"source": "opsgenie"}, follow=True)
+    html = response.content.decode()
+    token = next(word for word in html.replace("<", " ").split() if word.startswith("okzog_"))
+    assert token_digest(token) == Integration.objects.get(team=team, source="opsgenie").secret
+    assert opsgenie.TOKEN_HEADER in html
+    assert token not in client.get(f"/t/{team.slug}/settings/integrations/").content.decode()
