@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.text import one_line
-from incidents import signals
+from incidents import ordering, signals
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Membership, Team
 from teams.selectors import only_row
@@ -59,7 +59,7 @@ PROBLEM_FIELDS = (
     "workaround",
 )
 # What the order rule records beside the fields: written by events only, never sent as a field.
-ORDER_STAMPS = ("source_event_at",)
+ORDER_STAMPS = ("source_event_at", "field_event_at")
 # Titles are shown in lists, mails and the review summary: one line, whatever was typed or sent.
 ONE_LINE_FIELDS = {"title"}
 POSTMORTEM_TEXT_FIELDS = (
@@ -135,20 +135,11 @@ def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True)
 def _order_safe(incident: Incident, fields: dict, event_at) -> dict:
     """The fields an event of `event_at` (the source's own time) may write on the locked `incident`.
 
-    Deliveries arrive late and out of order; the incident keeps the newest event's values:
-    an event not older than the last applied (`source_event_at`) writes everything and becomes
-    the last; an older one only fills fields still unset (an acknowledgement that arrived after
-    the resolution, say) and never changes the status. Without `event_at`: everything, as before.
+    Per field, the newest event's value wins; the status never moves backwards through an older
+    event. The rule and its stamps are in incidents.ordering (the webhook drain keeps it too).
+    Without `event_at`: everything, as given.
     """
-    if event_at is None:
-        return fields
-    if incident.source_event_at is None or event_at >= incident.source_event_at:
-        return {**fields, "source_event_at": event_at}
-    return {
-        name: value
-        for name, value in fields.items()
-        if name != "status" and getattr(incident, name, None) in (None, "") and value not in (None, "")
-    }
+    return ordering.order_safe(incident, fields, event_at)
 
 
 @transaction.atomic
@@ -185,8 +176,8 @@ def set_incident_status(*, incident: Incident, status: str, at=None, by=None, ev
     at = at or timezone.now()
     if event_at is not None:
         incident = Incident.objects.select_for_update().get(pk=incident.pk)
-        if incident.source_event_at is not None and event_at < incident.source_event_at:
-            return incident
+        if not ordering.status_may_move(incident, status, event_at):
+            return incident  # an older event than the one that set the status: it stays
     fields: dict = {"status": status}
     stamp = Incident.STATUS_REQUIRES.get(status)
     if stamp and getattr(incident, stamp) is None:
@@ -515,15 +506,14 @@ def upsert_incident_by_ref(
 ) -> tuple[Incident, bool]:
     """Create or update the incident known to `source` as `external_id`; returns (incident, created).
 
-    `event_at`: when the source says the event happened; an update older than the last applied
-    one only fills unset fields and never moves the status (see `_order_safe`).
+    `event_at`: when the source says the event happened; each field keeps the newest event's value
+    and the status never moves backwards through an older event (see `_order_safe`).
     """
 
     def create(*, team, by=None, **fields):
         # No second uniqueness query and no nested savepoint: the lookup above is in the same
         # transaction, and the constraint refuses a concurrent twin (then the upsert runs again).
-        if event_at is not None:
-            fields["source_event_at"] = event_at
+        fields = _order_safe(Incident(), fields, event_at)
         return _insert_incident(team, by, fields, check_unique=False)
 
     def update(incident, changes, by=None):
