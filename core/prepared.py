@@ -19,15 +19,19 @@ class PreparedLookup:
 
     The queryset must not depend on anything but its placeholders (no time, no request), and each
     placeholder must reach the SQL as one parameter, unchanged (an equality filter on a column).
+    `kinds` says which placeholders are integers (for an integer column); the others are strings.
     """
 
-    def __init__(self, model, build, arity: int = 1):
-        self.model, self.build, self.arity = model, build, arity
+    def __init__(self, model, build, kinds: tuple[type, ...] = (str,)):
+        self.model, self.build, self.kinds = model, build, kinds
         self._compiled: dict[str, tuple] = {}
 
     def _compile(self, alias: str) -> tuple:
         # Found in the compiled parameters by position; a value equal to one changes nothing.
-        markers = [f"opskaizen-placeholder-{uuid.uuid4()}" for _ in range(self.arity)]
+        markers = [
+            -(uuid.uuid4().int % 10**15) - 1 if kind is int else f"opskaizen-placeholder-{uuid.uuid4()}"
+            for kind in self.kinds
+        ]
         compiler = self.build(*markers).query.get_compiler(using=alias)
         sql, params = compiler.as_sql()
         params = list(params)
