@@ -221,6 +221,8 @@ class Incident(TeamAudited, models.Model):
         indexes = [
             models.Index(fields=["team", "started_at"]),
             models.Index(fields=["service", "started_at"]),
+            # The repeat-incident rate: an earlier incident of the same problem within N days, per incident.
+            models.Index(fields=["problem", "started_at"], name="incident_problem_started"),
             # Earlier firings of the same alert (recurrence; Alertmanager's per-group incidents).
             models.Index(fields=["team", "fingerprint"], condition=~Q(fingerprint=""), name="incident_fingerprint"),
         ]

@@ -13,11 +13,11 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.prepared import PreparedLookup
 from core.text import one_line
 from incidents import ordering, signals
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Membership, Team
-from teams.selectors import only_row
 from teams.services import ensure_same_team
 
 # The fields each service writes, defined here once: the API's serializers, the pages' forms and the
@@ -473,6 +473,17 @@ def detach_incidents(*, team: Team, incident_ids, problem: Problem | None = None
 # a replayed webhook or a retried PUT updates instead of duplicating.
 
 
+def _by_ref(model):
+    def build(team_id, source, external_id):
+        return model.objects.filter(team_id=team_id, source=source, external_id=external_id).only("pk").order_by()[:1]
+
+    return PreparedLookup(model, build, kinds=(int, str, str))
+
+
+# The key only (an update reads the row again, locked); compiled once, it runs for every upsert.
+_REF_LOOKUPS = {Incident: _by_ref(Incident), Change: _by_ref(Change)}
+
+
 def _upsert_by_ref(model, create, update, *, team: Team, source: str, external_id: str, fields: dict, **extra):
     """Look the reference up and update it, or create it, in one transaction (a savepoint when nested).
 
@@ -487,9 +498,8 @@ def _upsert_by_ref(model, create, update, *, team: Team, source: str, external_i
         try:
             with transaction.atomic():
                 # The key only: an update reads the row again, locked (select_for_update).
-                existing = only_row(
-                    model.objects.filter(team=team, source=source, external_id=external_id).values_list("pk", flat=True)
-                )
+                found = _REF_LOOKUPS[model].first(team.pk, source, external_id)
+                existing = None if found is None else found.pk
                 if existing is None:
                     return create(team=team, source=source, external_id=external_id, **fields, **extra), True
                 if not fields:

@@ -4,8 +4,10 @@ Every stage move goes through improvement.services.move_action; a refusal is
 shown in place, next to the card, with the service's own words.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -91,12 +93,29 @@ def _check_of(action: Action) -> Check | None:
     return getattr(action, "check_result", None)
 
 
+# Cards per column on the whole board; a column's own page (?stage=…) shows all of them, paged.
+BOARD_COLUMN_CARDS = 20
+
+
 def _board_context(request, team):
     filterset = ActionFilterSet(request.GET or None, queryset=selectors.open_actions_for_board(team), request=request)
-    actions = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.open_actions_for_board(team)
+    valid = filterset.is_bound and filterset.is_valid()
+    actions = filterset.qs if valid else selectors.open_actions_for_board(team)
+    chosen = (filterset.form.cleaned_data.get("stage") or []) if valid else []
+    stage = chosen[0] if len(chosen) == 1 else ""  # one column's own page
+    page = None
+    if stage in OPEN_STAGES:
+        page = Paginator(actions, settings.UI_PAGE_SIZE).get_page(request.GET.get("page"))
+        stages, cards, counts = [stage], page.object_list, {stage: page.paginator.count}
+    else:
+        stages = OPEN_STAGES
+        cards = list(selectors.board_columns(actions, per_column=BOARD_COLUMN_CARDS))
+        counts = {action.stage: action.column_count for action in cards}
     today = timezone.localdate()
-    columns = {stage: [] for stage in OPEN_STAGES}
-    for action in actions:
+    columns = {stage: [] for stage in stages}
+    for action in cards:
+        # One reverse per card for its move links (the card shows up to three), not one per link.
+        action.move_url = reverse("improvement:action_move", args=[team.slug, action.pk])
         action.moves = move_options(action)
         action.plan_gaps = services.plan_gaps(action) if action.stage == Stage.PLAN else {}
         action.is_overdue = bool(action.due_date and action.due_date < today)
@@ -112,9 +131,17 @@ def _board_context(request, team):
         "team": team,
         "filterset": filterset,
         "fields": [filterset.form[name] for name in ActionFilterSet.BOARD_FIELDS],
+        "page": page,
         "columns": [
-            {"stage": stage, "label": Stage(stage).label, "hint": hints[stage], "actions": columns[stage]}
-            for stage in OPEN_STAGES
+            {
+                "stage": stage,
+                "label": Stage(stage).label,
+                "hint": hints[stage],
+                "actions": columns[stage],
+                "count": counts.get(stage, 0),
+                "more": counts.get(stage, 0) - len(columns[stage]) if page is None else 0,
+            }
+            for stage in stages
         ],
     }
 
