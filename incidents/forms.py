@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from incidents import selectors
 from incidents.models import Change, FactorCategory, Incident, Problem, Severity, TimelineEvent
 from teams.models import Membership, Service
 
@@ -22,6 +23,13 @@ class DateTimeInput(forms.DateTimeInput):
 
 def team_members(team, roles=(Membership.Role.MEMBER, Membership.Role.LEAD)):
     return get_user_model().objects.filter(memberships__team=team, memberships__role__in=roles).order_by("username")
+
+
+class ChangeChoiceField(forms.ModelChoiceField):
+    """A change named so that it can be told apart: date, service, kind, then title."""
+
+    def label_from_instance(self, obj: Change) -> str:
+        return selectors.change_label(obj)
 
 
 class IncidentForm(forms.Form):
@@ -43,8 +51,11 @@ class IncidentForm(forms.Form):
         required=False,
         help_text=_("The recurring cause, if this incident shares one with others."),
     )
-    caused_by_change = forms.ModelChoiceField(
-        label=_("Caused by change"), queryset=Change.objects.none(), required=False
+    caused_by_change = ChangeChoiceField(
+        label=_("Caused by change"),
+        queryset=Change.objects.none(),
+        required=False,
+        help_text=_("The most recent changes are listed; search to find an older one."),
     )
     url = forms.URLField(
         label=_("Link"), max_length=500, assume_scheme="https", required=False, help_text=_("Ticket or chat channel.")
@@ -54,9 +65,15 @@ class IncidentForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["service"].queryset = Service.objects.filter(team=team)
         self.fields["problem"].queryset = Problem.objects.filter(team=team).exclude(status=Problem.Status.RESOLVED)
-        self.fields["caused_by_change"].queryset = Change.objects.filter(team=team).order_by("-deployed_at", "-id")[
-            :100
-        ]
+        # Any change of the team is accepted; the list offers the recent ones and the one already
+        # chosen (one query whatever the log's size), the search endpoint finds the others.
+        picker = self.fields["caused_by_change"]
+        picker.queryset = Change.objects.filter(team=team)
+        selected = self.data.get(self.add_prefix("caused_by_change")) if self.is_bound else None
+        if selected is None:
+            selected = getattr(self.initial.get("caused_by_change"), "pk", self.initial.get("caused_by_change"))
+        shown = selectors.changes_for_picker(team, selected=selected)
+        picker.widget.choices = [("", picker.empty_label), *((c.pk, picker.label_from_instance(c)) for c in shown)]
 
     @classmethod
     def initial_from(cls, incident: Incident) -> dict:
