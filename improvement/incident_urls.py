@@ -6,6 +6,7 @@ They live in improvement because they show each incident's and postmortem's acti
 from django.urls import path
 
 from improvement.views import incidents as views
+from improvement.views import timeline
 
 app_name = "incidents"
 urlpatterns = [
@@ -13,7 +14,9 @@ urlpatterns = [
     path("incidents/new/", views.incident_create, name="create"),
     path("incidents/<int:pk>/", views.incident_detail, name="detail"),
     path("incidents/<int:pk>/edit/", views.incident_edit, name="edit"),
-    path("incidents/<int:pk>/timeline/", views.timeline_add, name="timeline_add"),
+    path("incidents/<int:pk>/timeline/", timeline.timeline_add, name="timeline_add"),
+    path("incidents/<int:pk>/timeline/<int:event_pk>/edit/", timeline.timeline_edit, name="timeline_edit"),
+    path("incidents/<int:pk>/timeline/<int:event_pk>/delete/", timeline.timeline_delete, name="timeline_delete"),
     path("recurrences/<int:pk>/not-a-recurrence/", views.recurrence_dismiss, name="recurrence_dismiss"),
     path("incidents/<int:pk>/status/", views.incident_status, name="status"),
     path("incidents/<int:pk>/postmortem/", views.postmortem_start, name="postmortem_start"),

@@ -6,12 +6,13 @@ Every write goes through incidents.services; the serializers only shape and type
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 
-from incidents import services
+from incidents import services, timeline
 from incidents.filters import ChangeFilter, IncidentFilter, PostmortemFilter, ProblemFilter
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
+from teams.api.auth import may
 from teams.api.base import (
     IDEMPOTENCY_HEADER,
     ModelSerializer,
@@ -20,7 +21,7 @@ from teams.api.base import (
     TeamField,
     by_ref_route,
 )
-from teams.models import Service
+from teams.models import Membership, Service
 
 
 class TimelineEventSerializer(ModelSerializer):
@@ -118,7 +119,8 @@ class IncidentViewSet(ServiceBackedViewSet):
     serializer_class = IncidentSerializer
     filterset_class = IncidentFilter
     ordering_fields = ["started_at", "detected_at", "severity", "created_at", "updated_at"]
-    http_method_names = ["get", "post", "patch", "put", "head", "options"]
+    # DELETE only on a timeline entry: an incident itself is never deleted through the API.
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
 
     def base_queryset(self):
         return Incident.objects.select_related("team").prefetch_related("timeline__author")
@@ -190,6 +192,37 @@ class IncidentViewSet(ServiceBackedViewSet):
             return self.plain(TimelineEventSerializer(event).data, status.HTTP_201_CREATED)
 
         return self.idempotent(request, perform)
+
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Correct a timeline entry (its author or a lead)",
+        description="The time stays within the incident's life (not before the start, not in the future): "
+        "else a 400 naming `occurred_at`. Another member's entry is a 403. Audited.",
+        request=TimelineEventSerializer,
+        responses={200: TimelineEventSerializer},
+    )
+    @extend_schema(methods=["DELETE"], summary="Delete a timeline entry (its author or a lead; audited)", request=None)
+    @action(
+        detail=True,
+        methods=["patch", "delete"],
+        url_path=r"timeline/(?P<event_pk>[0-9]+)",
+        url_name="timeline-entry",
+        serializer_class=TimelineEventSerializer,
+    )
+    def timeline_entry(self, request, pk=None, event_pk=None):
+        incident = self.get_object()
+        self.require_role(incident.team)
+        event = incident.timeline.filter(pk=event_pk).first()
+        if event is None:
+            raise exceptions.NotFound()
+        role = Membership.Role.LEAD if may(request, incident.team, Membership.Role.LEAD) else Membership.Role.MEMBER
+        if request.method == "DELETE":
+            timeline.delete_timeline_event(event=event, by=self.actor(), role=role)
+            return self.plain(None, status.HTTP_204_NO_CONTENT)
+        serializer = TimelineEventSerializer(event, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        event = timeline.update_timeline_event(event=event, by=self.actor(), role=role, **serializer.validated_data)
+        return self.plain(TimelineEventSerializer(event).data)
 
 
 class ProblemSerializer(ModelSerializer):

@@ -102,6 +102,31 @@ class TimelineEventForm(forms.Form):
     text = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class TimelineEventEditForm(forms.Form):
+    """Correct an entry; a system entry (a status change, written from data) keeps its text."""
+
+    kind = forms.ChoiceField(label=_("Kind"), choices=TimelineEvent.Kind.choices)
+    occurred_at = forms.DateTimeField(label=_("When"), widget=DateTimeInput())
+    text = forms.CharField(label=_("What happened"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, system: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.system = system
+        if system:
+            self.fields["text"].disabled = True
+            self.fields["text"].help_text = _("Written by the system from the incident's changes.")
+
+    def clean_occurred_at(self):
+        # The field shows minutes: an untouched time keeps its seconds (so it stays after the start).
+        value, before = self.cleaned_data["occurred_at"], self.initial.get("occurred_at")
+        if before is not None and value == before.replace(second=0, microsecond=0):
+            return before
+        return value
+
+    def changes(self) -> dict:
+        return {k: v for k, v in self.cleaned_data.items() if not (self.system and k == "text")}
+
+
 class PostmortemForm(forms.Form):
     summary = forms.CharField(
         label=_("Summary"),

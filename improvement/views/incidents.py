@@ -133,31 +133,6 @@ def incident_status(request, team, pk):
 
 @require_POST
 @team_view(MEMBER)
-@once
-def timeline_add(request, team, pk):
-    """Add a timeline entry; with htmx the timeline is swapped in place."""
-    incident = _incident(team, pk)
-    form = TimelineEventForm(request.POST)
-    if form.is_valid():
-        try:
-            services.add_timeline_event(
-                incident=incident,
-                text=form.cleaned_data["text"],
-                kind=form.cleaned_data["kind"],
-                occurred_at=form.cleaned_data["occurred_at"],
-                by=request.user,
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-    if not form.errors and not request.htmx:
-        return redirect(reverse("incidents:detail", args=[team.slug, pk]) + "#timeline")
-    context = _incident_context(team, _incident(team, pk), event_form=form if form.errors else TimelineEventForm())
-    template = "incidents/_timeline.html" if request.htmx else "incidents/detail.html"
-    return render(request, template, context, status=400 if form.errors else 200)
-
-
-@require_POST
-@team_view(MEMBER)
 def postmortem_start(request, team, pk):
     """Open the incident's postmortem (the same one if it exists: a double click opens it once)."""
     incident = _incident(team, pk)
