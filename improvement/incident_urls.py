@@ -5,8 +5,8 @@ They live in improvement because they show each incident's and postmortem's acti
 
 from django.urls import path
 
+from improvement.views import factors, timeline
 from improvement.views import incidents as views
-from improvement.views import timeline
 
 app_name = "incidents"
 urlpatterns = [
@@ -21,7 +21,11 @@ urlpatterns = [
     path("incidents/<int:pk>/status/", views.incident_status, name="status"),
     path("incidents/<int:pk>/postmortem/", views.postmortem_start, name="postmortem_start"),
     path("postmortems/<int:pk>/", views.postmortem_detail, name="postmortem"),
-    path("postmortems/<int:pk>/factors/", views.factor_add, name="postmortem_factor_add"),
+    path("postmortems/<int:pk>/factors/", factors.factor_add, name="postmortem_factor_add"),
+    path("postmortems/<int:pk>/factors/<int:factor_pk>/edit/", factors.factor_edit, name="postmortem_factor_edit"),
+    path(
+        "postmortems/<int:pk>/factors/<int:factor_pk>/delete/", factors.factor_delete, name="postmortem_factor_delete"
+    ),
     path("postmortems/<int:pk>/status/", views.postmortem_move, name="postmortem_move"),
     path("postmortems/<int:pk>/actions/", views.postmortem_action_create, name="postmortem_action_create"),
 ]

@@ -3,7 +3,7 @@
 from django.db.models import Count, F, Max, Prefetch, Q, QuerySet
 
 from improvement.models import OPEN_STAGES, Action, ProblemMerge, Recurrence, Stage, StageTransition
-from incidents.models import Incident, Postmortem, Problem, TimelineEvent
+from incidents.models import ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Team
 
 
@@ -21,7 +21,14 @@ def action_for_page(team: Team, pk: int) -> Action:
     return (
         Action.objects.filter(team=team)
         .select_related(
-            "owner", "target_service", "target_problem", "previous_cycle", "next_cycle", "check_result", "created_by"
+            "owner",
+            "target_service",
+            "target_problem",
+            "previous_cycle",
+            "next_cycle",
+            "check_result",
+            "created_by",
+            "addresses_factor__postmortem__incident",
         )
         .prefetch_related(
             Prefetch("transitions", queryset=StageTransition.objects.select_related("by")),
@@ -67,7 +74,7 @@ def postmortem_for_page(team: Team, pk: int) -> Postmortem:
         Postmortem.objects.filter(team=team)
         .select_related("incident", "incident__service", "author", "reviewer", "reviewed_by")
         .prefetch_related(
-            "factors",
+            Prefetch("factors", queryset=ContributingFactor.objects.prefetch_related("actions")),
             Prefetch("incident__timeline", queryset=TimelineEvent.objects.select_related("author")),
             Prefetch("actions", queryset=Action.objects.select_related("owner").order_by("-created_at")),
         )

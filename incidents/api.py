@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 
-from incidents import services, timeline
+from incidents import factors, services, timeline
 from incidents.filters import ChangeFilter, IncidentFilter, PostmortemFilter, ProblemFilter
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.api.auth import may
@@ -344,7 +344,8 @@ class PostmortemViewSet(ServiceBackedViewSet):
     serializer_class = PostmortemSerializer
     filterset_class = PostmortemFilter
     ordering_fields = ["created_at", "updated_at", "published_at"]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    # DELETE only on a contributing factor: a postmortem itself is never deleted through the API.
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def base_queryset(self):
         return Postmortem.objects.select_related("team", "author").prefetch_related("factors")
@@ -379,10 +380,38 @@ class PostmortemViewSet(ServiceBackedViewSet):
         def perform():
             serializer = ContributingFactorSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            factor = services.add_contributing_factor(postmortem=postmortem, **serializer.validated_data)
+            factor = factors.add_contributing_factor(postmortem=postmortem, **serializer.validated_data)
             return self.plain(ContributingFactorSerializer(factor).data, status.HTTP_201_CREATED)
 
         return self.idempotent(request, perform)
+
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Correct a contributing factor (until the postmortem is published)",
+        request=ContributingFactorSerializer,
+        responses={200: ContributingFactorSerializer},
+    )
+    @extend_schema(methods=["DELETE"], summary="Remove a contributing factor (until published; audited)", request=None)
+    @action(
+        detail=True,
+        methods=["patch", "delete"],
+        url_path=r"factors/(?P<factor_pk>[0-9]+)",
+        url_name="factor",
+        serializer_class=ContributingFactorSerializer,
+    )
+    def factor(self, request, pk=None, factor_pk=None):
+        postmortem = self.get_object()
+        self.require_role(postmortem.team)
+        factor = postmortem.factors.filter(pk=factor_pk).first()
+        if factor is None:
+            raise exceptions.NotFound()
+        if request.method == "DELETE":
+            factors.delete_contributing_factor(factor=factor)
+            return self.plain(None, status.HTTP_204_NO_CONTENT)
+        serializer = ContributingFactorSerializer(factor, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        factor = factors.update_contributing_factor(factor=factor, **serializer.validated_data)
+        return self.plain(ContributingFactorSerializer(factor).data)
 
     @extend_schema(
         summary="Move a postmortem: draft → in_review → published",

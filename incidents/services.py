@@ -12,7 +12,8 @@ from django.utils.translation import gettext as _
 
 from core.text import one_line
 from incidents import signals
-from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
+from incidents.factors import add_contributing_factor  # noqa: F401 - callers add factors from here
+from incidents.models import Change, Incident, Postmortem, Problem, TimelineEvent
 from incidents.timeline import add_timeline_event, not_in_future  # noqa: F401 - callers add entries from here
 from teams.models import Membership, Team
 from teams.selectors import only_row
@@ -241,18 +242,6 @@ def update_postmortem(*, postmortem: Postmortem, **fields) -> Postmortem:
     postmortem.full_clean()
     postmortem.save()
     return postmortem
-
-
-@transaction.atomic
-def add_contributing_factor(*, postmortem: Postmortem, category: str, description: str) -> ContributingFactor:
-    """Record a contributing factor under one category of the fixed taxonomy."""
-    if postmortem.status == Postmortem.Status.PUBLISHED:
-        raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
-    factor = ContributingFactor(team=postmortem.team, postmortem=postmortem, category=category, description=description)
-    factor.full_clean()
-    factor.save()
-    transaction.on_commit(lambda: signals.factor_recorded.send(sender=ContributingFactor, factor=factor))
-    return factor
 
 
 POSTMORTEM_MOVES = {

@@ -149,7 +149,7 @@ def _postmortem_context(team, postmortem, **forms):
         "form": forms.get("form")
         or PostmortemForm(team=team, initial={n: getattr(postmortem, n) for n in PostmortemForm.base_fields}),
         "factor_form": forms.get("factor_form") or ContributingFactorForm(),
-        "action_form": forms.get("action_form") or QuickActionForm(team=team),
+        "action_form": forms.get("action_form") or QuickActionForm(team=team, postmortem=postmortem),
         "flow_errors": forms.get("flow_errors") or [],
     }
 
@@ -172,26 +172,6 @@ def postmortem_detail(request, team, pk):
             messages.success(request, _("Postmortem saved."))
             return redirect("incidents:postmortem", team.slug, postmortem.pk)
     return render(request, "incidents/postmortem.html", _postmortem_context(team, postmortem, form=form), status=400)
-
-
-@require_POST
-@team_view(MEMBER)
-@once
-def factor_add(request, team, pk):
-    """Add a contributing factor; with htmx the list is swapped in place."""
-    postmortem = _postmortem(team, pk)
-    form = ContributingFactorForm(request.POST)
-    if form.is_valid():
-        try:
-            services.add_contributing_factor(postmortem=postmortem, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-    if not form.errors and not request.htmx:
-        return redirect(reverse("incidents:postmortem", args=[team.slug, pk]) + "#factors")
-    postmortem = _postmortem(team, pk)
-    context = _postmortem_context(team, postmortem, factor_form=form if form.errors else None)
-    template = "incidents/_factors.html" if request.htmx else "incidents/postmortem.html"
-    return render(request, template, context, status=400 if form.errors else 200)
 
 
 @require_POST
@@ -227,7 +207,7 @@ def postmortem_move(request, team, pk):
 def postmortem_action_create(request, team, pk):
     """Create an improvement action from the postmortem in one step, linked to it and its incident."""
     postmortem = _postmortem(team, pk)
-    form = QuickActionForm(request.POST, team=team)
+    form = QuickActionForm(request.POST, team=team, postmortem=postmortem)
     if form.is_valid():
         try:
             action = improvement_services.create_action(
