@@ -55,7 +55,7 @@ def incident_for_page(team: Team, pk: int) -> Incident:
     """One incident of `team` with its timeline, links and actions; DoesNotExist for another team's."""
     return (
         Incident.objects.filter(team=team)
-        .select_related("service", "problem", "caused_by_change", "postmortem", "created_by")
+        .select_related("service", "problem", "caused_by_change", "postmortem", "created_by", "commander", "scribe")
         .prefetch_related(
             Prefetch("timeline", queryset=TimelineEvent.objects.select_related("author")),
             Prefetch("actions", queryset=Action.objects.select_related("owner").order_by("-created_at")),

@@ -1,4 +1,4 @@
-"""REST endpoints for incidents (with timelines), problems, postmortems (with factors) and changes.
+"""REST endpoints for incidents (with timelines), problems and postmortems (with factors); changes in api_changes.
 
 Every write goes through incidents.services; the serializers only shape and type-check.
 """
@@ -10,7 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 
 from incidents import factors, services, timeline
-from incidents.filters import ChangeFilter, IncidentFilter, PostmortemFilter, ProblemFilter
+from incidents.filters import IncidentFilter, PostmortemFilter, ProblemFilter
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.api.auth import may
 from teams.api.base import (
@@ -19,6 +19,7 @@ from teams.api.base import (
     ScopedRelatedField,
     ServiceBackedViewSet,
     TeamField,
+    TeamUserField,
     by_ref_route,
 )
 from teams.models import Membership, Service
@@ -47,6 +48,8 @@ class IncidentSerializer(ModelSerializer):
     service = ScopedRelatedField(Service, required=False, allow_null=True)
     problem = ScopedRelatedField(Problem, required=False, allow_null=True)
     caused_by_change = ScopedRelatedField(Change, required=False, allow_null=True)
+    commander = TeamUserField(required=False, allow_null=True, help_text="Username; a member or lead of the team.")
+    scribe = TeamUserField(required=False, allow_null=True, help_text="Username; a member or lead of the team.")
     timeline = TimelineEventSerializer(many=True, read_only=True)
     source = serializers.SlugField(max_length=40, required=False)
 
@@ -72,6 +75,8 @@ class IncidentSerializer(ModelSerializer):
             "external_id",
             "url",
             "fingerprint",
+            "commander",
+            "scribe",
             "timeline",
             "created_at",
             "updated_at",
@@ -123,7 +128,7 @@ class IncidentViewSet(ServiceBackedViewSet):
     http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
 
     def base_queryset(self):
-        return Incident.objects.select_related("team").prefetch_related("timeline__author")
+        return Incident.objects.select_related("team", "commander", "scribe").prefetch_related("timeline__author")
 
     def perform_service_create(self, data, team):
         return _incident_write(None, data, team, self.actor())
@@ -431,68 +436,3 @@ class PostmortemViewSet(ServiceBackedViewSet):
         )
         self.serializer_class = PostmortemSerializer
         return self.respond(postmortem)
-
-
-class ChangeSerializer(ModelSerializer):
-    team = TeamField()
-    service = ScopedRelatedField(Service, required=False, allow_null=True)
-    source = serializers.SlugField(max_length=40, required=False)
-
-    class Meta:
-        model = Change
-        validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "title",
-            "kind",
-            "committed_at",
-            "deployed_at",
-            "failed",
-            "source",
-            "external_id",
-            "url",
-            "created_at",
-            "updated_at",
-        ]
-        read_only_fields = ["id", "created_at", "updated_at"]
-
-
-class ChangeByRefSerializer(ChangeSerializer):
-    source = serializers.CharField(read_only=True)  # from the URL, never the body
-    external_id = serializers.CharField(read_only=True)
-
-    class Meta(ChangeSerializer.Meta):
-        read_only_fields = [*ChangeSerializer.Meta.read_only_fields, "source", "external_id"]
-
-
-@extend_schema_view(
-    list=extend_schema(summary="Changes and deployments"),
-    retrieve=extend_schema(summary="A change"),
-    create=extend_schema(summary="Record a change", parameters=[IDEMPOTENCY_HEADER]),
-    partial_update=extend_schema(summary="Edit a change"),
-)
-class ChangeViewSet(ServiceBackedViewSet):
-    serializer_class = ChangeSerializer
-    filterset_class = ChangeFilter
-    ordering_fields = ["deployed_at", "committed_at", "created_at", "updated_at"]
-    http_method_names = ["get", "post", "patch", "put", "head", "options"]
-
-    def base_queryset(self):
-        return Change.objects.select_related("team")
-
-    def perform_service_create(self, data, team):
-        return services.create_change(team=team, **data)
-
-    def perform_service_update(self, obj, data):
-        return services.update_change(change=obj, **data)
-
-    by_ref = by_ref_route(
-        summary="Create or update a change by its id in another tool",
-        request=ChangeByRefSerializer,
-        response=ChangeSerializer,
-    )
-
-    def upsert_by_ref(self, team, source, external_id, data):
-        return services.upsert_change_by_ref(team=team, source=source, external_id=external_id, **data)

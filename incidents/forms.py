@@ -60,10 +60,28 @@ class IncidentForm(forms.Form):
     url = forms.URLField(
         label=_("Link"), max_length=500, assume_scheme="https", required=False, help_text=_("Ticket or chat channel.")
     )
+    commander = forms.ModelChoiceField(
+        label=_("Incident commander"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        help_text=_("Who leads the response and decides."),
+    )
+    scribe = forms.ModelChoiceField(
+        label=_("Scribe"),
+        queryset=get_user_model().objects.none(),
+        required=False,
+        help_text=_("Who keeps the timeline while the others work."),
+    )
 
     def __init__(self, *args, team, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["service"].queryset = Service.objects.filter(team=team)
+        # One read of the team's members for both roles (the choices are listed twice, queried once).
+        members = list(team_members(team))
+        for name in ("commander", "scribe"):
+            field = self.fields[name]
+            field.queryset = team_members(team)
+            field.widget.choices = [("", field.empty_label), *((u.pk, u.get_username()) for u in members)]
         self.fields["problem"].queryset = Problem.objects.filter(team=team).exclude(status=Problem.Status.RESOLVED)
         # Any change of the team is accepted; the list offers the recent ones and the one already
         # chosen (one query whatever the log's size), the search endpoint finds the others.
