@@ -37,7 +37,7 @@ def _factors_url(team, pk) -> str:
 
 def _answer(request, team, pk, form=None, *, status=200):
     context = _postmortem_context(team, _postmortem(team, pk), factor_form=form)
-    template = "incidents/_factors.html" if request.htmx else "incidents/postmortem.html"
+    template = "incidents/_factors_swap.html" if request.htmx else "incidents/postmortem.html"
     return render(request, template, context, status=status)
 
 

@@ -225,7 +225,7 @@ def postmortem_action_create(request, team, pk):
                 return redirect(reverse("incidents:postmortem", args=[team.slug, pk]) + "#actions")
     postmortem = _postmortem(team, pk)
     context = _postmortem_context(team, postmortem, action_form=form if form.errors else None)
-    template = "incidents/_pm_actions.html" if request.htmx else "incidents/postmortem.html"
+    template = "incidents/_pm_actions_swap.html" if request.htmx else "incidents/postmortem.html"
     return render(request, template, context, status=400 if form.errors else 200)
 
 

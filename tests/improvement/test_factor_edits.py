@@ -179,3 +179,20 @@ def test_the_postmortem_and_action_pages_run_constant_queries(client, member, te
         update_action(action=ActionFactory(team=team), addresses_factor=more)
         ContributingFactorFactory(postmortem=PostmortemFactory(incident=IncidentFactory(team=team)))
     assert [count_queries(client, page) for page in pages] == small
+
+
+def test_with_htmx_a_new_factor_is_offered_to_the_action_form_and_an_action_shows_under_its_factor(
+    client, member, team, factor
+):
+    client.force_login(member)
+    add = reverse("incidents:postmortem_factor_add", args=[team.slug, factor.postmortem_id])
+    html = client.post(add, once({"category": "capacity", "description": "Pool too small"}), HTTP_HX_REQUEST="true")
+    html = html.content.decode()
+    new = ContributingFactor.objects.get(description="Pool too small")
+    assert '<div id="pm-actions-body" hx-swap-oob="true">' in html and f'<option value="{new.pk}">' in html
+    create = reverse("incidents:postmortem_action_create", args=[team.slug, factor.postmortem_id])
+    data = once({"title": "Grow the pool", "kind": "corrective", "addresses_factor": new.pk})
+    html = client.post(create, data, HTTP_HX_REQUEST="true").content.decode()
+    assert '<div id="factors-body" hx-swap-oob="true">' in html
+    factors_part = html[html.index('<div id="factors-body"') :]
+    assert "Addressed by" in factors_part and "Grow the pool" in factors_part
