@@ -55,6 +55,31 @@ def matching_standardised_actions(incident: Incident, *, factors: bool = True):
     ).order_by("pk")
 
 
+def may_recur(team_id: int, incidents: list[Incident]) -> list[Incident]:
+    """Of a batch just logged, the incidents some standardised action may see coming back (one query).
+
+    The batch form of `matching_standardised_actions(incident, factors=False).exists()`, oldest first.
+    """
+    targets = Action.objects.filter(
+        team_id=team_id,
+        stage=Stage.DONE,
+        decision=Action.Decision.STANDARDISE,
+        target_kind__in=[Action.TargetKind.SERVICE, Action.TargetKind.PROBLEM],
+    ).values_list("target_kind", "target_service_id", "target_problem_id", "stage_entered_at")
+    since: dict[tuple[str, int], dt.datetime] = {}
+    for kind, service_id, problem_id, entered in targets:
+        key = (kind, service_id if kind == Action.TargetKind.SERVICE else problem_id)
+        since[key] = min(entered, since.get(key, entered))
+    if not since:
+        return []
+
+    def hit(incident: Incident) -> bool:
+        keys = [(Action.TargetKind.SERVICE, incident.service_id), (Action.TargetKind.PROBLEM, incident.problem_id)]
+        return any(key in since and since[key] <= incident.started_at for key in keys if key[1])
+
+    return sorted((incident for incident in incidents if hit(incident)), key=lambda i: (i.started_at, i.pk))
+
+
 def _target_incidents(action: Action):
     found = Incident.objects.filter(team_id=action.team_id)
     if action.target_kind == Action.TargetKind.SERVICE:

@@ -10,7 +10,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 
 from incidents import factors, services, timeline
-from incidents.filters import IncidentFilter, PostmortemFilter, ProblemFilter
+from incidents.filters import IncidentFilterSet, PostmortemFilterSet, ProblemFilterSet
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.api.auth import may
 from teams.api.base import (
@@ -56,31 +56,7 @@ class IncidentSerializer(ModelSerializer):
     class Meta:
         model = Incident
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "problem",
-            "caused_by_change",
-            "title",
-            "summary",
-            "severity",
-            "status",
-            "started_at",
-            "detected_at",
-            "acknowledged_at",
-            "mitigated_at",
-            "resolved_at",
-            "source",
-            "external_id",
-            "url",
-            "fingerprint",
-            "commander",
-            "scribe",
-            "timeline",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.INCIDENT_FIELDS, "timeline", "created_at", "updated_at"]
         read_only_fields = ["id", "timeline", "created_at", "updated_at"]
         extra_kwargs = {"detected_at": {"required": False}}
 
@@ -122,7 +98,7 @@ def _incident_write(incident_or_none, data, team, by):
 )
 class IncidentViewSet(ServiceBackedViewSet):
     serializer_class = IncidentSerializer
-    filterset_class = IncidentFilter
+    filterset_class = IncidentFilterSet
     ordering_fields = ["started_at", "detected_at", "severity", "created_at", "updated_at"]
     # DELETE only on a timeline entry: an incident itself is never deleted through the API.
     http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
@@ -237,18 +213,7 @@ class ProblemSerializer(ModelSerializer):
     class Meta:
         model = Problem
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "title",
-            "description",
-            "status",
-            "workaround",
-            "merged_into",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.PROBLEM_FIELDS, "merged_into", "created_at", "updated_at"]
         read_only_fields = ["id", "merged_into", "created_at", "updated_at"]
 
 
@@ -260,7 +225,7 @@ class ProblemSerializer(ModelSerializer):
 )
 class ProblemViewSet(ServiceBackedViewSet):
     serializer_class = ProblemSerializer
-    filterset_class = ProblemFilter
+    filterset_class = ProblemFilterSet
     ordering_fields = ["created_at", "updated_at", "title"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -305,11 +270,7 @@ class PostmortemSerializer(ModelSerializer):
             "incident",
             "status",
             "author",
-            "summary",
-            "impact",
-            "what_went_well",
-            "what_went_badly",
-            "where_we_got_lucky",
+            *services.POSTMORTEM_TEXT_FIELDS,
             "factors",
             "reviewer",
             "reviewed_by",
@@ -347,7 +308,7 @@ class PostmortemMoveSerializer(serializers.Serializer):
 )
 class PostmortemViewSet(ServiceBackedViewSet):
     serializer_class = PostmortemSerializer
-    filterset_class = PostmortemFilter
+    filterset_class = PostmortemFilterSet
     ordering_fields = ["created_at", "updated_at", "published_at"]
     # DELETE only on a contributing factor: a postmortem itself is never deleted through the API.
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework import serializers
 
 from incidents import services
-from incidents.filters import ChangeFilter
+from incidents.filters import ChangeFilterSet
 from incidents.models import Change
 from teams.api.base import (
     IDEMPOTENCY_HEADER,
@@ -25,21 +25,7 @@ class ChangeSerializer(ModelSerializer):
     class Meta:
         model = Change
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "title",
-            "kind",
-            "committed_at",
-            "deployed_at",
-            "failed",
-            "source",
-            "external_id",
-            "url",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.CHANGE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
@@ -59,7 +45,7 @@ class ChangeByRefSerializer(ChangeSerializer):
 )
 class ChangeViewSet(ServiceBackedViewSet):
     serializer_class = ChangeSerializer
-    filterset_class = ChangeFilter
+    filterset_class = ChangeFilterSet
     ordering_fields = ["deployed_at", "committed_at", "created_at", "updated_at"]
     http_method_names = ["get", "post", "patch", "put", "head", "options"]
 

@@ -11,11 +11,18 @@ from django.utils.translation import gettext as _
 from incidents.models import Incident, Postmortem
 from teams.models import Membership, Team
 
-POSTMORTEM_TEXT_FIELDS = {"summary", "impact", "what_went_well", "what_went_badly", "where_we_got_lucky"}
+# What update_postmortem writes besides the author and reviewer: the serializer and the form take theirs from here.
+POSTMORTEM_TEXT_FIELDS = (
+    "summary",
+    "impact",
+    "what_went_well",
+    "what_went_badly",
+    "where_we_got_lucky",
+)
 
 
-def _apply(postmortem: Postmortem, fields: dict, allowed: set[str]) -> None:
-    unknown = set(fields) - allowed
+def _apply(postmortem: Postmortem, fields: dict, allowed) -> None:
+    unknown = set(fields) - set(allowed)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     for name, value in fields.items():
@@ -37,7 +44,7 @@ def update_postmortem(*, postmortem: Postmortem, **fields) -> Postmortem:
     postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if postmortem.status == Postmortem.Status.PUBLISHED:
         raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
-    _apply(postmortem, fields, POSTMORTEM_TEXT_FIELDS | {"author", "reviewer"})
+    _apply(postmortem, fields, (*POSTMORTEM_TEXT_FIELDS, "author", "reviewer"))
     if "reviewer" in fields:
         _check_reviewer(postmortem, postmortem.reviewer)
     postmortem.full_clean()

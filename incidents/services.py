@@ -5,6 +5,8 @@ functions, so the rules hold the same everywhere. Each runs in one
 transaction and raises a ValidationError with field messages on bad input.
 """
 
+from collections.abc import Iterable
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -15,6 +17,7 @@ from incidents import signals
 from incidents.factors import add_contributing_factor  # noqa: F401 - callers add factors from here
 from incidents.models import Change, Incident, Problem, TimelineEvent
 from incidents.postmortems import (  # noqa: F401 - callers write postmortems from here
+    POSTMORTEM_TEXT_FIELDS,
     move_postmortem,
     start_postmortem,
     update_postmortem,
@@ -25,7 +28,9 @@ from teams.models import Team
 from teams.selectors import only_row
 from teams.services import ensure_same_team
 
-INCIDENT_FIELDS = {
+# The fields each service writes, defined here once: the API's serializers, the pages' forms and the
+# importer take their writable fields from these lists (tests/core/test_field_lists.py holds them to it).
+INCIDENT_FIELDS = (
     "commander",
     "scribe",
     "service",
@@ -44,8 +49,8 @@ INCIDENT_FIELDS = {
     "external_id",
     "url",
     "fingerprint",
-}
-CHANGE_FIELDS = {
+)
+CHANGE_FIELDS = (
     "service",
     "title",
     "kind",
@@ -55,14 +60,22 @@ CHANGE_FIELDS = {
     "source",
     "external_id",
     "url",
-}
-PROBLEM_FIELDS = {"service", "title", "description", "status", "workaround"}
+)
+PROBLEM_FIELDS = (
+    "service",
+    "title",
+    "description",
+    "status",
+    "workaround",
+)
+# What the order rule records beside the fields: written by events only, never sent as a field.
+ORDER_STAMPS = ("source_event_at",)
 # Titles are shown in lists, mails and the review summary: one line, whatever was typed or sent.
 ONE_LINE_FIELDS = {"title"}
 
 
-def _apply(instance, fields: dict, allowed: set[str]) -> None:
-    unknown = set(fields) - allowed
+def _apply(instance, fields: dict, allowed: Iterable[str]) -> None:
+    unknown = set(fields) - set(allowed)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     for name, value in fields.items():
@@ -130,7 +143,7 @@ def create_incident(*, team: Team, by=None, **fields) -> Incident:
 def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True) -> Incident:
     """create_incident's work, in the caller's transaction (the by-ref upsert has just looked the reference up)."""
     incident = Incident(team=team, created_by=by)
-    _apply(incident, fields, INCIDENT_FIELDS | {"source_event_at"})
+    _apply(incident, fields, (*INCIDENT_FIELDS, *ORDER_STAMPS))
     if incident.detected_at is None:
         incident.detected_at = incident.started_at
     _check_links(team, incident)
@@ -169,7 +182,7 @@ def update_incident(*, incident: Incident, by=None, event_at=None, **fields) -> 
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     previous_status = incident.status
     fields = _order_safe(incident, fields, event_at)
-    _apply(incident, fields, INCIDENT_FIELDS | {"source_event_at"})
+    _apply(incident, fields, (*INCIDENT_FIELDS, *ORDER_STAMPS))
     _check_links(incident.team, incident)
     if INCIDENT_ROLES_SET & fields.keys():
         _check_roles(incident.team, incident)

@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, or_404, submit
 from core.once import once
 from improvement import checks, selectors, services, windows
 from improvement.filters import ActionFilterSet
@@ -84,11 +84,7 @@ def move_fields(current: str, to: str) -> list[str]:
     return ["note"]
 
 
-def _action(team, pk) -> Action:
-    try:
-        return selectors.action_for_page(team, pk)
-    except Action.DoesNotExist:
-        raise Http404 from None
+_action = or_404(selectors.action_for_page)
 
 
 def _check_of(action: Action) -> Check | None:
@@ -115,6 +111,7 @@ def _board_context(request, team):
     return {
         "team": team,
         "filterset": filterset,
+        "fields": [filterset.form[name] for name in ActionFilterSet.BOARD_FIELDS],
         "columns": [
             {"stage": stage, "label": Stage(stage).label, "hint": hints[stage], "actions": columns[stage]}
             for stage in OPEN_STAGES
@@ -137,38 +134,33 @@ def action_create(request, team):
         incident = Incident.objects.filter(team=team, pk=request.GET["incident"]).first()
     initial = {"title": incident.title, "target_service": incident.service_id} if incident else {}
     form = ActionForm(request.POST or None, team=team, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        links = {"incidents": [incident]} if incident else {}
-        origin = Action.Origin.INCIDENT if incident else Action.Origin.SUGGESTION
-        try:
-            action = services.create_action(
-                team=team, by=request.user, origin=origin, links=links, **form.service_fields()
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Action created in Plan."))
-            return redirect("improvement:action_detail", team.slug, action.pk)
-    status = 400 if form.errors else 200
-    context = {"team": team, "form": form, "incident": incident}
-    return render(request, "improvement/action_form.html", context, status=status)
+    links = {"incidents": [incident]} if incident else {}
+    origin = Action.Origin.INCIDENT if incident else Action.Origin.SUGGESTION
+    return submit(
+        request,
+        form,
+        lambda data: services.create_action(
+            team=team, by=request.user, origin=origin, links=links, **form.service_fields()
+        ),
+        done=lambda action: reverse("improvement:action_detail", args=[team.slug, action.pk]),
+        message=_("Action created in Plan."),
+        template="improvement/action_form.html",
+        context={"team": team, "incident": incident},
+    )
 
 
 @team_view(MEMBER)
 def action_edit(request, team, pk):
     action = _action(team, pk)
     form = ActionForm(request.POST or None, team=team, action=action, initial=ActionForm.initial_from(action))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_action(action=action, **form.service_fields())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Action updated."))
-            return redirect("improvement:action_detail", team.slug, action.pk)
-    status = 400 if form.errors else 200
-    return render(
-        request, "improvement/action_form.html", {"team": team, "form": form, "action": action}, status=status
+    return submit(
+        request,
+        form,
+        lambda data: services.update_action(action=action, **form.service_fields()),
+        done=reverse("improvement:action_detail", args=[team.slug, action.pk]),
+        message=_("Action updated."),
+        template="improvement/action_form.html",
+        context={"team": team, "action": action},
     )
 
 
@@ -292,17 +284,16 @@ def _after_move(request, team, action, to_stage, origin):
 def action_check(request, team, pk):
     """Record self-reported values (a target OpsKaizen cannot measure), with their source."""
     action = _action(team, pk)
-    form = CheckForm(request.POST)
-    if form.is_valid():
-        try:
-            services.record_check(action=action, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Measurement recorded."))
-            return redirect("improvement:action_detail", team.slug, action.pk)
-    context = _detail_context(team, action, check_form=form)
-    return render(request, "improvement/action_detail.html", context, status=400)
+    return submit(
+        request,
+        CheckForm(request.POST),
+        lambda data: services.record_check(action=action, by=request.user, **data),
+        done=reverse("improvement:action_detail", args=[team.slug, action.pk]),
+        message=_("Measurement recorded."),
+        template="improvement/action_detail.html",
+        context=lambda: _detail_context(team, action),
+        form_key="check_form",
+    )
 
 
 @require_POST
@@ -324,14 +315,13 @@ def action_measure(request, team, pk):
 def action_extend_check(request, team, pk):
     """Observe an inconclusive Check longer (the same service as POST /api/v1/actions/{id}/extend-check/)."""
     action = _action(team, pk)
-    form = ExtendCheckForm(request.POST)
-    if form.is_valid():
-        try:
-            services.extend_check_window(action=action, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Observation window extended."))
-            return redirect("improvement:action_detail", team.slug, action.pk)
-    context = _detail_context(team, action, extend_form=form)
-    return render(request, "improvement/action_detail.html", context, status=400)
+    return submit(
+        request,
+        ExtendCheckForm(request.POST),
+        lambda data: services.extend_check_window(action=action, by=request.user, **data),
+        done=reverse("improvement:action_detail", args=[team.slug, action.pk]),
+        message=_("Observation window extended."),
+        template="improvement/action_detail.html",
+        context=lambda: _detail_context(team, action),
+        form_key="extend_form",
+    )
