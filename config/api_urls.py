@@ -7,7 +7,8 @@ from rest_framework.routers import DefaultRouter
 
 from core.api.errors import error_json
 from improvement.api import ActionViewSet
-from incidents.api import ChangeViewSet, IncidentViewSet, PostmortemViewSet, ProblemViewSet
+from incidents.api import IncidentViewSet, PostmortemViewSet, ProblemViewSet
+from incidents.api_changes import ChangeViewSet
 from integrations.api import IntegrationViewSet
 from reporting.api import TargetViewSet
 from rituals.api import ReviewSessionViewSet, RitualViewSet

@@ -1,7 +1,7 @@
 """What a CSV row can say about an incident or a change, and how its cells become field values.
 
 The importable fields are the services' own writable fields (incidents.services.INCIDENT_FIELDS,
-CHANGE_FIELDS) less the links a file cannot name (problem, causing change) and the source, which
+CHANGE_FIELDS) less the links a file cannot name (problem, causing change, roles) and the source, which
 is the import's. Columns are guessed from header names, including the names Jira's and
 ServiceNow's list exports use; words are mapped with case-insensitive defaults the lead may
 override.
@@ -21,9 +21,9 @@ from imports.models import Kind
 from incidents.models import Change, Incident, Severity
 from incidents.services import CHANGE_FIELDS, INCIDENT_FIELDS
 
-# Links to other records, the source (chosen for the whole file), and the alert fingerprint, which only
-# an alerting source sets from its own grouping.
-NOT_FROM_A_FILE = {"problem", "caused_by_change", "source", "fingerprint"}
+# Links to other records, the source (chosen for the whole file), the alert fingerprint, which only
+# an alerting source sets from its own grouping, and the incident roles (team members, named on the page).
+NOT_FROM_A_FILE = {"problem", "caused_by_change", "source", "fingerprint", "commander", "scribe"}
 ORDER = {
     Kind.INCIDENTS: [
         "external_id", "title", "summary", "severity", "status", "service",

@@ -10,7 +10,7 @@ from rest_framework.decorators import action as route
 from improvement import services
 from improvement.filters import ActionFilterSet
 from improvement.models import MAX_WINDOW_DAYS, Action, Check, Stage, StageTransition, Verdict
-from incidents.models import Change, Incident, Postmortem, Problem
+from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem
 from teams.api.base import (
     IDEMPOTENCY_HEADER,
     ModelSerializer,
@@ -84,6 +84,12 @@ class ActionSerializer(ModelSerializer):
     postmortems = ScopedRelatedField(Postmortem, many=True, required=False)
     problems = ScopedRelatedField(Problem, many=True, required=False)
     changes = ScopedRelatedField(Change, many=True, required=False)
+    addresses_factor = ScopedRelatedField(
+        ContributingFactor,
+        required=False,
+        allow_null=True,
+        help_text="The contributing factor (id) this action answers: one of its postmortems'.",
+    )
     transitions = StageTransitionSerializer(many=True, read_only=True)
     decision = serializers.ChoiceField(choices=Action.Decision.choices, allow_blank=True, read_only=True)
     check_result = CheckSerializer(read_only=True, allow_null=True)

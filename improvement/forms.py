@@ -7,10 +7,30 @@ from django.utils.translation import gettext_lazy as _
 from improvement.models import Action, Stage, Verdict
 from improvement.services import PLAN_ONLY_FIELDS
 from incidents.forms import team_members
-from incidents.models import FactorCategory, Problem
+from incidents.models import ContributingFactor, FactorCategory, Problem
 from teams.models import Service
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
+
+
+class FactorChoiceField(forms.ModelChoiceField):
+    """A contributing factor named with its incident, so that factors of several postmortems can be told apart."""
+
+    def label_from_instance(self, obj: ContributingFactor) -> str:
+        return factor_label(obj, with_incident=True)
+
+
+def factor_label(factor: ContributingFactor, *, with_incident: bool = False) -> str:
+    text = f"{factor.get_category_display()}: {factor.description[:80]}"
+    return f"{factor.postmortem.incident.title} — {text}" if with_incident else text
+
+
+def factors_for_team(team):
+    return (
+        ContributingFactor.objects.filter(team=team)
+        .select_related("postmortem__incident")
+        .order_by("-postmortem__created_at", "id")
+    )
 
 
 class ActionForm(forms.Form):
@@ -52,10 +72,17 @@ class ActionForm(forms.Form):
     external_ticket = forms.CharField(
         label=_("External ticket"), max_length=500, required=False, help_text=_("Jira key, GitHub issue URL…")
     )
+    addresses_factor = FactorChoiceField(
+        label=_("Addresses the factor"),
+        queryset=ContributingFactor.objects.none(),
+        required=False,
+        help_text=_("The contributing factor of a postmortem this action answers."),
+    )
 
     def __init__(self, *args, team, action: Action | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = team_members(team)
+        self.fields["addresses_factor"].queryset = factors_for_team(team)
         self.fields["target_service"].queryset = Service.objects.filter(team=team)
         self.fields["target_problem"].queryset = Problem.objects.filter(team=team)
         if action is not None and action.stage != Stage.PLAN:
@@ -124,7 +151,17 @@ class QuickActionForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Action.Kind.choices, initial=Action.Kind.CORRECTIVE)
     owner = forms.ModelChoiceField(label=_("Owner"), queryset=get_user_model().objects.none(), required=False)
     due_date = forms.DateField(label=_("Due date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    addresses_factor = forms.ModelChoiceField(
+        label=_("Addresses the factor"), queryset=ContributingFactor.objects.none(), required=False
+    )
 
-    def __init__(self, *args, team, **kwargs):
+    def __init__(self, *args, team, postmortem=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = team_members(team)
+        picker = self.fields["addresses_factor"]
+        if postmortem is None:
+            del self.fields["addresses_factor"]
+            return
+        # The postmortem's own factors, already loaded by its page: no query to list them.
+        picker.queryset = ContributingFactor.objects.filter(postmortem=postmortem)
+        picker.widget.choices = [("", picker.empty_label), *((f.pk, factor_label(f)) for f in postmortem.factors.all())]

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.audit import TeamAudited
-from incidents.models import Change, FactorCategory, Incident, Postmortem, Problem
+from incidents.models import Change, ContributingFactor, FactorCategory, Incident, Postmortem, Problem
 from teams.models import Service, Team
 
 logger = logging.getLogger(__name__)
@@ -112,6 +112,15 @@ class Action(TeamAudited, models.Model):
     postmortems = models.ManyToManyField(Postmortem, blank=True, related_name="actions")
     problems = models.ManyToManyField(Problem, blank=True, related_name="actions")
     changes = models.ManyToManyField(Change, blank=True, related_name="actions")
+    # The contributing factor this action answers (one of its postmortems'): shown on both pages.
+    addresses_factor = models.ForeignKey(
+        ContributingFactor,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="actions",
+        verbose_name=_("addresses factor"),
+    )
 
     external_ticket = models.CharField(
         _("external ticket"), max_length=500, blank=True, help_text=_("Jira key, GitHub issue URL…")

@@ -4,7 +4,7 @@ from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Window
 from django.db.models.functions import RowNumber
 
 from improvement.models import OPEN_STAGES, Action, ProblemMerge, Recurrence, Stage, StageTransition
-from incidents.models import Incident, Postmortem, Problem, TimelineEvent
+from incidents.models import ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Team
 
 BOARD_ORDER = ("due_date", "stage_entered_at", "id")
@@ -42,7 +42,14 @@ def action_for_page(team: Team, pk: int) -> Action:
     return (
         Action.objects.filter(team=team)
         .select_related(
-            "owner", "target_service", "target_problem", "previous_cycle", "next_cycle", "check_result", "created_by"
+            "owner",
+            "target_service",
+            "target_problem",
+            "previous_cycle",
+            "next_cycle",
+            "check_result",
+            "created_by",
+            "addresses_factor__postmortem__incident",
         )
         .prefetch_related(
             Prefetch("transitions", queryset=StageTransition.objects.select_related("by")),
@@ -69,7 +76,7 @@ def incident_for_page(team: Team, pk: int) -> Incident:
     """One incident of `team` with its timeline, links and actions; DoesNotExist for another team's."""
     return (
         Incident.objects.filter(team=team)
-        .select_related("service", "problem", "caused_by_change", "postmortem", "created_by")
+        .select_related("service", "problem", "caused_by_change", "postmortem", "created_by", "commander", "scribe")
         .prefetch_related(
             Prefetch("timeline", queryset=TimelineEvent.objects.select_related("author")),
             Prefetch("actions", queryset=Action.objects.select_related("owner").order_by("-created_at")),
@@ -88,7 +95,7 @@ def postmortem_for_page(team: Team, pk: int) -> Postmortem:
         Postmortem.objects.filter(team=team)
         .select_related("incident", "incident__service", "author", "reviewer", "reviewed_by")
         .prefetch_related(
-            "factors",
+            Prefetch("factors", queryset=ContributingFactor.objects.prefetch_related("actions")),
             Prefetch("incident__timeline", queryset=TimelineEvent.objects.select_related("author")),
             Prefetch("actions", queryset=Action.objects.select_related("owner").order_by("-created_at")),
         )

@@ -49,6 +49,7 @@ ACTION_FIELDS = (
     "external_ticket",
     "source",
     "external_id",
+    "addresses_factor",
 )
 # The target is what the Check measures: it is fixed once the action leaves Plan.
 PLAN_ONLY_FIELDS = {
@@ -70,7 +71,12 @@ LINKS = ("incidents", "postmortems", "problems", "changes")
 
 
 def _validate_fields(team: Team, action: Action) -> None:
-    ensure_same_team(team, target_service=action.target_service, target_problem=action.target_problem)
+    ensure_same_team(
+        team,
+        target_service=action.target_service,
+        target_problem=action.target_problem,
+        addresses_factor=action.addresses_factor,
+    )
     if action.owner_id and not (
         action.owner.is_superuser
         or Membership.objects.filter(
@@ -89,6 +95,20 @@ def _set_links(action: Action, links: dict) -> None:
         getattr(action, name).set(objects)
 
 
+def _check_factor(action: Action) -> None:
+    """The factor an action addresses is one of its postmortems' (linking that postmortem when it has none)."""
+    factor = action.addresses_factor
+    if factor is None:
+        return
+    linked = set(action.postmortems.values_list("pk", flat=True))
+    if not linked:
+        action.postmortems.add(factor.postmortem_id)
+    elif factor.postmortem_id not in linked:
+        raise ValidationError(
+            {"addresses_factor": _("This factor belongs to a postmortem the action is not linked to.")}
+        )
+
+
 @transaction.atomic
 def create_action(*, team: Team, by=None, at=None, links: dict | None = None, **fields) -> Action:
     """Open a new PDCA cycle in Plan, with its first StageTransition row."""
@@ -102,6 +122,7 @@ def create_action(*, team: Team, by=None, at=None, links: dict | None = None, **
     _validate_fields(team, action)
     action.save()
     _set_links(action, links or {})
+    _check_factor(action)
     StageTransition.objects.create(team=team, action=action, from_stage="", to_stage=Stage.PLAN, at=at, by=by)
     return action
 
@@ -129,6 +150,8 @@ def update_action(*, action: Action, links: dict | None = None, **fields) -> Act
     _validate_fields(action.team, action)
     action.save()
     _set_links(action, links or {})
+    if "addresses_factor" in fields or "postmortems" in (links or {}):
+        _check_factor(action)
     return action
 
 

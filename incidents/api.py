@@ -1,4 +1,4 @@
-"""REST endpoints for incidents (with timelines), problems, postmortems (with factors) and changes.
+"""REST endpoints for incidents (with timelines), problems and postmortems (with factors); changes in api_changes.
 
 Every write goes through incidents.services; the serializers only shape and type-check.
 """
@@ -6,21 +6,23 @@ Every write goes through incidents.services; the serializers only shape and type
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from drf_spectacular.utils import extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
 
-from incidents import services
-from incidents.filters import ChangeFilterSet, IncidentFilterSet, PostmortemFilterSet, ProblemFilterSet
+from incidents import factors, services, timeline
+from incidents.filters import IncidentFilterSet, PostmortemFilterSet, ProblemFilterSet
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
+from teams.api.auth import may
 from teams.api.base import (
     IDEMPOTENCY_HEADER,
     ModelSerializer,
     ScopedRelatedField,
     ServiceBackedViewSet,
     TeamField,
+    TeamUserField,
     by_ref_route,
 )
-from teams.models import Service
+from teams.models import Membership, Service
 
 
 class TimelineEventSerializer(ModelSerializer):
@@ -46,6 +48,8 @@ class IncidentSerializer(ModelSerializer):
     service = ScopedRelatedField(Service, required=False, allow_null=True)
     problem = ScopedRelatedField(Problem, required=False, allow_null=True)
     caused_by_change = ScopedRelatedField(Change, required=False, allow_null=True)
+    commander = TeamUserField(required=False, allow_null=True, help_text="Username; a member or lead of the team.")
+    scribe = TeamUserField(required=False, allow_null=True, help_text="Username; a member or lead of the team.")
     timeline = TimelineEventSerializer(many=True, read_only=True)
     source = serializers.SlugField(max_length=40, required=False)
 
@@ -96,10 +100,11 @@ class IncidentViewSet(ServiceBackedViewSet):
     serializer_class = IncidentSerializer
     filterset_class = IncidentFilterSet
     ordering_fields = ["started_at", "detected_at", "severity", "created_at", "updated_at"]
-    http_method_names = ["get", "post", "patch", "put", "head", "options"]
+    # DELETE only on a timeline entry: an incident itself is never deleted through the API.
+    http_method_names = ["get", "post", "patch", "put", "delete", "head", "options"]
 
     def base_queryset(self):
-        return Incident.objects.select_related("team").prefetch_related("timeline__author")
+        return Incident.objects.select_related("team", "commander", "scribe").prefetch_related("timeline__author")
 
     def perform_service_create(self, data, team):
         return _incident_write(None, data, team, self.actor())
@@ -168,6 +173,37 @@ class IncidentViewSet(ServiceBackedViewSet):
             return self.plain(TimelineEventSerializer(event).data, status.HTTP_201_CREATED)
 
         return self.idempotent(request, perform)
+
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Correct a timeline entry (its author or a lead)",
+        description="The time stays within the incident's life (not before the start, not in the future): "
+        "else a 400 naming `occurred_at`. Another member's entry is a 403. Audited.",
+        request=TimelineEventSerializer,
+        responses={200: TimelineEventSerializer},
+    )
+    @extend_schema(methods=["DELETE"], summary="Delete a timeline entry (its author or a lead; audited)", request=None)
+    @action(
+        detail=True,
+        methods=["patch", "delete"],
+        url_path=r"timeline/(?P<event_pk>[0-9]+)",
+        url_name="timeline-entry",
+        serializer_class=TimelineEventSerializer,
+    )
+    def timeline_entry(self, request, pk=None, event_pk=None):
+        incident = self.get_object()
+        self.require_role(incident.team)
+        event = incident.timeline.filter(pk=event_pk).first()
+        if event is None:
+            raise exceptions.NotFound()
+        role = Membership.Role.LEAD if may(request, incident.team, Membership.Role.LEAD) else Membership.Role.MEMBER
+        if request.method == "DELETE":
+            timeline.delete_timeline_event(event=event, by=self.actor(), role=role)
+            return self.plain(None, status.HTTP_204_NO_CONTENT)
+        serializer = TimelineEventSerializer(event, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        event = timeline.update_timeline_event(event=event, by=self.actor(), role=role, **serializer.validated_data)
+        return self.plain(TimelineEventSerializer(event).data)
 
 
 class ProblemSerializer(ModelSerializer):
@@ -274,7 +310,8 @@ class PostmortemViewSet(ServiceBackedViewSet):
     serializer_class = PostmortemSerializer
     filterset_class = PostmortemFilterSet
     ordering_fields = ["created_at", "updated_at", "published_at"]
-    http_method_names = ["get", "post", "patch", "head", "options"]
+    # DELETE only on a contributing factor: a postmortem itself is never deleted through the API.
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def base_queryset(self):
         return Postmortem.objects.select_related("team", "author").prefetch_related("factors")
@@ -309,10 +346,38 @@ class PostmortemViewSet(ServiceBackedViewSet):
         def perform():
             serializer = ContributingFactorSerializer(data=request.data)
             serializer.is_valid(raise_exception=True)
-            factor = services.add_contributing_factor(postmortem=postmortem, **serializer.validated_data)
+            factor = factors.add_contributing_factor(postmortem=postmortem, **serializer.validated_data)
             return self.plain(ContributingFactorSerializer(factor).data, status.HTTP_201_CREATED)
 
         return self.idempotent(request, perform)
+
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Correct a contributing factor (until the postmortem is published)",
+        request=ContributingFactorSerializer,
+        responses={200: ContributingFactorSerializer},
+    )
+    @extend_schema(methods=["DELETE"], summary="Remove a contributing factor (until published; audited)", request=None)
+    @action(
+        detail=True,
+        methods=["patch", "delete"],
+        url_path=r"factors/(?P<factor_pk>[0-9]+)",
+        url_name="factor",
+        serializer_class=ContributingFactorSerializer,
+    )
+    def factor(self, request, pk=None, factor_pk=None):
+        postmortem = self.get_object()
+        self.require_role(postmortem.team)
+        factor = postmortem.factors.filter(pk=factor_pk).first()
+        if factor is None:
+            raise exceptions.NotFound()
+        if request.method == "DELETE":
+            factors.delete_contributing_factor(factor=factor)
+            return self.plain(None, status.HTTP_204_NO_CONTENT)
+        serializer = ContributingFactorSerializer(factor, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        factor = factors.update_contributing_factor(factor=factor, **serializer.validated_data)
+        return self.plain(ContributingFactorSerializer(factor).data)
 
     @extend_schema(
         summary="Move a postmortem: draft → in_review → published",
@@ -332,54 +397,3 @@ class PostmortemViewSet(ServiceBackedViewSet):
         )
         self.serializer_class = PostmortemSerializer
         return self.respond(postmortem)
-
-
-class ChangeSerializer(ModelSerializer):
-    team = TeamField()
-    service = ScopedRelatedField(Service, required=False, allow_null=True)
-    source = serializers.SlugField(max_length=40, required=False)
-
-    class Meta:
-        model = Change
-        validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = ["id", "team", *services.CHANGE_FIELDS, "created_at", "updated_at"]
-        read_only_fields = ["id", "created_at", "updated_at"]
-
-
-class ChangeByRefSerializer(ChangeSerializer):
-    source = serializers.CharField(read_only=True)  # from the URL, never the body
-    external_id = serializers.CharField(read_only=True)
-
-    class Meta(ChangeSerializer.Meta):
-        read_only_fields = [*ChangeSerializer.Meta.read_only_fields, "source", "external_id"]
-
-
-@extend_schema_view(
-    list=extend_schema(summary="Changes and deployments"),
-    retrieve=extend_schema(summary="A change"),
-    create=extend_schema(summary="Record a change", parameters=[IDEMPOTENCY_HEADER]),
-    partial_update=extend_schema(summary="Edit a change"),
-)
-class ChangeViewSet(ServiceBackedViewSet):
-    serializer_class = ChangeSerializer
-    filterset_class = ChangeFilterSet
-    ordering_fields = ["deployed_at", "committed_at", "created_at", "updated_at"]
-    http_method_names = ["get", "post", "patch", "put", "head", "options"]
-
-    def base_queryset(self):
-        return Change.objects.select_related("team")
-
-    def perform_service_create(self, data, team):
-        return services.create_change(team=team, **data)
-
-    def perform_service_update(self, obj, data):
-        return services.update_change(change=obj, **data)
-
-    by_ref = by_ref_route(
-        summary="Create or update a change by its id in another tool",
-        request=ChangeByRefSerializer,
-        response=ChangeSerializer,
-    )
-
-    def upsert_by_ref(self, team, source, external_id, data):
-        return services.upsert_change_by_ref(team=team, source=source, external_id=external_id, **data)

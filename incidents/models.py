@@ -190,6 +190,23 @@ class Incident(TeamAudited, models.Model):
         editable=False,
         help_text=_("For each field, the source's time of the event that last set it."),
     )
+    # Optional incident roles: who leads the response, who keeps the timeline (members of the team).
+    commander = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("incident commander"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    scribe = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("scribe"),
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -6,7 +6,6 @@ transaction and raises a ValidationError with field messages on bad input.
 """
 
 from collections.abc import Iterable
-from datetime import timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import IntegrityError, models, transaction
@@ -16,13 +15,24 @@ from django.utils.translation import gettext as _
 from core.prepared import PreparedLookup
 from core.text import one_line
 from incidents import ordering, signals
-from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
-from teams.models import Membership, Team
+from incidents.factors import add_contributing_factor  # noqa: F401 - callers add factors from here
+from incidents.models import Change, Incident, Problem, TimelineEvent
+from incidents.postmortems import (  # noqa: F401 - callers write postmortems from here
+    POSTMORTEM_TEXT_FIELDS,
+    move_postmortem,
+    start_postmortem,
+    update_postmortem,
+    writers,
+)
+from incidents.timeline import add_timeline_event, not_in_future  # noqa: F401 - callers add entries from here
+from teams.models import Team
 from teams.services import ensure_same_team
 
 # The fields each service writes, defined here once: the API's serializers, the pages' forms and the
 # importer take their writable fields from these lists (tests/core/test_field_lists.py holds them to it).
 INCIDENT_FIELDS = (
+    "commander",
+    "scribe",
     "service",
     "problem",
     "caused_by_change",
@@ -62,13 +72,6 @@ PROBLEM_FIELDS = (
 ORDER_STAMPS = ("source_event_at", "field_event_at")
 # Titles are shown in lists, mails and the review summary: one line, whatever was typed or sent.
 ONE_LINE_FIELDS = {"title"}
-POSTMORTEM_TEXT_FIELDS = (
-    "summary",
-    "impact",
-    "what_went_well",
-    "what_went_badly",
-    "where_we_got_lucky",
-)
 
 
 def _apply(instance, fields: dict, allowed: Iterable[str]) -> None:
@@ -90,6 +93,23 @@ def _check_links(team: Team, instance) -> None:
     )
 
 
+INCIDENT_ROLES = ("commander", "scribe")
+INCIDENT_ROLES_SET = set(INCIDENT_ROLES)
+
+
+def _check_roles(team: Team, incident: Incident) -> None:
+    """The commander and the scribe are members or leads of the incident's team (one query when set)."""
+    chosen = {name: getattr(incident, f"{name}_id") for name in INCIDENT_ROLES if getattr(incident, f"{name}_id")}
+    if not chosen:
+        return
+    allowed = set(writers(team).filter(user_id__in=chosen.values()).values_list("user_id", flat=True))
+    errors = {
+        name: _("Choose a member or lead of this team.") for name, user_id in chosen.items() if user_id not in allowed
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
 def _clean_incident(incident: Incident, *, check_unique: bool = True) -> None:
     """full_clean() without the database round trips that re-check what is already checked.
 
@@ -99,7 +119,8 @@ def _clean_incident(incident: Incident, *, check_unique: bool = True) -> None:
     The ingest benchmark (bench/ingest_bench.py) measured these ~15 statements as the
     largest cost of an upsert.
     """
-    incident.full_clean(exclude=["team", "created_by"], validate_constraints=False)
+    # The roles are users checked against the team's memberships (_check_roles), not a bare existence query.
+    incident.full_clean(exclude=["team", "created_by", *INCIDENT_ROLES], validate_constraints=False)
     # The one unique constraint (team, source, external_id where external_id != ""), as one plain
     # query: Django's own check of a conditional constraint costs a savepoint and two more statements.
     if check_unique and incident.external_id:
@@ -126,6 +147,7 @@ def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True)
     if incident.detected_at is None:
         incident.detected_at = incident.started_at
     _check_links(team, incident)
+    _check_roles(team, incident)
     _clean_incident(incident, check_unique=check_unique)
     incident.save()
     transaction.on_commit(lambda: signals.incident_logged.send(sender=Incident, incident=incident))
@@ -153,6 +175,8 @@ def update_incident(*, incident: Incident, by=None, event_at=None, **fields) -> 
     fields = _order_safe(incident, fields, event_at)
     _apply(incident, fields, (*INCIDENT_FIELDS, *ORDER_STAMPS))
     _check_links(incident.team, incident)
+    if INCIDENT_ROLES_SET & fields.keys():
+        _check_roles(incident.team, incident)
     _clean_incident(incident)
     incident.save()
     if incident.status != previous_status:
@@ -193,10 +217,6 @@ class Move:
     CHOICES = ("acknowledge", "mitigated", "resolved", "closed")
 
 
-# A time typed on a laptop whose clock runs a little ahead is not "in the future".
-CLOCK_SKEW = timedelta(minutes=2)
-
-
 def incident_moves(incident: Incident) -> list[str]:
     """The moves open to `incident` now, in the order an on-call engineer makes them."""
     moves = []
@@ -210,11 +230,6 @@ def incident_moves(incident: Incident) -> list[str]:
     return moves
 
 
-def _not_in_future(at, field: str = "at") -> None:
-    if at is not None and at > timezone.now() + CLOCK_SKEW:
-        raise ValidationError({field: _("This time is in the future.")})
-
-
 @transaction.atomic
 def move_incident(*, incident: Incident, move: str, at=None, by=None) -> Incident:
     """Acknowledge, mitigate, resolve or close `incident` at `at` (now by default, or backdated).
@@ -226,7 +241,7 @@ def move_incident(*, incident: Incident, move: str, at=None, by=None) -> Inciden
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     if move not in incident_moves(incident):
         raise ValidationError({"move": _("This incident cannot make that move now.")})
-    _not_in_future(at)
+    not_in_future(at)
     at = at or timezone.now()
     try:
         if move == Move.ACKNOWLEDGE:
@@ -236,140 +251,6 @@ def move_incident(*, incident: Incident, move: str, at=None, by=None) -> Inciden
         # The order rules name the timestamp at fault; here the user typed one time: "at".
         messages = [m for field, ms in error.message_dict.items() if field != "move" for m in ms]
         raise ValidationError({"at": messages}) from error
-
-
-def _check_event_time(incident: Incident, occurred_at) -> None:
-    """A timeline entry happens during the incident's life: not before its start, not in the future."""
-    _not_in_future(occurred_at, "occurred_at")
-    if occurred_at < incident.started_at:
-        raise ValidationError({"occurred_at": _("A timeline entry cannot be before the incident started.")})
-
-
-@transaction.atomic
-def add_timeline_event(*, incident: Incident, text: str, occurred_at=None, kind=TimelineEvent.Kind.NOTE, by=None):
-    """Add an entry to an incident's timeline."""
-    event = TimelineEvent(
-        team=incident.team,
-        incident=incident,
-        text=text,
-        kind=kind,
-        author=by,
-        occurred_at=occurred_at or timezone.now(),
-    )
-    _check_event_time(incident, event.occurred_at)
-    event.full_clean()
-    event.save()
-    return event
-
-
-@transaction.atomic
-def start_postmortem(*, incident: Incident, by=None) -> Postmortem:
-    """The incident's postmortem, created as a draft the first time."""
-    postmortem, _created = Postmortem.objects.get_or_create(
-        incident=incident, defaults={"team": incident.team, "author": by}
-    )
-    return postmortem
-
-
-@transaction.atomic
-def update_postmortem(*, postmortem: Postmortem, **fields) -> Postmortem:
-    """Edit the blameless sections; a published postmortem is frozen."""
-    postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
-    if postmortem.status == Postmortem.Status.PUBLISHED:
-        raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
-    _apply(postmortem, fields, (*POSTMORTEM_TEXT_FIELDS, "author", "reviewer"))
-    if "reviewer" in fields:
-        _check_reviewer(postmortem, postmortem.reviewer)
-    postmortem.full_clean()
-    postmortem.save()
-    return postmortem
-
-
-@transaction.atomic
-def add_contributing_factor(*, postmortem: Postmortem, category: str, description: str) -> ContributingFactor:
-    """Record a contributing factor under one category of the fixed taxonomy."""
-    if postmortem.status == Postmortem.Status.PUBLISHED:
-        raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
-    factor = ContributingFactor(team=postmortem.team, postmortem=postmortem, category=category, description=description)
-    factor.full_clean()
-    factor.save()
-    transaction.on_commit(lambda: signals.factor_recorded.send(sender=ContributingFactor, factor=factor))
-    return factor
-
-
-POSTMORTEM_MOVES = {
-    Postmortem.Status.DRAFT: {Postmortem.Status.IN_REVIEW},
-    Postmortem.Status.IN_REVIEW: {Postmortem.Status.DRAFT, Postmortem.Status.PUBLISHED},
-    Postmortem.Status.PUBLISHED: set(),
-}
-
-
-def _writers(team: Team):
-    return Membership.objects.filter(team=team, role__in=(Membership.Role.MEMBER, Membership.Role.LEAD))
-
-
-def _check_reviewer(postmortem: Postmortem, reviewer) -> None:
-    """The named reviewer is a member or lead of the team, and not the author."""
-    if reviewer is None:
-        return
-    if reviewer.pk == postmortem.author_id:
-        raise ValidationError({"reviewer": _("The author cannot review their own postmortem.")})
-    if not _writers(postmortem.team).filter(user=reviewer).exists():
-        raise ValidationError({"reviewer": _("The reviewer must be a member or lead of this team.")})
-
-
-def _review_of(postmortem: Postmortem, by) -> dict:
-    """Who reviews this publication: someone other than the author, a lead or the named reviewer.
-
-    A team with one writer has nobody else: the author publishes and the self-review is recorded.
-    """
-    if by is None:
-        raise ValidationError({"reviewer": _("Publishing needs a reviewer: sign in as a person.")})
-    roles = dict(_writers(postmortem.team).values_list("user_id", "role"))
-    if by.pk == postmortem.author_id:
-        if set(roles) == {by.pk}:
-            return {"reviewed_by": by, "self_reviewed": True}
-        raise ValidationError(
-            {"reviewer": _("Someone other than the author reviews and publishes: a lead, or the named reviewer.")}
-        )
-    if roles.get(by.pk) == Membership.Role.LEAD or (by.pk == postmortem.reviewer_id and by.pk in roles):
-        return {"reviewed_by": by, "self_reviewed": False}
-    raise ValidationError({"reviewer": _("Only a lead or the named reviewer can publish this postmortem.")})
-
-
-@transaction.atomic
-def move_postmortem(*, postmortem: Postmortem, to_status: str, at=None, by=None) -> Postmortem:
-    """draft → in_review → published; review needs a summary, an impact and a contributing factor.
-
-    Publishing is the review: by a lead or the named reviewer, never the author (save in a team of one).
-    """
-    postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
-    if to_status not in POSTMORTEM_MOVES.get(postmortem.status, set()):
-        raise ValidationError(
-            {
-                "status": _("A postmortem cannot go from %(old)s to %(new)s.")
-                % {"old": postmortem.status, "new": to_status}
-            }
-        )
-    if to_status in (Postmortem.Status.IN_REVIEW, Postmortem.Status.PUBLISHED):
-        errors = {}
-        if not postmortem.summary.strip():
-            errors["summary"] = _("Write the summary first.")
-        if not postmortem.impact.strip():
-            errors["impact"] = _("Describe the impact first.")
-        if not postmortem.factors.exists():
-            errors["factors"] = _("Name at least one contributing factor.")
-        if errors:
-            raise ValidationError(errors)
-    postmortem.status = to_status
-    fields = ["status", "published_at", "updated_at"]
-    if to_status == Postmortem.Status.PUBLISHED:
-        for name, value in _review_of(postmortem, by).items():
-            setattr(postmortem, name, value)
-        fields += ["reviewed_by", "self_reviewed"]
-        postmortem.published_at = at or timezone.now()
-    postmortem.save(update_fields=fields)
-    return postmortem
 
 
 @transaction.atomic

@@ -7,5 +7,6 @@ from incidents import views
 app_name = "changes"
 urlpatterns = [
     path("changes/", views.change_list, name="list"),
+    path("changes/pick/", views.change_pick, name="pick"),
     path("changes/<int:pk>/", views.change_detail, name="detail"),
 ]

@@ -30,6 +30,19 @@ def change_list(request, team):
 
 @require_GET
 @team_view()
+def change_pick(request, team):
+    """The options of the incident form's change picker matching `q`: htmx swaps them into the select.
+
+    The chosen change (`caused_by_change`) stays among them; without script the select lists the recent ones.
+    """
+    selected = request.GET.get("caused_by_change", "")
+    changes = selectors.changes_for_picker(team, q=request.GET.get("q", ""), selected=selected)
+    options = [(change, selectors.change_label(change)) for change in changes]
+    return render(request, "changes/_options.html", {"options": options, "selected": selected})
+
+
+@require_GET
+@team_view()
 def change_detail(request, team, pk):
     """A change and the incidents it caused."""
     change = or_404(selectors.change_for_page)(team, pk)

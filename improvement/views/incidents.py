@@ -126,31 +126,6 @@ def incident_status(request, team, pk):
 
 @require_POST
 @team_view(MEMBER)
-@once
-def timeline_add(request, team, pk):
-    """Add a timeline entry; with htmx the timeline is swapped in place."""
-    incident = _incident(team, pk)
-    form = TimelineEventForm(request.POST)
-    if form.is_valid():
-        try:
-            services.add_timeline_event(
-                incident=incident,
-                text=form.cleaned_data["text"],
-                kind=form.cleaned_data["kind"],
-                occurred_at=form.cleaned_data["occurred_at"],
-                by=request.user,
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-    if not form.errors and not request.htmx:
-        return redirect(reverse("incidents:detail", args=[team.slug, pk]) + "#timeline")
-    context = _incident_context(team, _incident(team, pk), event_form=form if form.errors else TimelineEventForm())
-    template = "incidents/_timeline.html" if request.htmx else "incidents/detail.html"
-    return render(request, template, context, status=400 if form.errors else 200)
-
-
-@require_POST
-@team_view(MEMBER)
 def postmortem_start(request, team, pk):
     """Open the incident's postmortem (the same one if it exists: a double click opens it once)."""
     incident = _incident(team, pk)
@@ -167,7 +142,7 @@ def _postmortem_context(team, postmortem, **forms):
         "form": forms.get("form")
         or PostmortemForm(team=team, initial={n: getattr(postmortem, n) for n in PostmortemForm.base_fields}),
         "factor_form": forms.get("factor_form") or ContributingFactorForm(),
-        "action_form": forms.get("action_form") or QuickActionForm(team=team),
+        "action_form": forms.get("action_form") or QuickActionForm(team=team, postmortem=postmortem),
         "flow_errors": forms.get("flow_errors") or [],
     }
 
@@ -190,26 +165,6 @@ def postmortem_detail(request, team, pk):
             messages.success(request, _("Postmortem saved."))
             return redirect("incidents:postmortem", team.slug, postmortem.pk)
     return render(request, "incidents/postmortem.html", _postmortem_context(team, postmortem, form=form), status=400)
-
-
-@require_POST
-@team_view(MEMBER)
-@once
-def factor_add(request, team, pk):
-    """Add a contributing factor; with htmx the list is swapped in place."""
-    postmortem = _postmortem(team, pk)
-    form = ContributingFactorForm(request.POST)
-    if form.is_valid():
-        try:
-            services.add_contributing_factor(postmortem=postmortem, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-    if not form.errors and not request.htmx:
-        return redirect(reverse("incidents:postmortem", args=[team.slug, pk]) + "#factors")
-    postmortem = _postmortem(team, pk)
-    context = _postmortem_context(team, postmortem, factor_form=form if form.errors else None)
-    template = "incidents/_factors.html" if request.htmx else "incidents/postmortem.html"
-    return render(request, template, context, status=400 if form.errors else 200)
 
 
 @require_POST
@@ -245,7 +200,7 @@ def postmortem_move(request, team, pk):
 def postmortem_action_create(request, team, pk):
     """Create an improvement action from the postmortem in one step, linked to it and its incident."""
     postmortem = _postmortem(team, pk)
-    form = QuickActionForm(request.POST, team=team)
+    form = QuickActionForm(request.POST, team=team, postmortem=postmortem)
     if form.is_valid():
         try:
             action = improvement_services.create_action(
@@ -263,7 +218,7 @@ def postmortem_action_create(request, team, pk):
                 return redirect(reverse("incidents:postmortem", args=[team.slug, pk]) + "#actions")
     postmortem = _postmortem(team, pk)
     context = _postmortem_context(team, postmortem, action_form=form if form.errors else None)
-    template = "incidents/_pm_actions.html" if request.htmx else "incidents/postmortem.html"
+    template = "incidents/_pm_actions_swap.html" if request.htmx else "incidents/postmortem.html"
     return render(request, template, context, status=400 if form.errors else 200)
 
 

@@ -69,7 +69,8 @@ def handle(integration, event, payload):
     from improvement import services as improvement_services
     from improvement.api import ActionByRefSerializer, split_links
     from incidents import services as incident_services
-    from incidents.api import ChangeByRefSerializer, IncidentByRefSerializer
+    from incidents.api import IncidentByRefSerializer
+    from incidents.api_changes import ChangeByRefSerializer
 
     serializers = {
         "incident": IncidentByRefSerializer,

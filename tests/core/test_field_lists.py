@@ -11,8 +11,8 @@ from improvement import api as improvement_api
 from improvement import forms as improvement_forms
 from improvement import services as improvement_services
 from incidents import api as incidents_api
+from incidents import api_changes, problem_forms
 from incidents import forms as incidents_forms
-from incidents import problem_forms
 from incidents import services as incidents_services
 from rituals import api as rituals_api
 from rituals import forms as rituals_forms
@@ -22,7 +22,7 @@ from rituals import services as rituals_services
 # links a service takes as their own argument.
 SERIALIZERS = [
     (incidents_api.IncidentSerializer, incidents_services.INCIDENT_FIELDS, {"team"}),
-    (incidents_api.ChangeSerializer, incidents_services.CHANGE_FIELDS, {"team"}),
+    (api_changes.ChangeSerializer, incidents_services.CHANGE_FIELDS, {"team"}),
     (incidents_api.ProblemSerializer, incidents_services.PROBLEM_FIELDS, {"team"}),
     (incidents_api.PostmortemSerializer, incidents_services.POSTMORTEM_TEXT_FIELDS, {"incident", "reviewer"}),
     (improvement_api.ActionSerializer, improvement_services.ACTION_FIELDS, {"team", *improvement_api.LINK_FIELDS}),

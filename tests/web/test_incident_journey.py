@@ -12,8 +12,9 @@ import pytest
 from django.utils import timezone
 from playwright.sync_api import expect
 
-from incidents.models import Incident, Postmortem
-from tests.factories import PASSWORD, MembershipFactory, ServiceFactory, TeamFactory
+from improvement.models import Action
+from incidents.models import Change, Incident, Postmortem
+from tests.factories import PASSWORD, ChangeFactory, MembershipFactory, ServiceFactory, TeamFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 AXE = Path(__file__).resolve().parents[2] / "node_modules" / "axe-core" / "axe.min.js"
@@ -80,7 +81,10 @@ def test_an_incident_from_first_alert_to_published_postmortem(chromium, live_ser
     t = {k: v.replace("« ", "«\u00a0").replace(" »", "\u00a0»") for k, v in TEXT[lang].items()}
     phone = viewport["width"] < 600
     team = TeamFactory(name="Payments", slug="payments")
-    ServiceFactory(team=team, name="Gateway")
+    gateway = ServiceFactory(team=team, name="Gateway")
+    culprit = ChangeFactory(team=team, service=gateway, title="Gateway v42", kind=Change.Kind.EMERGENCY,
+                            deployed_at=timezone.now() - dt.timedelta(days=90))  # fmt: skip
+    ChangeFactory.create_batch(55, team=team, service=gateway)  # newer: the culprit is found by search only
     author = MembershipFactory(team=team, role="member", user__username="alice").user
     MembershipFactory(team=team, role="lead", user__username="lea")
     context = chromium.new_context(viewport=viewport, locale="fr-FR" if lang == "fr" else "en-GB", is_mobile=phone)
@@ -98,9 +102,19 @@ def test_an_incident_from_first_alert_to_published_postmortem(chromium, live_ser
         assert page.locator("#id_started_at").input_value()  # "started at" defaults to now
         assert_accessible(page, axe_source)
         page.fill("#id_title", "Checkout 502s")
+        # The change picker: typing narrows the list to the whole log's matches, named by date, service, kind.
+        picker = page.locator("#id_caused_by_change")
+        expect(picker.locator(f'option[value="{culprit.pk}"]')).to_have_count(0)
+        page.locator("#change-search").press_sequentially("v42")
+        expect(picker.locator(f'option[value="{culprit.pk}"]')).to_contain_text("Gateway ·")
+        picker.select_option(str(culprit.pk))
+        page.select_option("#id_commander", label="lea")
+        page.select_option("#id_scribe", label="alice")
+        assert_accessible(page, axe_source)
         page.locator("main form button[type=submit]").last.click()
         page.wait_for_load_state()
         incident = Incident.objects.get(title="Checkout 502s")
+        assert (incident.caused_by_change, incident.commander.username, incident.scribe) == (culprit, "lea", author)
         # An acknowledgement before the start: a field error on the page, nothing written.
         early = timezone.localtime(incident.started_at - dt.timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M")
         page.fill("#id_at", early)
@@ -112,9 +126,24 @@ def test_an_incident_from_first_alert_to_published_postmortem(chromium, live_ser
         page.fill("#id_at", "")
         page.get_by_role("button", name=t["ack"]).click()
         expect(page.get_by_role("button", name=t["ack"])).to_have_count(0)
+        # A timeline entry in the future: a field error in place, nothing written.
+        later = timezone.localtime(timezone.now() + dt.timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+        page.fill("#id_occurred_at", later)
+        page.fill("#id_text", "Too early to tell.")
+        page.locator("#timeline-body form:not(.inline) button[type=submit]").last.click()
+        expect(page.locator("#id_occurred_at_errors")).to_be_visible()
+        assert not incident.timeline.filter(text="Too early to tell.").exists()
+        page.fill("#id_occurred_at", "")
         page.fill("#id_text", "Rolled back the gateway.")
-        page.locator("#timeline-body button[type=submit]").click()
+        page.locator("#timeline-body form:not(.inline) button[type=submit]").last.click()
         expect(page.locator("#timeline-body")).to_contain_text("Rolled back the gateway.")
+        # Its author corrects the entry.
+        entry = incident.timeline.get(text="Rolled back the gateway.")
+        page.locator(f'a[href$="/timeline/{entry.pk}/edit/"]').click()
+        assert_accessible(page, axe_source)
+        page.fill("#id_text", "Rolled back the gateway to v41.")
+        page.locator("main form button[type=submit]").click()
+        expect(page.locator("#timeline-body")).to_contain_text("Rolled back the gateway to v41.")
         page.get_by_role("button", name=t["resolve"]).click()
         expect(page.locator("#timeline-body")).to_contain_text(t["status"])
         assert_accessible(page, axe_source)
@@ -126,6 +155,14 @@ def test_an_incident_from_first_alert_to_published_postmortem(chromium, live_ser
         page.fill("#factors textarea", "No canary stage before a full deploy.")
         page.get_by_role("button", name=t["factor"]).click()
         expect(page.locator("#factors")).to_contain_text("No canary stage")
+        # An action that addresses the factor, created from the postmortem.
+        factor = Postmortem.objects.get().factors.get()
+        page.fill("#pm-actions-body input[name=title]", "Add a canary stage")
+        page.select_option("#pm-actions-body select[name=addresses_factor]", str(factor.pk))
+        page.locator("#pm-actions-body button[type=submit]").click()
+        expect(page.locator("#pm-actions-body")).to_contain_text("Add a canary stage")
+        expect(page.locator("#factors-body")).to_contain_text("Add a canary stage")  # swapped out of band
+        assert Action.objects.get(title="Add a canary stage").addresses_factor == factor
         page.get_by_role("button", name=t["submit"]).click()
         page.wait_for_load_state()
         # Publishing one's own postmortem in a team with others: refused, nothing written.

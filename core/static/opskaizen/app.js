@@ -24,6 +24,12 @@
       if (!menu.contains(event.target)) menu.removeAttribute("open");
     });
   });
+  // A search box inside a form (the change picker) narrows a list: Enter there must not submit the form.
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Enter" && event.target.matches && event.target.matches("input[data-no-submit]")) {
+      event.preventDefault();
+    }
+  });
   // Disable a submit button while its form is in flight (the server refuses duplicates anyway).
   document.addEventListener("submit", function (event) {
     var form = event.target;
