@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, submit
 from core.once import once
 from improvement.views.incidents import MEMBER, _postmortem, _postmortem_context
 from incidents import factors
@@ -63,17 +63,15 @@ def factor_edit(request, team, pk, factor_pk):
     """Correct a factor's category or description (refused once the postmortem is published)."""
     factor = _factor(team, pk, factor_pk)
     initial = {"category": factor.category, "description": factor.description}
-    form = ContributingFactorForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            factors.update_contributing_factor(factor=factor, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Contributing factor updated."))
-            return redirect(_factors_url(team, pk))
-    context = {"team": team, "postmortem": factor.postmortem, "factor": factor, "form": form}
-    return render(request, "incidents/factor_edit.html", context, status=400 if form.errors else 200)
+    return submit(
+        request,
+        ContributingFactorForm(request.POST or None, initial=initial),
+        lambda data: factors.update_contributing_factor(factor=factor, **data),
+        done=_factors_url(team, pk),
+        message=_("Contributing factor updated."),
+        template="incidents/factor_edit.html",
+        context={"team": team, "postmortem": factor.postmortem, "factor": factor},
+    )
 
 
 @require_POST

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core.forms import add_service_errors, or_404
+from core.forms import add_service_errors, or_404, submit
 from core.once import once
 from improvement import recurrence, selectors
 from improvement import services as improvement_services
@@ -54,32 +54,30 @@ def incident_list(request, team):
 @once
 def incident_create(request, team):
     form = IncidentForm(request.POST or None, team=team)
-    if request.method == "POST" and form.is_valid():
-        try:
-            incident = services.create_incident(team=team, by=request.user, **form.service_fields())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Incident logged."))
-            return redirect("incidents:detail", team.slug, incident.pk)
-    status = 400 if form.errors else 200
-    return render(request, "incidents/form.html", {"team": team, "form": form}, status=status)
+    return submit(
+        request,
+        form,
+        lambda data: services.create_incident(team=team, by=request.user, **form.service_fields()),
+        done=lambda incident: reverse("incidents:detail", args=[team.slug, incident.pk]),
+        message=_("Incident logged."),
+        template="incidents/form.html",
+        context={"team": team},
+    )
 
 
 @team_view(MEMBER)
 def incident_edit(request, team, pk):
     incident = _incident(team, pk)
     form = IncidentForm(request.POST or None, team=team, initial=IncidentForm.initial_from(incident))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_incident(incident=incident, by=request.user, **form.service_fields())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Incident updated."))
-            return redirect("incidents:detail", team.slug, incident.pk)
-    status = 400 if form.errors else 200
-    return render(request, "incidents/form.html", {"team": team, "form": form, "incident": incident}, status=status)
+    return submit(
+        request,
+        form,
+        lambda data: services.update_incident(incident=incident, by=request.user, **form.service_fields()),
+        done=reverse("incidents:detail", args=[team.slug, incident.pk]),
+        message=_("Incident updated."),
+        template="incidents/form.html",
+        context={"team": team, "incident": incident},
+    )
 
 
 @require_GET

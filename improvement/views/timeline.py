@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, submit
 from core.once import once
 from improvement.views.incidents import MEMBER, _incident, _incident_context
 from incidents import timeline
@@ -63,16 +63,17 @@ def timeline_edit(request, team, pk, event_pk):
         raise PermissionDenied
     initial = {"kind": event.kind, "occurred_at": event.occurred_at, "text": event.display_text}
     form = TimelineEventEditForm(request.POST or None, initial=initial, system=bool(event.data))
-    if request.method == "POST" and form.is_valid():
-        try:
-            timeline.update_timeline_event(event=event, by=request.user, role=request.team_role, **form.changes())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Timeline entry updated."))
-            return redirect(_timeline_url(team, pk))
-    context = {"team": team, "incident": event.incident, "event": event, "form": form}
-    return render(request, "incidents/timeline_edit.html", context, status=400 if form.errors else 200)
+    return submit(
+        request,
+        form,
+        lambda data: timeline.update_timeline_event(
+            event=event, by=request.user, role=request.team_role, **form.changes()
+        ),
+        done=_timeline_url(team, pk),
+        message=_("Timeline entry updated."),
+        template="incidents/timeline_edit.html",
+        context={"team": team, "incident": event.incident, "event": event},
+    )
 
 
 @require_POST
