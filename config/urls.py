@@ -25,6 +25,7 @@ urlpatterns = [
     path("hooks/", include("integrations.webhooks.urls")),
     path("calendar/", include("rituals.calendar_urls")),
     path("reports/", include("reporting.across_urls")),
+    path("reports/", include("rituals.report_urls")),
     path("", views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     # The team pages under /t/<team_slug>/, one include per app.

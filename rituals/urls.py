@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rituals import views, views_presenter
+from rituals import views, views_presenter, views_report
 
 app_name = "rituals"
 urlpatterns = [
@@ -18,4 +18,6 @@ urlpatterns = [
     path("reviews/<int:pk>/notes/", views.review_notes, name="review_notes"),
     path("reviews/<int:pk>/close/", views.review_close, name="review_close"),
     path("reviews/<int:pk>/summary.md", views.review_export, name="review_export"),
+    path("reports/monthly/", views_report.team_report, name="monthly_report"),
+    path("reports/monthly.pdf", views_report.team_report, name="monthly_report_pdf"),
 ]
