@@ -5,20 +5,9 @@ import pytest
 from teams.services import grant_observer
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.reporting.test_managers_view import team_with_history
+from tests.web.test_dashboard_browser import page  # noqa: F401 - the same Chromium page fixture
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture
-def page(chromium, live_server):
-    context = chromium.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    page.refused = []
-    page.on("console", lambda m: m.type == "error" and "Refused" in m.text and page.refused.append(m.text))
-    page.base = live_server.url
-    yield page
-    context.close()
 
 
 def sign_in(page, username: str):
