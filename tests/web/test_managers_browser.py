@@ -5,9 +5,10 @@ import pytest
 from teams.services import grant_observer
 from tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tests.reporting.test_managers_view import team_with_history
-from tests.web.test_dashboard_browser import page  # noqa: F401 - the same Chromium page fixture
+from tests.web import test_dashboard_browser
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+page = test_dashboard_browser.page  # the same Chromium page fixture
 
 
 def sign_in(page, username: str):
