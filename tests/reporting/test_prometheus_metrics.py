@@ -16,7 +16,7 @@ from integrations.services import create_integration
 from reporting import metrics
 from reporting.exposition import CACHE_KEY
 from teams.services import create_api_token
-from tests.factories import ChangeFactory, IncidentFactory, ServiceFactory, TeamFactory
+from tests.factories import ActionFactory, ChangeFactory, IncidentFactory, ServiceFactory, TeamFactory
 from tests.reporting.test_dashboard_page import last_complete_monday
 
 pytestmark = pytest.mark.django_db
@@ -75,6 +75,8 @@ def test_each_teams_key_figures_equal_its_dashboards(client):
     ops, web = TeamFactory(timezone="Europe/Paris"), TeamFactory(timezone="UTC")
     history(ops)
     history(web)
+    ActionFactory(team=ops)
+    ActionFactory(team=ops, stage_entered_at=dt.datetime(2026, 1, 5, tzinfo=dt.UTC))
     response = scrape(client)
     assert response.status_code == 200 and response["Content-Type"].startswith("text/plain; version=0.0.4")
     text = response.content.decode()
@@ -86,7 +88,8 @@ def test_each_teams_key_figures_equal_its_dashboards(client):
             reliability["time_to_mitigate"]["p90"]
         )
         assert sample(text, "opskaizen_team_change_failure_rate", team=team.slug) == pytest.approx(0.4)
-        assert sample(text, "opskaizen_team_open_actions", team=team.slug) == 0
+        assert sample(text, "opskaizen_team_open_actions", team=team.slug) == figures["health"]["open_actions"]
+    assert sample(text, "opskaizen_team_open_actions", team=ops.slug) == 2
 
 
 def test_the_figures_are_cached_between_scrapes(client, settings):
