@@ -46,10 +46,28 @@ def minutes(rng, mean):
     return dt.timedelta(minutes=rng.expovariate(1 / mean))
 
 
+def column_defaults(table, columns):
+    """The model's defaults for the NOT NULL columns the generator does not write (added by later migrations)."""
+    from django.apps import apps
+
+    model = next(m for m in apps.get_models(include_auto_created=True) if m._meta.db_table == table)
+    extra = {}
+    for field in model._meta.concrete_fields:
+        if field.column in columns or field.null:
+            continue
+        if field.has_default():
+            extra[field.column] = field.get_default()
+        elif field.blank and field.get_internal_type() in ("CharField", "TextField", "SlugField", "URLField"):
+            extra[field.column] = ""
+    return extra
+
+
 def copy(cursor, table, columns, rows):
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as out:
+    extra = column_defaults(table, columns)
+    names, tail = [*columns, *extra], tuple(extra.values())
+    with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as out:
         for row in rows:
-            out.write_row(row)
+            out.write_row((*row, *tail))
 
 
 def main():

@@ -13,6 +13,7 @@ and their ratio (target ≤ 1.5).
 
 import argparse
 import datetime as dt
+import json
 import math
 import statistics
 import sys
@@ -169,6 +170,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--team", default="bench-00")
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--json", help="also write the figures to this file (bench/summary.py reads it)")
     args = parser.parse_args()
     setup()
     from django.db import connection
@@ -213,6 +215,9 @@ def main():
     print(f"metrics.weekly_series (ORM, + XmR limits and signals): median {ours_median * 1000:8.1f} ms")
     print(f"hand-written SQL (same numbers):                       median {sql_median * 1000:8.1f} ms")
     print(f"ratio: {ours_median / sql_median:.2f}x  (target <= 1.5x, {args.rounds} alternating rounds)")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"ours_ms": ours_median * 1000, "sql_ms": sql_median * 1000}, out, indent=2)
 
 
 if __name__ == "__main__":

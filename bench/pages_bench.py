@@ -131,6 +131,7 @@ def main() -> None:
     parser.add_argument("--small", help="DATABASE_URL of the small dataset")
     parser.add_argument("--large", default=os.environ.get("DATABASE_URL"), help="DATABASE_URL of the 100k dataset")
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--json", help="also write the figures to this file (bench/summary.py reads it)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
@@ -152,6 +153,9 @@ def main() -> None:
         if mark:
             differ.append(name)
         print(f"{name:<32} {small_queries:>13} {row['queries']:>12} {row['ms']:>10.1f}{mark}")
+    if args.json:
+        with open(args.json, "w") as out:
+            json.dump({"small": small, "large": large, "differ": differ}, out, indent=2)
     if differ:
         sys.exit(f"query count depends on data size: {', '.join(differ)}")
     print("query counts: the same at both sizes")

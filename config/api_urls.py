@@ -8,6 +8,7 @@ from rest_framework.routers import DefaultRouter
 from core.api.errors import error_json
 from improvement.api import ActionViewSet
 from incidents.api import ChangeViewSet, IncidentViewSet, PostmortemViewSet, ProblemViewSet
+from integrations.api import IntegrationViewSet
 from reporting.api import TargetViewSet
 from rituals.api import ReviewSessionViewSet, RitualViewSet
 from teams.api.resources import MembershipViewSet, ServiceViewSet, TeamViewSet
@@ -25,6 +26,7 @@ router.register("actions", ActionViewSet, basename="action")
 router.register("rituals", RitualViewSet, basename="ritual")
 router.register("review-sessions", ReviewSessionViewSet, basename="review-session")
 router.register("metric-targets", TargetViewSet, basename="metric-target")
+router.register("integrations", IntegrationViewSet, basename="integration")
 
 
 @csrf_exempt

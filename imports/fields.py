@@ -32,7 +32,7 @@ ORDER = {
     Kind.CHANGES: ["external_id", "title", "kind", "service", "committed_at", "deployed_at", "failed", "url"],
 }  # fmt: skip
 MODELS = {Kind.INCIDENTS: Incident, Kind.CHANGES: Change}
-WRITABLE = {Kind.INCIDENTS: INCIDENT_FIELDS, Kind.CHANGES: CHANGE_FIELDS}
+WRITABLE = {Kind.INCIDENTS: set(INCIDENT_FIELDS), Kind.CHANGES: set(CHANGE_FIELDS)}
 REQUIRED = {Kind.INCIDENTS: {"title", "started_at"}, Kind.CHANGES: {"title"}}
 # The fields whose content identifies a row that has no id column (see stable_id).
 IDENTITY = {Kind.INCIDENTS: ("title", "started_at"), Kind.CHANGES: ("title", "deployed_at", "committed_at")}

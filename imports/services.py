@@ -1,8 +1,9 @@
 """Importing incidents and changes from a CSV file: upload, settings, dry run, import.
 
-Every row goes through the incident and change services (upsert by source + external id),
-so an imported incident is logged like any other: its timestamps are validated, the audit
-log and the recurrence check see it, the metrics and the Check baselines count it.
+Rows go, 500 at a time, through the batch form of the incident and change upserts by source +
+external id (incidents.bulk): each row is validated by the same rules as one logged through the
+API, the recurrence check sees the batch, the metrics and the Check baselines count it, and the
+audit log has one entry for the import (who, file, counts) rather than one per row.
 The whole file is one transaction: a dry run, or an import with refused rows (unless the
 lead chose to skip them), is rolled back and leaves nothing behind.
 """
@@ -13,13 +14,13 @@ from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db import DatabaseError, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from imports import csvfile, fields
 from imports.models import ImportMapping, ImportRun, Kind
-from incidents import services as incident_services
+from incidents import bulk
 from teams.models import Service, Team
 
 PROGRESS_EVERY = 500
@@ -112,19 +113,20 @@ def configure(
     return run
 
 
-def _field_errors(exc: ValidationError) -> dict:
-    if hasattr(exc, "error_dict"):
-        return {field: " ".join(messages) for field, messages in exc.message_dict.items()}
-    return {NON_FIELD_ERRORS: " ".join(exc.messages)}
-
-
-def _upsert(run: ImportRun, row: dict):
-    external_id = row.pop("external_id")
+def _write(run: ImportRun, chunk: list[tuple[int, dict]], counts: dict, refusals: list) -> None:
+    """Upsert a chunk of read rows in one batch (incidents.bulk), counting each row's outcome."""
+    if not chunk:
+        return
+    rows = [row for _line, row in chunk]
     if run.kind == Kind.INCIDENTS:
-        return incident_services.upsert_incident_by_ref(
-            team=run.team, source=run.source, external_id=external_id, by=run.by, **row
-        )
-    return incident_services.upsert_change_by_ref(team=run.team, source=run.source, external_id=external_id, **row)
+        outcomes = bulk.upsert_incidents_by_ref(team=run.team, source=run.source, rows=rows, by=run.by)
+    else:
+        outcomes = bulk.upsert_changes_by_ref(team=run.team, source=run.source, rows=rows)
+    for (line, _row), outcome in zip(chunk, outcomes, strict=True):
+        if outcome.errors:
+            refusals.append((line, outcome.errors))
+        else:
+            counts["created" if outcome.created else "updated"] += 1
 
 
 def start(*, run: ImportRun, dry_run: bool) -> bool:
@@ -159,39 +161,24 @@ def execute(*, run: ImportRun) -> ImportRun:
         tz=run.timezone,
         month_first=run.month_first,
     )
-    created = updated = refused = 0
-    refused_rows = []
+    counts = {"created": 0, "updated": 0}
+    refusals: list[tuple[int, dict]] = []  # (line, {field: message}) of every refused row
     try:
         with transaction.atomic():
+            chunk: list[tuple[int, dict]] = []
             for done, (line, cells) in enumerate(rows, start=1):
                 row, errors = reader.read(cells)
-                if not errors:
-                    try:
-                        # The upsert runs in its own savepoint: a refused row leaves the file's transaction usable.
-                        _record, was_created = _upsert(run, row)
-                    except ValidationError as exc:
-                        errors = _field_errors(exc)
-                    except DatabaseError as exc:  # a constraint the validation did not foresee
-                        errors = {NON_FIELD_ERRORS: _("The database refused the row: %(error)s") % {"error": exc}}
                 if errors:
-                    refused += 1
-                    if len(refused_rows) < fields.MAX_REFUSED_SHOWN:
-                        refused_rows.append(
-                            {
-                                "line": line,
-                                "errors": [
-                                    {"field": field, "column": reader.column_of(field), "message": message}
-                                    for field, message in errors.items()
-                                ],
-                            }
-                        )
-                elif was_created:
-                    created += 1
+                    refusals.append((line, errors))
                 else:
-                    updated += 1
+                    chunk.append((line, row))
+                if len(chunk) == bulk.BATCH:
+                    _write(run, chunk, counts, refusals)
+                    chunk = []
                 if done % PROGRESS_EVERY == 0:
                     cache.set(progress_key(run.pk), done, timeout=24 * 3600)
-            keep = not dry_run and (refused == 0 or run.skip_refused)
+            _write(run, chunk, counts, refusals)
+            keep = not dry_run and (not refusals or run.skip_refused)
             if not keep:
                 transaction.set_rollback(True)
     except Exception as exc:
@@ -199,6 +186,17 @@ def execute(*, run: ImportRun) -> ImportRun:
             state=ImportRun.State.FAILED, error=str(exc)[:2000], finished_at=timezone.now()
         )
         raise
+    created, updated, refused = counts["created"], counts["updated"], len(refusals)
+    refused_rows = [
+        {
+            "line": line,
+            "errors": [
+                {"field": name, "column": reader.column_of(name), "message": message}
+                for name, message in errors.items()
+            ],
+        }
+        for line, errors in sorted(refusals, key=lambda refusal: refusal[0])[: fields.MAX_REFUSED_SHOWN]
+    ]
     run.created, run.updated, run.refused, run.refused_rows = created, updated, refused, refused_rows
     run.error = ""
     run.finished_at = timezone.now()

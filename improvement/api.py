@@ -8,7 +8,7 @@ from rest_framework import serializers
 from rest_framework.decorators import action as route
 
 from improvement import services
-from improvement.filters import ActionFilter
+from improvement.filters import ActionFilterSet
 from improvement.models import MAX_WINDOW_DAYS, Action, Check, Stage, StageTransition, Verdict
 from incidents.models import Change, Incident, Postmortem, Problem
 from teams.api.base import (
@@ -96,29 +96,10 @@ class ActionSerializer(ModelSerializer):
         fields = [
             "id",
             "team",
-            "title",
-            "problem_statement",
-            "hypothesis",
-            "kind",
-            "origin",
+            *services.ACTION_FIELDS,
             "stage",
             "stage_entered_at",
-            "owner",
-            "due_date",
-            "target_kind",
-            "target_service",
-            "target_problem",
-            "target_factor_category",
-            "target_metric",
-            "target_direction",
-            "check_window_days",
-            "incidents",
-            "postmortems",
-            "problems",
-            "changes",
-            "external_ticket",
-            "source",
-            "external_id",
+            *LINK_FIELDS,
             "decision",
             "abandon_reason",
             "cycle",
@@ -182,7 +163,7 @@ def split_links(data: dict) -> tuple[dict, dict]:
 )
 class ActionViewSet(ServiceBackedViewSet):
     serializer_class = ActionSerializer
-    filterset_class = ActionFilter
+    filterset_class = ActionFilterSet
     ordering_fields = ["created_at", "updated_at", "due_date", "stage_entered_at"]
     http_method_names = ["get", "post", "patch", "put", "head", "options"]
 

@@ -5,7 +5,7 @@ import logging
 from django.dispatch import receiver
 
 from improvement import recurrence
-from incidents.signals import factor_recorded, incident_logged
+from incidents.signals import factor_recorded, incident_logged, incidents_logged
 
 logger = logging.getLogger(__name__)
 
@@ -22,6 +22,21 @@ def reopen_standardised_actions(sender, incident, **kwargs):
             recurrence.record_recurrence(incident=incident)
     except Exception:
         logger.exception("Recurrence check failed for incident %s", incident.pk)
+
+
+@receiver(incidents_logged, dispatch_uid="improvement_recurrence_on_incidents_logged")
+def reopen_standardised_actions_for_batch(sender, team, incidents, **kwargs):
+    """A batch (an import): one read of the team's standardised targets, then only the incidents that hit one."""
+    try:
+        candidates = recurrence.may_recur(team.pk, incidents)
+    except Exception:
+        logger.exception("Recurrence check failed for a batch of %s incidents", len(incidents))
+        return
+    for incident in candidates:
+        try:
+            recurrence.record_recurrence(incident=incident)
+        except Exception:
+            logger.exception("Recurrence check failed for incident %s", incident.pk)
 
 
 @receiver(factor_recorded, dispatch_uid="improvement_recurrence_on_factor_recorded")

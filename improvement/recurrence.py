@@ -1,7 +1,10 @@
 """Recurrence: the problem of a standardised action came back, and a new cycle says why.
 
-- **Exact cause** (a problem target): one incident of the same problem after standardisation reopens
-  the action. (Alert fingerprints and dedup keys will join this rule once incidents carry them.)
+- **Exact cause**: one incident after standardisation reopens the action when it is of the action's
+  target problem, or when it is the **same alert** as one of the action's incidents: the same
+  alerting-source fingerprint (Alertmanager's or Grafana's alert fingerprint or group key, an
+  Opsgenie alias), whatever the action's target. An incident without a fingerprint is matched by
+  the other rules only.
 - **Rate targets** (a service, a contributing-factor category): one incident is not a recurrence.
   The action reopens when the target's rate is back at its baseline: as many incidents in the last
   RATE_HORIZON (counted from standardisation at the earliest) as the baseline rate of its Check
@@ -40,6 +43,8 @@ def matching_standardised_actions(incident: Incident, *, factors: bool = True):
         target |= Q(target_kind=Action.TargetKind.SERVICE, target_service_id=incident.service_id)
     if incident.problem_id:
         target |= Q(target_kind=Action.TargetKind.PROBLEM, target_problem_id=incident.problem_id)
+    if incident.fingerprint:
+        target |= Q(pk__in=_actions_with_alert(incident))
     if factors:
         categories = ContributingFactor.objects.filter(postmortem__incident=incident).values("category")
         target |= Q(target_kind=Action.TargetKind.FACTOR_CATEGORY, target_factor_category__in=categories)
@@ -55,6 +60,46 @@ def matching_standardised_actions(incident: Incident, *, factors: bool = True):
     ).order_by("pk")
 
 
+def may_recur(team_id: int, incidents: list[Incident]) -> list[Incident]:
+    """Of a batch just logged, the incidents some standardised action may see coming back (one query).
+
+    The batch form of `matching_standardised_actions(incident, factors=False).exists()`, oldest first.
+    """
+    targets = Action.objects.filter(
+        team_id=team_id,
+        stage=Stage.DONE,
+        decision=Action.Decision.STANDARDISE,
+        target_kind__in=[Action.TargetKind.SERVICE, Action.TargetKind.PROBLEM],
+    ).values_list("target_kind", "target_service_id", "target_problem_id", "stage_entered_at")
+    since: dict[tuple[str, int], dt.datetime] = {}
+    for kind, service_id, problem_id, entered in targets:
+        key = (kind, service_id if kind == Action.TargetKind.SERVICE else problem_id)
+        since[key] = min(entered, since.get(key, entered))
+    if not since:
+        return []
+
+    def hit(incident: Incident) -> bool:
+        keys = [(Action.TargetKind.SERVICE, incident.service_id), (Action.TargetKind.PROBLEM, incident.problem_id)]
+        return any(key in since and since[key] <= incident.started_at for key in keys if key[1])
+
+    return sorted((incident for incident in incidents if hit(incident)), key=lambda i: (i.started_at, i.pk))
+
+
+def _actions_with_alert(incident: Incident):
+    """The ids of the team's actions linked to an earlier incident with the same alert fingerprint (a subquery)."""
+    return (
+        Action.incidents.through.objects.filter(
+            incident__team_id=incident.team_id, incident__fingerprint=incident.fingerprint
+        )
+        .exclude(incident_id=incident.pk)
+        .values("action_id")
+    )
+
+
+def _same_alert(action: Action, incident: Incident) -> bool:
+    return bool(incident.fingerprint) and _actions_with_alert(incident).filter(action_id=action.pk).exists()
+
+
 def _target_incidents(action: Action):
     found = Incident.objects.filter(team_id=action.team_id)
     if action.target_kind == Action.TargetKind.SERVICE:
@@ -66,10 +111,17 @@ def why(action: Action, incident: Incident) -> tuple[str, str] | None:
     """(match, reason) when `incident` is a recurrence of `action`, None when it is not (yet)."""
     days = max(0, (incident.started_at - action.stage_entered_at).days)
     where = incident.service.name if incident.service_id else _("no service")
-    if action.target_kind == Action.TargetKind.PROBLEM:
+    if action.target_kind == Action.TargetKind.PROBLEM and incident.problem_id == action.target_problem_id:
         return Recurrence.Match.EXACT, _(
             "incident #%(id)s on %(where)s: same problem, %(days)s days after standardisation"
         ) % {"id": incident.pk, "where": where, "days": days}
+    if _same_alert(action, incident):
+        return Recurrence.Match.EXACT, _(
+            "incident #%(id)s on %(where)s: same alert (fingerprint %(fingerprint)s), %(days)s days after "
+            "standardisation"
+        ) % {"id": incident.pk, "where": where, "fingerprint": incident.fingerprint[:40], "days": days}
+    if action.target_kind == Action.TargetKind.PROBLEM:
+        return None
     check = getattr(action, "check_result", None)
     window = action.check_window_days or 28
     rate = (check.baseline_count or 0) / window if check and check.baseline_count is not None else 0.0

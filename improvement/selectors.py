@@ -1,10 +1,13 @@
 """Reads on improvement actions, shaped for the pages that show them."""
 
-from django.db.models import Count, F, Max, Prefetch, Q, QuerySet
+from django.db.models import Count, F, Max, Prefetch, Q, QuerySet, Window
+from django.db.models.functions import RowNumber
 
 from improvement.models import OPEN_STAGES, Action, ProblemMerge, Recurrence, Stage, StageTransition
 from incidents.models import Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Team
+
+BOARD_ORDER = ("due_date", "stage_entered_at", "id")
 
 
 def open_actions_for_board(team: Team) -> QuerySet[Action]:
@@ -12,7 +15,25 @@ def open_actions_for_board(team: Team) -> QuerySet[Action]:
     return (
         Action.objects.filter(team=team, stage__in=OPEN_STAGES)
         .select_related("owner", "target_service", "target_problem", "check_result")
-        .order_by("due_date", "stage_entered_at", "id")
+        .order_by(*BOARD_ORDER)
+    )
+
+
+def board_columns(actions: QuerySet[Action], *, per_column: int) -> QuerySet[Action]:
+    """The first `per_column` cards of each stage of `actions`, each with its column's total (`column_count`).
+
+    One query whatever the backlog: a window numbers the cards of each stage in board order and
+    counts them, so a team with thousands of open actions renders a few dozen cards.
+    """
+    return (
+        actions.annotate(
+            column_rank=Window(
+                RowNumber(), partition_by=[F("stage")], order_by=[F(name).asc() for name in BOARD_ORDER]
+            ),
+            column_count=Window(Count("id"), partition_by=[F("stage")]),
+        )
+        .filter(column_rank__lte=per_column)
+        .order_by("stage", *BOARD_ORDER)
     )
 
 

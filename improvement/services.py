@@ -30,7 +30,8 @@ MOVES = {
 }
 BACKWARD = {(Stage.DO, Stage.PLAN), (Stage.CHECK, Stage.DO)}
 
-ACTION_FIELDS = {
+# What create_action / update_action write: the API's serializer and the action form take theirs from here.
+ACTION_FIELDS = (
     "title",
     "problem_statement",
     "hypothesis",
@@ -48,7 +49,7 @@ ACTION_FIELDS = {
     "external_ticket",
     "source",
     "external_id",
-}
+)
 # The target is what the Check measures: it is fixed once the action leaves Plan.
 PLAN_ONLY_FIELDS = {
     "target_kind",
@@ -91,7 +92,7 @@ def _set_links(action: Action, links: dict) -> None:
 @transaction.atomic
 def create_action(*, team: Team, by=None, at=None, links: dict | None = None, **fields) -> Action:
     """Open a new PDCA cycle in Plan, with its first StageTransition row."""
-    unknown = set(fields) - ACTION_FIELDS
+    unknown = set(fields) - set(ACTION_FIELDS)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     at = at or timezone.now()
@@ -109,7 +110,7 @@ def create_action(*, team: Team, by=None, at=None, links: dict | None = None, **
 def update_action(*, action: Action, links: dict | None = None, **fields) -> Action:
     """Edit an action; the target and observation window can change only in Plan."""
     action = Action.objects.select_for_update().get(pk=action.pk)
-    unknown = set(fields) - ACTION_FIELDS
+    unknown = set(fields) - set(ACTION_FIELDS)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     if not action.is_open:
@@ -316,7 +317,9 @@ def move_action(
 def open_next_cycle(*, action: Action, by=None, at=None, origin: str = "") -> Action:
     """Start the next PDCA cycle of `action`: a new action in Plan, linked to this one."""
     at = at or timezone.now()
-    fields = {name: getattr(action, name) for name in ACTION_FIELDS - {"source", "external_id", "due_date"}}
+    fields = {
+        name: getattr(action, name) for name in ACTION_FIELDS if name not in {"source", "external_id", "due_date"}
+    }
     fields["origin"] = origin or action.origin
     nxt = create_action(team=action.team, by=by, at=at, **fields)
     nxt.previous_cycle = action

@@ -10,7 +10,7 @@ from rest_framework import serializers, status
 from rest_framework.decorators import action
 
 from incidents import services
-from incidents.filters import ChangeFilter, IncidentFilter, PostmortemFilter, ProblemFilter
+from incidents.filters import ChangeFilterSet, IncidentFilterSet, PostmortemFilterSet, ProblemFilterSet
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.api.base import (
     IDEMPOTENCY_HEADER,
@@ -52,29 +52,7 @@ class IncidentSerializer(ModelSerializer):
     class Meta:
         model = Incident
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "problem",
-            "caused_by_change",
-            "title",
-            "summary",
-            "severity",
-            "status",
-            "started_at",
-            "detected_at",
-            "acknowledged_at",
-            "mitigated_at",
-            "resolved_at",
-            "source",
-            "external_id",
-            "url",
-            "fingerprint",
-            "timeline",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.INCIDENT_FIELDS, "timeline", "created_at", "updated_at"]
         read_only_fields = ["id", "timeline", "created_at", "updated_at"]
         extra_kwargs = {"detected_at": {"required": False}}
 
@@ -116,7 +94,7 @@ def _incident_write(incident_or_none, data, team, by):
 )
 class IncidentViewSet(ServiceBackedViewSet):
     serializer_class = IncidentSerializer
-    filterset_class = IncidentFilter
+    filterset_class = IncidentFilterSet
     ordering_fields = ["started_at", "detected_at", "severity", "created_at", "updated_at"]
     http_method_names = ["get", "post", "patch", "put", "head", "options"]
 
@@ -199,18 +177,7 @@ class ProblemSerializer(ModelSerializer):
     class Meta:
         model = Problem
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "title",
-            "description",
-            "status",
-            "workaround",
-            "merged_into",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.PROBLEM_FIELDS, "merged_into", "created_at", "updated_at"]
         read_only_fields = ["id", "merged_into", "created_at", "updated_at"]
 
 
@@ -222,7 +189,7 @@ class ProblemSerializer(ModelSerializer):
 )
 class ProblemViewSet(ServiceBackedViewSet):
     serializer_class = ProblemSerializer
-    filterset_class = ProblemFilter
+    filterset_class = ProblemFilterSet
     ordering_fields = ["created_at", "updated_at", "title"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -267,11 +234,7 @@ class PostmortemSerializer(ModelSerializer):
             "incident",
             "status",
             "author",
-            "summary",
-            "impact",
-            "what_went_well",
-            "what_went_badly",
-            "where_we_got_lucky",
+            *services.POSTMORTEM_TEXT_FIELDS,
             "factors",
             "reviewer",
             "reviewed_by",
@@ -309,7 +272,7 @@ class PostmortemMoveSerializer(serializers.Serializer):
 )
 class PostmortemViewSet(ServiceBackedViewSet):
     serializer_class = PostmortemSerializer
-    filterset_class = PostmortemFilter
+    filterset_class = PostmortemFilterSet
     ordering_fields = ["created_at", "updated_at", "published_at"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -379,21 +342,7 @@ class ChangeSerializer(ModelSerializer):
     class Meta:
         model = Change
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "service",
-            "title",
-            "kind",
-            "committed_at",
-            "deployed_at",
-            "failed",
-            "source",
-            "external_id",
-            "url",
-            "created_at",
-            "updated_at",
-        ]
+        fields = ["id", "team", *services.CHANGE_FIELDS, "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
 
 
@@ -413,7 +362,7 @@ class ChangeByRefSerializer(ChangeSerializer):
 )
 class ChangeViewSet(ServiceBackedViewSet):
     serializer_class = ChangeSerializer
-    filterset_class = ChangeFilter
+    filterset_class = ChangeFilterSet
     ordering_fields = ["deployed_at", "committed_at", "created_at", "updated_at"]
     http_method_names = ["get", "post", "patch", "put", "head", "options"]
 

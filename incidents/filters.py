@@ -1,4 +1,4 @@
-"""FilterSets over incidents, problems, postmortems, changes: the pages' (…FilterSet), the API's (…Filter)."""
+"""One FilterSet per model (incidents, problems, postmortems, changes), shared by the pages and the API."""
 
 import django_filters
 from django import forms
@@ -6,7 +6,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from incidents.models import Change, Incident, Postmortem, Problem, Severity
-from teams.filters import TeamSlugFilter, TitleSearchFilter, UtcDateTimeFilter
+from teams.filters import AnyOfFilter, DayFilter, TeamSlugFilter, TitleSearchFilter, UtcDateTimeFilter
 from teams.models import Service
 from teams.selectors import teams_for_request
 
@@ -21,38 +21,6 @@ def services_for_request(request):
     return Service.objects.filter(team__in=teams_for_request(request))
 
 
-class IncidentFilterSet(django_filters.FilterSet):
-    q = django_filters.CharFilter(method="search", label=_("Search"))
-    service = django_filters.ModelChoiceFilter(empty_label=_("any"), queryset=services_for_request, label=_("Service"))
-    severity = django_filters.ChoiceFilter(empty_label=_("any"), choices=Severity.choices, label=_("Severity"))
-    status = django_filters.ChoiceFilter(empty_label=_("any"), choices=Incident.Status.choices, label=_("Status"))
-    started_after = django_filters.DateFilter(
-        field_name="started_at",
-        lookup_expr="date__gte",
-        label=_("Started on or after"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    started_before = django_filters.DateFilter(
-        field_name="started_at",
-        lookup_expr="date__lte",
-        label=_("Started on or before"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-
-    class Meta:
-        model = Incident
-        fields = ["q", "service", "severity", "status", "started_after", "started_before"]
-
-    def search(self, queryset, name, value):
-        value = value.strip()
-        if not value:
-            return queryset
-        return queryset.filter(Q(title__icontains=value) | Q(summary__icontains=value) | Q(external_id=value))
-
-
-# --- API filter sets (/api/v1/): team, ranges, multi-value choices, external ids ---
-
-
 class ServiceFilterField(django_filters.ModelChoiceFilter):
     """`?service=<id>`: on a team page, among that team's services only (another team's is a field error)."""
 
@@ -63,24 +31,41 @@ class ServiceFilterField(django_filters.ModelChoiceFilter):
         super().__init__(**kwargs)
 
 
-class IncidentFilter(django_filters.FilterSet):
+class IncidentFilterSet(django_filters.FilterSet):
+    """The one filter set of incidents: the API's (/api/v1/incidents/) and the incident list's.
+
+    The page shows `PAGE_FIELDS` (dates in the team's calendar, both ends included); the API takes
+    them all (`started_after` / `started_before`: instants, the end excluded).
+    """
+
+    PAGE_FIELDS = ("q", "service", "severity", "status", "started_from", "started_to")
+
     team = TeamSlugFilter()
-    service = ServiceFilterField()
-    severity = django_filters.MultipleChoiceFilter(choices=Severity.choices)
-    status = django_filters.MultipleChoiceFilter(choices=Incident.Status.choices)
+    service = ServiceFilterField(label=_("Service"), empty_label=_("any"))
+    severity = AnyOfFilter(choices=Severity.choices, label=_("Severity"))
+    status = AnyOfFilter(choices=Incident.Status.choices, label=_("Status"))
     source = django_filters.CharFilter()
     external_id = django_filters.CharFilter()
     problem = django_filters.NumberFilter(field_name="problem_id")
     started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
     started_before = UtcDateTimeFilter(field_name="started_at", lookup_expr="lt")
-    q = TitleSearchFilter()
+    started_from = DayFilter(field_name="started_at", lookup_expr="date__gte", label=_("Started on or after"))
+    started_to = DayFilter(field_name="started_at", lookup_expr="date__lte", label=_("Started on or before"))
+    q = django_filters.CharFilter(method="search", label=_("Search"))
 
     class Meta:
         model = Incident
         fields = ["team", "service", "severity", "status", "source", "external_id", "problem"]
 
+    def search(self, queryset, name, value):
+        """The words in the title or the summary, or the exact external id."""
+        value = value.strip()
+        if not value:
+            return queryset
+        return queryset.filter(Q(title__icontains=value) | Q(summary__icontains=value) | Q(external_id=value))
 
-class ProblemFilter(django_filters.FilterSet):
+
+class ProblemFilterSet(django_filters.FilterSet):
     team = TeamSlugFilter()
     service = ServiceFilterField()
     status = django_filters.MultipleChoiceFilter(choices=Problem.Status.choices)
@@ -91,7 +76,7 @@ class ProblemFilter(django_filters.FilterSet):
         fields = ["team", "service", "status"]
 
 
-class PostmortemFilter(django_filters.FilterSet):
+class PostmortemFilterSet(django_filters.FilterSet):
     team = TeamSlugFilter()
     service = ServiceFilterField(field_name="incident__service")
     status = django_filters.MultipleChoiceFilter(choices=Postmortem.Status.choices)
@@ -105,7 +90,7 @@ class PostmortemFilter(django_filters.FilterSet):
         fields = ["team", "service", "status", "incident"]
 
 
-class ChangeFilter(django_filters.FilterSet):
+class ChangeFilterSet(django_filters.FilterSet):
     """The one filter set of changes: the API's (/api/v1/changes/) and the change log page's.
 
     The page shows `PAGE_FIELDS` (dates in the team's calendar); the API takes them all.
@@ -115,7 +100,7 @@ class ChangeFilter(django_filters.FilterSet):
 
     team = TeamSlugFilter()
     service = ServiceFilterField(label=_("Service"), empty_label=_("any"))
-    kind = django_filters.MultipleChoiceFilter(choices=Change.Kind.choices, label=_("Kind"))
+    kind = AnyOfFilter(choices=Change.Kind.choices, label=_("Kind"))
     failed = django_filters.BooleanFilter(
         label=_("Failed"),
         widget=forms.Select(choices=[("", _("any")), ("true", _("failed")), ("false", _("not failed"))]),
@@ -124,18 +109,8 @@ class ChangeFilter(django_filters.FilterSet):
     external_id = django_filters.CharFilter()
     deployed_after = UtcDateTimeFilter(field_name="deployed_at", lookup_expr="gte")
     deployed_before = UtcDateTimeFilter(field_name="deployed_at", lookup_expr="lt")
-    deployed_from = django_filters.DateFilter(
-        field_name="deployed_at",
-        lookup_expr="date__gte",
-        label=_("Deployed on or after"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
-    deployed_to = django_filters.DateFilter(
-        field_name="deployed_at",
-        lookup_expr="date__lte",
-        label=_("Deployed on or before"),
-        widget=forms.DateInput(attrs={"type": "date"}),
-    )
+    deployed_from = DayFilter(field_name="deployed_at", lookup_expr="date__gte", label=_("Deployed on or after"))
+    deployed_to = DayFilter(field_name="deployed_at", lookup_expr="date__lte", label=_("Deployed on or before"))
     q = TitleSearchFilter(label=_("Search"))
 
     class Meta:

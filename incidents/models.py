@@ -180,6 +180,16 @@ class Incident(TeamAudited, models.Model):
         editable=False,
         help_text=_("The source's time of the newest event applied; older deliveries no longer overwrite."),
     )
+    # Per field, the source's time of the event that last set it ({"title": "<ISO 8601>", …}): an
+    # older event leaves that field alone (incidents.ordering). On the row itself, so the rule costs
+    # no query on the intake path.
+    field_event_at = models.JSONField(
+        _("source event time per field"),
+        default=dict,
+        blank=True,
+        editable=False,
+        help_text=_("For each field, the source's time of the event that last set it."),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -211,6 +221,8 @@ class Incident(TeamAudited, models.Model):
         indexes = [
             models.Index(fields=["team", "started_at"]),
             models.Index(fields=["service", "started_at"]),
+            # The repeat-incident rate: an earlier incident of the same problem within N days, per incident.
+            models.Index(fields=["problem", "started_at"], name="incident_problem_started"),
             # Earlier firings of the same alert (recurrence; Alertmanager's per-group incidents).
             models.Index(fields=["team", "fingerprint"], condition=~Q(fingerprint=""), name="incident_fingerprint"),
         ]

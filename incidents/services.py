@@ -5,6 +5,7 @@ functions, so the rules hold the same everywhere. Each runs in one
 transaction and raises a ValidationError with field messages on bad input.
 """
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
@@ -12,14 +13,16 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from core.prepared import PreparedLookup
 from core.text import one_line
-from incidents import signals
+from incidents import ordering, signals
 from incidents.models import Change, ContributingFactor, Incident, Postmortem, Problem, TimelineEvent
 from teams.models import Membership, Team
-from teams.selectors import only_row
 from teams.services import ensure_same_team
 
-INCIDENT_FIELDS = {
+# The fields each service writes, defined here once: the API's serializers, the pages' forms and the
+# importer take their writable fields from these lists (tests/core/test_field_lists.py holds them to it).
+INCIDENT_FIELDS = (
     "service",
     "problem",
     "caused_by_change",
@@ -36,8 +39,8 @@ INCIDENT_FIELDS = {
     "external_id",
     "url",
     "fingerprint",
-}
-CHANGE_FIELDS = {
+)
+CHANGE_FIELDS = (
     "service",
     "title",
     "kind",
@@ -47,15 +50,29 @@ CHANGE_FIELDS = {
     "source",
     "external_id",
     "url",
-}
-PROBLEM_FIELDS = {"service", "title", "description", "status", "workaround"}
+)
+PROBLEM_FIELDS = (
+    "service",
+    "title",
+    "description",
+    "status",
+    "workaround",
+)
+# What the order rule records beside the fields: written by events only, never sent as a field.
+ORDER_STAMPS = ("source_event_at", "field_event_at")
 # Titles are shown in lists, mails and the review summary: one line, whatever was typed or sent.
 ONE_LINE_FIELDS = {"title"}
-POSTMORTEM_TEXT_FIELDS = {"summary", "impact", "what_went_well", "what_went_badly", "where_we_got_lucky"}
+POSTMORTEM_TEXT_FIELDS = (
+    "summary",
+    "impact",
+    "what_went_well",
+    "what_went_badly",
+    "where_we_got_lucky",
+)
 
 
-def _apply(instance, fields: dict, allowed: set[str]) -> None:
-    unknown = set(fields) - allowed
+def _apply(instance, fields: dict, allowed: Iterable[str]) -> None:
+    unknown = set(fields) - set(allowed)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     for name, value in fields.items():
@@ -105,7 +122,7 @@ def create_incident(*, team: Team, by=None, **fields) -> Incident:
 def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True) -> Incident:
     """create_incident's work, in the caller's transaction (the by-ref upsert has just looked the reference up)."""
     incident = Incident(team=team, created_by=by)
-    _apply(incident, fields, INCIDENT_FIELDS | {"source_event_at"})
+    _apply(incident, fields, (*INCIDENT_FIELDS, *ORDER_STAMPS))
     if incident.detected_at is None:
         incident.detected_at = incident.started_at
     _check_links(team, incident)
@@ -118,20 +135,11 @@ def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True)
 def _order_safe(incident: Incident, fields: dict, event_at) -> dict:
     """The fields an event of `event_at` (the source's own time) may write on the locked `incident`.
 
-    Deliveries arrive late and out of order; the incident keeps the newest event's values:
-    an event not older than the last applied (`source_event_at`) writes everything and becomes
-    the last; an older one only fills fields still unset (an acknowledgement that arrived after
-    the resolution, say) and never changes the status. Without `event_at`: everything, as before.
+    Per field, the newest event's value wins; the status never moves backwards through an older
+    event. The rule and its stamps are in incidents.ordering (the webhook drain keeps it too).
+    Without `event_at`: everything, as given.
     """
-    if event_at is None:
-        return fields
-    if incident.source_event_at is None or event_at >= incident.source_event_at:
-        return {**fields, "source_event_at": event_at}
-    return {
-        name: value
-        for name, value in fields.items()
-        if name != "status" and getattr(incident, name, None) in (None, "") and value not in (None, "")
-    }
+    return ordering.order_safe(incident, fields, event_at)
 
 
 @transaction.atomic
@@ -143,7 +151,7 @@ def update_incident(*, incident: Incident, by=None, event_at=None, **fields) -> 
     incident = Incident.objects.select_for_update().get(pk=incident.pk)
     previous_status = incident.status
     fields = _order_safe(incident, fields, event_at)
-    _apply(incident, fields, INCIDENT_FIELDS | {"source_event_at"})
+    _apply(incident, fields, (*INCIDENT_FIELDS, *ORDER_STAMPS))
     _check_links(incident.team, incident)
     _clean_incident(incident)
     incident.save()
@@ -168,8 +176,8 @@ def set_incident_status(*, incident: Incident, status: str, at=None, by=None, ev
     at = at or timezone.now()
     if event_at is not None:
         incident = Incident.objects.select_for_update().get(pk=incident.pk)
-        if incident.source_event_at is not None and event_at < incident.source_event_at:
-            return incident
+        if not ordering.status_may_move(incident, status, event_at):
+            return incident  # an older event than the one that set the status: it stays
     fields: dict = {"status": status}
     stamp = Incident.STATUS_REQUIRES.get(status)
     if stamp and getattr(incident, stamp) is None:
@@ -269,7 +277,7 @@ def update_postmortem(*, postmortem: Postmortem, **fields) -> Postmortem:
     postmortem = Postmortem.objects.select_for_update().get(pk=postmortem.pk)
     if postmortem.status == Postmortem.Status.PUBLISHED:
         raise ValidationError({"status": _("A published postmortem can no longer be edited.")})
-    _apply(postmortem, fields, POSTMORTEM_TEXT_FIELDS | {"author", "reviewer"})
+    _apply(postmortem, fields, (*POSTMORTEM_TEXT_FIELDS, "author", "reviewer"))
     if "reviewer" in fields:
         _check_reviewer(postmortem, postmortem.reviewer)
     postmortem.full_clean()
@@ -465,6 +473,17 @@ def detach_incidents(*, team: Team, incident_ids, problem: Problem | None = None
 # a replayed webhook or a retried PUT updates instead of duplicating.
 
 
+def _by_ref(model):
+    def build(team_id, source, external_id):
+        return model.objects.filter(team_id=team_id, source=source, external_id=external_id).only("pk").order_by()[:1]
+
+    return PreparedLookup(model, build, kinds=(int, str, str))
+
+
+# The key only (an update reads the row again, locked); compiled once, it runs for every upsert.
+_REF_LOOKUPS = {Incident: _by_ref(Incident), Change: _by_ref(Change)}
+
+
 def _upsert_by_ref(model, create, update, *, team: Team, source: str, external_id: str, fields: dict, **extra):
     """Look the reference up and update it, or create it, in one transaction (a savepoint when nested).
 
@@ -479,9 +498,8 @@ def _upsert_by_ref(model, create, update, *, team: Team, source: str, external_i
         try:
             with transaction.atomic():
                 # The key only: an update reads the row again, locked (select_for_update).
-                existing = only_row(
-                    model.objects.filter(team=team, source=source, external_id=external_id).values_list("pk", flat=True)
-                )
+                found = _REF_LOOKUPS[model].first(team.pk, source, external_id)
+                existing = None if found is None else found.pk
                 if existing is None:
                     return create(team=team, source=source, external_id=external_id, **fields, **extra), True
                 if not fields:
@@ -498,15 +516,14 @@ def upsert_incident_by_ref(
 ) -> tuple[Incident, bool]:
     """Create or update the incident known to `source` as `external_id`; returns (incident, created).
 
-    `event_at`: when the source says the event happened; an update older than the last applied
-    one only fills unset fields and never moves the status (see `_order_safe`).
+    `event_at`: when the source says the event happened; each field keeps the newest event's value
+    and the status never moves backwards through an older event (see `_order_safe`).
     """
 
     def create(*, team, by=None, **fields):
         # No second uniqueness query and no nested savepoint: the lookup above is in the same
         # transaction, and the constraint refuses a concurrent twin (then the upsert runs again).
-        if event_at is not None:
-            fields["source_event_at"] = event_at
+        fields = _order_safe(Incident(), fields, event_at)
         return _insert_incident(team, by, fields, check_unique=False)
 
     def update(incident, changes, by=None):

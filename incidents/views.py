@@ -2,13 +2,12 @@
 
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
+from core.forms import or_404
 from incidents import selectors
-from incidents.filters import ChangeFilter
-from incidents.models import Change
+from incidents.filters import ChangeFilterSet
 from teams.decorators import team_view
 
 
@@ -17,13 +16,13 @@ from teams.decorators import team_view
 def change_list(request, team):
     """The team's changes, filtered by the API's filter set (service, kind, failed, period, search)."""
     changes = selectors.changes_for_team(team)
-    filterset = ChangeFilter(request.GET or None, queryset=changes, request=request)
+    filterset = ChangeFilterSet(request.GET or None, queryset=changes, request=request)
     valid = not filterset.is_bound or filterset.is_valid()
     page = Paginator(filterset.qs if filterset.is_bound and valid else changes, settings.UI_PAGE_SIZE)
     context = {
         "team": team,
         "filterset": filterset,
-        "fields": [filterset.form[name] for name in ChangeFilter.PAGE_FIELDS],
+        "fields": [filterset.form[name] for name in ChangeFilterSet.PAGE_FIELDS],
         "page": page.get_page(request.GET.get("page")),
     }
     return render(request, "changes/list.html", context, status=200 if valid else 400)
@@ -33,8 +32,5 @@ def change_list(request, team):
 @team_view()
 def change_detail(request, team, pk):
     """A change and the incidents it caused."""
-    try:
-        change = selectors.change_for_page(team, pk)
-    except Change.DoesNotExist:
-        raise Http404 from None
+    change = or_404(selectors.change_for_page)(team, pk)
     return render(request, "changes/detail.html", {"team": team, "change": change})

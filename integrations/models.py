@@ -25,6 +25,7 @@ class Integration(models.Model):
         SERVICENOW = "servicenow", "ServiceNow"
         ALERTMANAGER = "alertmanager", "Prometheus Alertmanager"
         GRAFANA = "grafana", _("Grafana alerting")
+        OPSGENIE = "opsgenie", "Opsgenie"
         GENERIC = "generic", _("generic JSON")
 
     class Grouping(models.TextChoices):
@@ -45,6 +46,14 @@ class Integration(models.Model):
         default=Grouping.ALERT,
         help_text=_("Alerting sources: what becomes one incident."),
     )
+    # The lead's mapping (integrations.mapping): source value → service slug, and source severity
+    # or priority → SEV1…SEV4; keys lower-cased. Read with the row by the drain: no extra query.
+    service_map = models.JSONField(
+        _("service mapping"), default=dict, blank=True, help_text=_("Source value → service slug.")
+    )
+    severity_map = models.JSONField(
+        _("severity mapping"), default=dict, blank=True, help_text=_("Source severity or priority → SEV1…SEV4.")
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -64,8 +73,9 @@ class Integration(models.Model):
 
     @property
     def uses_bearer_token(self) -> bool:
-        """Authenticated by a bearer token whose digest only is stored (shown once), not an HMAC secret."""
-        return self.source == self.Source.ALERTMANAGER
+        """Authenticated by a token whose digest only is stored (shown once), not an HMAC secret:
+        Alertmanager's bearer token, Opsgenie's custom header."""
+        return self.source in (self.Source.ALERTMANAGER, self.Source.OPSGENIE)
 
 
 class WebhookDelivery(models.Model):

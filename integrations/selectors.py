@@ -47,3 +47,17 @@ RECENT_FAILURES = dt.timedelta(days=7)
 
 
 BODY_EXCERPT_CHARS = 2000
+
+
+PREVIEW_DELIVERIES = 20
+
+
+def deliveries_to_try(integration: Integration) -> list[WebhookDelivery]:
+    """The integration's latest stored deliveries (with a body) a mapping can be tried on, in one query."""
+    return list(
+        WebhookDelivery.objects.filter(integration=integration)
+        .exclude(body="")
+        .exclude(outcome=WebhookDelivery.Outcome.DUPLICATE)
+        .only("pk", "event", "received_at")
+        .order_by("-received_at", "-id")[:PREVIEW_DELIVERIES]
+    )

@@ -16,7 +16,8 @@ def _new_credential(integration: Integration) -> None:
     if integration.uses_bearer_token:
         from integrations.webhooks import token_digest
 
-        integration.bearer_token = "okzam_" + secrets.token_urlsafe(32)
+        prefix = {Integration.Source.OPSGENIE: "okzog_"}.get(integration.source, "okzam_")
+        integration.bearer_token = prefix + secrets.token_urlsafe(32)
         integration.secret = token_digest(integration.bearer_token)
     else:
         integration.secret = secrets.token_urlsafe(32)
@@ -52,6 +53,22 @@ def update_integration_settings(*, integration: Integration, grouping: str) -> I
         raise ValidationError({"grouping": _("Unknown grouping.")})
     integration.grouping = grouping
     integration.save(update_fields=["grouping"])
+    return integration
+
+
+@transaction.atomic
+def update_integration_mapping(*, integration: Integration, service_map=None, severity_map=None) -> Integration:
+    """Replace the integration's mapping (either map, when given); applies to deliveries applied from now on."""
+    from integrations import mapping
+
+    services, severities = mapping.clean_maps(integration.team, service_map, severity_map)
+    fields = []
+    if service_map is not None:
+        integration.service_map, fields = services, [*fields, "service_map"]
+    if severity_map is not None:
+        integration.severity_map, fields = severities, [*fields, "severity_map"]
+    if fields:
+        integration.save(update_fields=fields)
     return integration
 
 

@@ -8,6 +8,7 @@ app_name = "integrations"
 urlpatterns = [
     path("integrations/", views.integrations, name="integrations"),
     path("integrations/<int:integration_id>/", views.integration_settings, name="integration"),
+    path("integrations/<int:integration_id>/mapping/", views.integration_mapping, name="mapping"),
     path("integrations/<int:integration_id>/rotate/", views.rotate_secret, name="rotate_secret"),
     path("integrations/<int:integration_id>/deliveries/", views.deliveries, name="deliveries"),
     path(

@@ -13,12 +13,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from core.forms import add_service_errors
+from integrations import mapping
 from integrations import selectors as integration_selectors
 from integrations import services as integration_services
 from integrations.filters import DeliveryFilterSet
-from integrations.forms import IntegrationForm, IntegrationSettingsForm, OutgoingWebhookForm
+from integrations.forms import IntegrationForm, IntegrationSettingsForm, MappingForm, OutgoingWebhookForm
 from integrations.models import Integration, OutgoingWebhook, WebhookDelivery
-from integrations.webhooks import processing
+from integrations.webhooks import opsgenie, processing
+from integrations.webhooks import preview as mapping_preview
 from teams.decorators import team_view
 from teams.models import Membership
 
@@ -107,7 +109,13 @@ def rotate_secret(request, team, integration_id):
 def _show_token_once(request, integration: Integration) -> None:
     """A bearer token is stored only as its digest: this message is the one time it is shown."""
     token = getattr(integration, "bearer_token", None)
-    if token:
+    if token and integration.source == Integration.Source.OPSGENIE:
+        messages.warning(
+            request,
+            _("Token for %(source)s, for its %(header)s custom header (shown once, copy it now): %(token)s")
+            % {"source": integration.get_source_display(), "header": opsgenie.TOKEN_HEADER, "token": token},
+        )
+    elif token:
         messages.warning(
             request,
             _("Bearer token for %(source)s (shown once, copy it now): %(token)s")
@@ -128,17 +136,64 @@ def integration_settings(request, team, integration_id):
         else:
             messages.success(request, _("Settings of %(source)s saved.") % {"source": integration.get_source_display()})
             return redirect("integrations:integration", team_slug=team.slug, integration_id=integration.pk)
+    return _integration_page(request, team, integration, form=form, status=400 if form.errors else 200)
+
+
+def _integration_page(request, team, integration, *, form=None, mapping_form=None, preview=None, status=200):
+    deliveries = integration_selectors.deliveries_to_try(integration)
+    if mapping_form is None:
+        mapping_form = MappingForm(
+            initial={
+                "service_map": mapping.format_lines(integration.service_map),
+                "severity_map": mapping.format_lines(integration.severity_map),
+            },
+            deliveries=deliveries,
+        )
     return render(
         request,
         "integrations/settings_integration.html",
         {
             "team": team,
             "integration": integration,
-            "form": form,
+            "form": form or IntegrationSettingsForm(initial={"grouping": integration.grouping}),
+            "mapping_form": mapping_form,
+            "preview": preview,
             "hook_url": request.build_absolute_uri(reverse("hooks:receive", args=[integration.public_id])),
+            "token_header": opsgenie.TOKEN_HEADER,
         },
-        status=400 if form.errors else 200,
+        status=status,
     )
+
+
+@require_POST
+@team_view(Membership.Role.LEAD)
+def integration_mapping(request, team, integration_id):
+    """Save the integration's mapping, or (button "preview") try it on a stored delivery without writing."""
+    integration = get_object_or_404(Integration.objects.select_related("team"), team=team, pk=integration_id)
+    deliveries = integration_selectors.deliveries_to_try(integration)
+    form = MappingForm(request.POST, deliveries=deliveries)
+    if not form.is_valid():
+        return _integration_page(request, team, integration, mapping_form=form, status=400)
+    try:
+        service_map = mapping.parse_lines(form.cleaned_data["service_map"], "service_map")
+        severity_map = mapping.parse_lines(form.cleaned_data["severity_map"], "severity_map")
+        services, severities = mapping.clean_maps(team, service_map, severity_map)
+    except ValidationError as exc:
+        add_service_errors(form, exc)
+        return _integration_page(request, team, integration, mapping_form=form, status=400)
+    if "preview" in request.POST:
+        chosen = form.cleaned_data["delivery"]
+        if chosen is None:
+            form.add_error("delivery", _("Choose a stored delivery to try the mapping on."))
+            return _integration_page(request, team, integration, mapping_form=form, status=400)
+        delivery = WebhookDelivery.objects.get(pk=chosen, integration=integration)  # one of the choices
+        rows = mapping_preview.preview(integration, delivery, service_map=services, severity_map=severities)
+        return _integration_page(request, team, integration, mapping_form=form, preview=rows)
+    integration_services.update_integration_mapping(
+        integration=integration, service_map=services, severity_map=severities
+    )
+    messages.success(request, _("Mapping of %(source)s saved.") % {"source": integration.get_source_display()})
+    return redirect("integrations:integration", team_slug=team.slug, integration_id=integration.pk)
 
 
 @team_view(Membership.Role.LEAD)

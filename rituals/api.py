@@ -4,7 +4,7 @@ from drf_spectacular.utils import extend_schema, extend_schema_field, extend_sch
 from rest_framework import serializers, status
 
 from rituals import services as ritual_services
-from rituals.filters import ReviewSessionFilter, RitualFilter
+from rituals.filters import ReviewSessionFilterSet, RitualFilterSet
 from rituals.models import ReviewSession, Ritual
 from teams.api.base import IDEMPOTENCY_HEADER, ModelSerializer, ServiceBackedViewSet, TeamField, TeamUserField
 from teams.models import Membership
@@ -25,24 +25,7 @@ class RitualSerializer(ModelSerializer):
     class Meta:
         model = Ritual
         validators = []  # uniqueness is the services\' rule, not a required-field trap
-        fields = [
-            "id",
-            "team",
-            "name",
-            "kind",
-            "weekday",
-            "time_of_day",
-            "rrule",
-            "timezone",
-            "duration_minutes",
-            "attendees",
-            "notify_email",
-            "chat_webhook_url",
-            "active",
-            "stale_after_days",
-            "next_occurrence",
-            "created_at",
-        ]
+        fields = ["id", "team", *ritual_services.RITUAL_FIELDS, "attendees", "next_occurrence", "created_at"]
         read_only_fields = ["id", "next_occurrence", "created_at"]
 
 
@@ -55,7 +38,7 @@ class RitualSerializer(ModelSerializer):
 )
 class RitualViewSet(ServiceBackedViewSet):
     serializer_class = RitualSerializer
-    filterset_class = RitualFilter
+    filterset_class = RitualFilterSet
     ordering_fields = ["name", "created_at", "next_occurrence"]
     write_role = Membership.Role.LEAD
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
@@ -107,7 +90,7 @@ class ReviewSessionSerializer(ModelSerializer):
 )
 class ReviewSessionViewSet(ServiceBackedViewSet):
     serializer_class = ReviewSessionSerializer
-    filterset_class = ReviewSessionFilter
+    filterset_class = ReviewSessionFilterSet
     ordering_fields = ["occurrence", "opened_at"]
     http_method_names = ["get", "head", "options"]
 

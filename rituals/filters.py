@@ -6,7 +6,7 @@ from rituals.models import ReviewSession, Ritual
 from teams.filters import TeamSlugFilter, TitleSearchFilter, UtcDateTimeFilter
 
 
-class RitualFilter(django_filters.FilterSet):
+class RitualFilterSet(django_filters.FilterSet):
     team = TeamSlugFilter()
     kind = django_filters.MultipleChoiceFilter(choices=Ritual.Kind.choices)
     active = django_filters.BooleanFilter()
@@ -17,7 +17,7 @@ class RitualFilter(django_filters.FilterSet):
         fields = ["team", "kind", "active"]
 
 
-class ReviewSessionFilter(django_filters.FilterSet):
+class ReviewSessionFilterSet(django_filters.FilterSet):
     team = TeamSlugFilter()
     ritual = django_filters.NumberFilter(field_name="ritual_id")
     status = django_filters.MultipleChoiceFilter(choices=ReviewSession.Status.choices)

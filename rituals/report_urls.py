@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rituals import views_report
+from rituals.views import report as views_report
 
 app_name = "monthly"
 urlpatterns = [

@@ -10,8 +10,23 @@ from django.utils.dateparse import parse_datetime
 from improvement.models import OPEN_STAGES, Action, Check, Stage, StageTransition, Verdict
 from incidents.models import Incident, Severity
 from rituals import agenda
-from rituals.models import ReviewDecision, ReviewSession
+from rituals.models import ReviewDecision, ReviewSession, Ritual
 from teams.models import Membership, Team
+
+
+def ritual_for_page(team: Team, pk: int) -> Ritual:
+    """One ritual of `team` with its attendees; DoesNotExist for another team's."""
+    return Ritual.objects.filter(team=team).prefetch_related("attendees").get(pk=pk)
+
+
+def session_for_page(team: Team, pk: int) -> ReviewSession:
+    """One review session of `team` with its ritual, neighbours and attendees; DoesNotExist for another team's."""
+    return (
+        ReviewSession.objects.filter(team=team)
+        .select_related("ritual", "previous", "next_session")
+        .prefetch_related("attendees")
+        .get(pk=pk)
+    )
 
 
 def decided_item_ids(session: ReviewSession) -> set[str]:

@@ -9,7 +9,7 @@ from teams.models import Membership, Team
 
 
 def _save_ritual(ritual: Ritual, fields: dict, attendees) -> Ritual:
-    unknown = set(fields) - RITUAL_FIELDS
+    unknown = set(fields) - set(RITUAL_FIELDS)
     if unknown:
         raise ValidationError({name: _("Unknown field.") for name in sorted(unknown)})
     for name, value in fields.items():
@@ -44,7 +44,8 @@ def delete_ritual(*, ritual: Ritual) -> None:
     ritual.delete()
 
 
-RITUAL_FIELDS = {
+# What create_ritual / update_ritual write: the API's serializer and the ritual form take theirs from here.
+RITUAL_FIELDS = (
     "name",
     "kind",
     "weekday",
@@ -56,4 +57,4 @@ RITUAL_FIELDS = {
     "chat_webhook_url",
     "active",
     "stale_after_days",
-}
+)

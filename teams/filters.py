@@ -1,8 +1,13 @@
-"""FilterSets for teams' rows: one per model, shared by the API and the web UI."""
+"""FilterSets for teams' rows, and the filters every app's FilterSets share.
+
+One FilterSet per model (`<Model>FilterSet`), named by both its page and its viewset; `…Filter` names
+a single filter.
+"""
 
 import datetime as dt
 
 import django_filters
+from django import forms
 from django.utils.translation import gettext_lazy as _
 from rest_framework.exceptions import ValidationError
 
@@ -43,6 +48,14 @@ class UtcDateTimeFilter(django_filters.IsoDateTimeFilter):
         return super().filter(qs, value)
 
 
+class DayFilter(django_filters.DateFilter):
+    """A page's date field: the day in the team's calendar (`lookup_expr` "date__gte" or "date__lte")."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", forms.DateInput(attrs={"type": "date"}))
+        super().__init__(**kwargs)
+
+
 class TitleSearchFilter(django_filters.CharFilter):
     """`?q=words`: the title contains the words (case-insensitive)."""
 
@@ -52,7 +65,33 @@ class TitleSearchFilter(django_filters.CharFilter):
         super().__init__(field_name=field_name, **kwargs)
 
 
-class ServiceFilter(django_filters.FilterSet):
+class OneOrManySelect(forms.Select):
+    """A single select with an "any" choice that reads `?name=a&name=b` as the list the API takes.
+
+    It lets one multi-value filter serve both the pages (one choice or any) and the API (several).
+    """
+
+    empty_label = _("any")
+
+    def value_from_datadict(self, data, files, name):
+        getter = getattr(data, "getlist", None)
+        values = getter(name) if getter is not None else ([data[name]] if name in data else [])
+        return [value for value in values if value not in ("", None)]
+
+    def optgroups(self, name, value, attrs=None):
+        empty = self.create_option(name, "", self.empty_label, value in ([], [""]), 0, attrs=attrs)
+        return [(None, [empty], 0), *super().optgroups(name, value, attrs)]
+
+
+class AnyOfFilter(django_filters.MultipleChoiceFilter):
+    """`?name=a&name=b`: any of the choices; one select with "any" on a page."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("widget", OneOrManySelect)
+        super().__init__(**kwargs)
+
+
+class ServiceFilterSet(django_filters.FilterSet):
     team = TeamSlugFilter()
     tier = django_filters.ChoiceFilter(choices=Service.Tier.choices)
     q = TitleSearchFilter(field_name="name")
@@ -62,7 +101,7 @@ class ServiceFilter(django_filters.FilterSet):
         fields = ["team", "tier", "q"]
 
 
-class TeamFilter(django_filters.FilterSet):
+class TeamFilterSet(django_filters.FilterSet):
     q = TitleSearchFilter(field_name="name")
 
     class Meta:
@@ -70,7 +109,7 @@ class TeamFilter(django_filters.FilterSet):
         fields = ["q"]
 
 
-class MembershipFilter(django_filters.FilterSet):
+class MembershipFilterSet(django_filters.FilterSet):
     team = TeamSlugFilter()
     role = django_filters.MultipleChoiceFilter(choices=Membership.Role.choices)
     q = TitleSearchFilter(field_name="user__username")

@@ -12,8 +12,9 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from core.prepared import PreparedLookup
 from teams.models import ApiToken, Membership, OrganisationRole, Service, Team
-from teams.selectors import has_role, only_row
+from teams.selectors import has_role
 
 
 def ensure_same_team(team: Team, **related) -> None:
@@ -128,6 +129,21 @@ def create_api_token(
     return token, key
 
 
+def _token_by_prefix(prefix):
+    # The holder's role rides on the token's own query: no extra round trip per request.
+    holder = Membership.objects.filter(team=OuterRef("team_id"), user=OuterRef("created_by_id")).values("role")[:1]
+    return (
+        ApiToken.objects.select_related("team", "created_by")
+        .annotate(holder_role=Subquery(holder))
+        .filter(prefix=prefix)
+        .order_by()[:1]
+    )
+
+
+# Every API request looks its token up: compiled once, not per request (core.prepared).
+_TOKEN_BY_PREFIX = PreparedLookup(ApiToken, _token_by_prefix)
+
+
 def authenticate_api_key(key: str) -> ApiToken | None:
     """The token whose key is `key` (compared in constant time), else None; the caller refuses a revoked one.
 
@@ -137,13 +153,7 @@ def authenticate_api_key(key: str) -> ApiToken | None:
     parts = key.split("_", 2)
     if len(parts) != 3 or parts[0] != ApiToken.KEY_PREFIX or len(parts[1]) != 8:
         return None
-    # The holder's role rides on the token's own query: no extra round trip per request.
-    holder = Membership.objects.filter(team=OuterRef("team_id"), user=OuterRef("created_by_id")).values("role")[:1]
-    token = only_row(
-        ApiToken.objects.select_related("team", "created_by")
-        .annotate(holder_role=Subquery(holder))
-        .filter(prefix=parts[1])
-    )
+    token = _TOKEN_BY_PREFIX.first(parts[1])
     if token is None or not hmac.compare_digest(token.key_hash, ApiToken.hash_key(key)):
         return None
     if not token.is_active:

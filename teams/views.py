@@ -6,10 +6,11 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, submit
 from core.once import once
 from teams import selectors, services
 from teams.decorators import team_view
@@ -40,27 +41,24 @@ def team_home(request, team):
 @once
 def members(request, team):
     """Leads add people to the team or change their role."""
-    form = MemberForm(request.POST or None)
-    status = 200
-    if request.method == "POST":
-        if form.is_valid():
-            user = get_user_model().objects.filter(username=form.cleaned_data["username"], is_active=True).first()
-            if user is None:
-                form.add_error("username", _("No active user has this username."))
-            else:
-                try:
-                    services.add_member(team=team, user=user, role=form.cleaned_data["role"], by=request.user)
-                except ValidationError as error:
-                    add_service_errors(form, error)
-                else:
-                    messages.success(
-                        request, _("%(user)s is now %(role)s.") % {"user": user, "role": form.cleaned_data["role"]}
-                    )
-                    return redirect("teams:members", team.slug)
-        status = 400
-    memberships = team.memberships.select_related("user").order_by("user__username")
-    return render(
-        request, "teams/members.html", {"team": team, "form": form, "memberships": memberships}, status=status
+
+    def save(data):
+        user = get_user_model().objects.filter(username=data["username"], is_active=True).first()
+        if user is None:
+            raise ValidationError({"username": _("No active user has this username.")})
+        return services.add_member(team=team, user=user, role=data["role"], by=request.user)
+
+    return submit(
+        request,
+        MemberForm(request.POST or None),
+        save,
+        done=reverse("teams:members", args=[team.slug]),
+        message=lambda membership: _("%(user)s is now %(role)s.") % {"user": membership.user, "role": membership.role},
+        template="teams/members.html",
+        context=lambda: {
+            "team": team,
+            "memberships": team.memberships.select_related("user").order_by("user__username"),
+        },
     )
 
 

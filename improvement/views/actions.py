@@ -4,8 +4,10 @@ Every stage move goes through improvement.services.move_action; a refusal is
 shown in place, next to the card, with the service's own words.
 """
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +17,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect, reswap, retarget
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, or_404, submit
 from core.once import once
 from improvement import checks, selectors, services, windows
 from improvement.filters import ActionFilterSet
@@ -84,23 +86,36 @@ def move_fields(current: str, to: str) -> list[str]:
     return ["note"]
 
 
-def _action(team, pk) -> Action:
-    try:
-        return selectors.action_for_page(team, pk)
-    except Action.DoesNotExist:
-        raise Http404 from None
+_action = or_404(selectors.action_for_page)
 
 
 def _check_of(action: Action) -> Check | None:
     return getattr(action, "check_result", None)
 
 
+# Cards per column on the whole board; a column's own page (?stage=…) shows all of them, paged.
+BOARD_COLUMN_CARDS = 20
+
+
 def _board_context(request, team):
     filterset = ActionFilterSet(request.GET or None, queryset=selectors.open_actions_for_board(team), request=request)
-    actions = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.open_actions_for_board(team)
+    valid = filterset.is_bound and filterset.is_valid()
+    actions = filterset.qs if valid else selectors.open_actions_for_board(team)
+    chosen = (filterset.form.cleaned_data.get("stage") or []) if valid else []
+    stage = chosen[0] if len(chosen) == 1 else ""  # one column's own page
+    page = None
+    if stage in OPEN_STAGES:
+        page = Paginator(actions, settings.UI_PAGE_SIZE).get_page(request.GET.get("page"))
+        stages, cards, counts = [stage], page.object_list, {stage: page.paginator.count}
+    else:
+        stages = OPEN_STAGES
+        cards = list(selectors.board_columns(actions, per_column=BOARD_COLUMN_CARDS))
+        counts = {action.stage: action.column_count for action in cards}
     today = timezone.localdate()
-    columns = {stage: [] for stage in OPEN_STAGES}
-    for action in actions:
+    columns = {stage: [] for stage in stages}
+    for action in cards:
+        # One reverse per card for its move links (the card shows up to three), not one per link.
+        action.move_url = reverse("improvement:action_move", args=[team.slug, action.pk])
         action.moves = move_options(action)
         action.plan_gaps = services.plan_gaps(action) if action.stage == Stage.PLAN else {}
         action.is_overdue = bool(action.due_date and action.due_date < today)
@@ -115,9 +130,18 @@ def _board_context(request, team):
     return {
         "team": team,
         "filterset": filterset,
+        "fields": [filterset.form[name] for name in ActionFilterSet.BOARD_FIELDS],
+        "page": page,
         "columns": [
-            {"stage": stage, "label": Stage(stage).label, "hint": hints[stage], "actions": columns[stage]}
-            for stage in OPEN_STAGES
+            {
+                "stage": stage,
+                "label": Stage(stage).label,
+                "hint": hints[stage],
+                "actions": columns[stage],
+                "count": counts.get(stage, 0),
+                "more": counts.get(stage, 0) - len(columns[stage]) if page is None else 0,
+            }
+            for stage in stages
         ],
     }
 
@@ -137,38 +161,33 @@ def action_create(request, team):
         incident = Incident.objects.filter(team=team, pk=request.GET["incident"]).first()
     initial = {"title": incident.title, "target_service": incident.service_id} if incident else {}
     form = ActionForm(request.POST or None, team=team, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        links = {"incidents": [incident]} if incident else {}
-        origin = Action.Origin.INCIDENT if incident else Action.Origin.SUGGESTION
-        try:
-            action = services.create_action(
-                team=team, by=request.user, origin=origin, links=links, **form.service_fields()
-            )
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Action created in Plan."))
-            return redirect("improvement:action_detail", team.slug, action.pk)
-    status = 400 if form.errors else 200
-    context = {"team": team, "form": form, "incident": incident}
-    return render(request, "improvement/action_form.html", context, status=status)
+    links = {"incidents": [incident]} if incident else {}
+    origin = Action.Origin.INCIDENT if incident else Action.Origin.SUGGESTION
+    return submit(
+        request,
+        form,
+        lambda data: services.create_action(
+            team=team, by=request.user, origin=origin, links=links, **form.service_fields()
+        ),
+        done=lambda action: reverse("improvement:action_detail", args=[team.slug, action.pk]),
+        message=_("Action created in Plan."),
+        template="improvement/action_form.html",
+        context={"team": team, "incident": incident},
+    )
 
 
 @team_view(MEMBER)
 def action_edit(request, team, pk):
     action = _action(team, pk)
     form = ActionForm(request.POST or None, team=team, action=action, initial=ActionForm.initial_from(action))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_action(action=action, **form.service_fields())
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Action updated."))
-            return redirect("improvement:action_detail", team.slug, action.pk)
-    status = 400 if form.errors else 200
-    return render(
-        request, "improvement/action_form.html", {"team": team, "form": form, "action": action}, status=status
+    return submit(
+        request,
+        form,
+        lambda data: services.update_action(action=action, **form.service_fields()),
+        done=reverse("improvement:action_detail", args=[team.slug, action.pk]),
+        message=_("Action updated."),
+        template="improvement/action_form.html",
+        context={"team": team, "action": action},
     )
 
 
@@ -292,17 +311,16 @@ def _after_move(request, team, action, to_stage, origin):
 def action_check(request, team, pk):
     """Record self-reported values (a target OpsKaizen cannot measure), with their source."""
     action = _action(team, pk)
-    form = CheckForm(request.POST)
-    if form.is_valid():
-        try:
-            services.record_check(action=action, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Measurement recorded."))
-            return redirect("improvement:action_detail", team.slug, action.pk)
-    context = _detail_context(team, action, check_form=form)
-    return render(request, "improvement/action_detail.html", context, status=400)
+    return submit(
+        request,
+        CheckForm(request.POST),
+        lambda data: services.record_check(action=action, by=request.user, **data),
+        done=reverse("improvement:action_detail", args=[team.slug, action.pk]),
+        message=_("Measurement recorded."),
+        template="improvement/action_detail.html",
+        context=lambda: _detail_context(team, action),
+        form_key="check_form",
+    )
 
 
 @require_POST
@@ -324,14 +342,13 @@ def action_measure(request, team, pk):
 def action_extend_check(request, team, pk):
     """Observe an inconclusive Check longer (the same service as POST /api/v1/actions/{id}/extend-check/)."""
     action = _action(team, pk)
-    form = ExtendCheckForm(request.POST)
-    if form.is_valid():
-        try:
-            services.extend_check_window(action=action, by=request.user, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Observation window extended."))
-            return redirect("improvement:action_detail", team.slug, action.pk)
-    context = _detail_context(team, action, extend_form=form)
-    return render(request, "improvement/action_detail.html", context, status=400)
+    return submit(
+        request,
+        ExtendCheckForm(request.POST),
+        lambda data: services.extend_check_window(action=action, by=request.user, **data),
+        done=reverse("improvement:action_detail", args=[team.slug, action.pk]),
+        message=_("Observation window extended."),
+        template="improvement/action_detail.html",
+        context=lambda: _detail_context(team, action),
+        form_key="extend_form",
+    )

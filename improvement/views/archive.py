@@ -1,4 +1,4 @@
-"""The action archive: done, abandoned and withdrawn cycles, filtered with the API's ActionFilter."""
+"""The action archive: done, abandoned and withdrawn cycles, filtered with the API's ActionFilterSet."""
 
 from django.conf import settings
 from django.core.paginator import Paginator
@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from improvement import selectors
-from improvement.filters import ActionFilter
+from improvement.filters import ActionFilterSet
 from improvement.models import Stage
 from teams.decorators import team_view
 
@@ -17,7 +17,7 @@ from teams.decorators import team_view
 def action_archive(request, team):
     """Finished cycles with their verdicts; a filter on another team's service is a field error."""
     actions = selectors.archived_actions(team)
-    filterset = ActionFilter(request.GET or None, queryset=actions, request=request)
+    filterset = ActionFilterSet(request.GET or None, queryset=actions, request=request)
     fields = filterset.form.fields
     fields["stage"].choices = [(s, Stage(s).label) for s in selectors.CLOSED_STAGES]
     fields["service"].label, fields["owner"].label = _("Target service"), _("Owner (username)")
@@ -26,7 +26,7 @@ def action_archive(request, team):
     context = {
         "team": team,
         "filterset": filterset,
-        "fields": [filterset.form[name] for name in ActionFilter.ARCHIVE_FIELDS],
+        "fields": [filterset.form[name] for name in ActionFilterSet.ARCHIVE_FIELDS],
         "page": page.get_page(request.GET.get("page")),
     }
     return render(request, "improvement/archive.html", context, status=200 if valid else 400)

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, or_404
 from core.once import once
 from improvement import recurrence, selectors
 from improvement import services as improvement_services
@@ -32,18 +32,10 @@ from teams.models import Membership
 MEMBER = Membership.Role.MEMBER
 
 
-def _incident(team, pk) -> Incident:
-    try:
-        return selectors.incident_for_page(team, pk)
-    except Incident.DoesNotExist:
-        raise Http404 from None
+_incident = or_404(selectors.incident_for_page)
 
 
-def _postmortem(team, pk) -> Postmortem:
-    try:
-        return selectors.postmortem_for_page(team, pk)
-    except Postmortem.DoesNotExist:
-        raise Http404 from None
+_postmortem = or_404(selectors.postmortem_for_page)
 
 
 @require_GET
@@ -54,7 +46,8 @@ def incident_list(request, team):
     queryset = filterset.qs if filterset.is_bound and filterset.is_valid() else selectors.incidents_for_team(team)
     page = Paginator(queryset, settings.UI_PAGE_SIZE).get_page(request.GET.get("page"))
     template = "incidents/_list_results.html" if request.htmx and not request.htmx.boosted else "incidents/list.html"
-    return render(request, template, {"team": team, "filterset": filterset, "page": page})
+    fields = [filterset.form[name] for name in IncidentFilterSet.PAGE_FIELDS]
+    return render(request, template, {"team": team, "filterset": filterset, "fields": fields, "page": page})
 
 
 @team_view(MEMBER)

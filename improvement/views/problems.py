@@ -9,16 +9,17 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
-from core.forms import add_service_errors
+from core.forms import add_service_errors, or_404, submit
 from core.once import once
 from improvement import problems, selectors
 from improvement.models import ProblemMerge
 from incidents import services
-from incidents.models import Incident, Problem
+from incidents.models import Incident
 from incidents.problem_forms import DetachIncidentsForm, IncidentsToProblemForm, MergeProblemForm, ProblemForm
 from teams.decorators import team_view
 from teams.models import Membership
@@ -26,11 +27,7 @@ from teams.models import Membership
 MEMBER, LEAD = Membership.Role.MEMBER, Membership.Role.LEAD
 
 
-def _problem(team, pk) -> Problem:
-    try:
-        return selectors.problem_for_page(team, pk)
-    except Problem.DoesNotExist:
-        raise Http404 from None
+_problem = or_404(selectors.problem_for_page)
 
 
 @require_GET
@@ -76,38 +73,38 @@ def problem_create(request, team):
     if incidents:
         first = incidents[0]
         initial = {"title": first.title, "service": first.service_id}
-    form = ProblemForm(request.POST or None, team=team, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            with transaction.atomic():
-                problem = services.create_problem(team=team, **form.cleaned_data)
-                if incidents:
-                    services.attach_incidents(team=team, problem=problem, incident_ids=[i.pk for i in incidents])
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Problem “%(title)s” opened.") % {"title": problem.title})
-            return redirect("problems:detail", team.slug, problem.pk)
-    status = 400 if form.errors else 200
-    context = {"team": team, "form": form, "incidents": incidents}
-    return render(request, "problems/form.html", context, status=status)
+
+    @transaction.atomic
+    def save(data):
+        problem = services.create_problem(team=team, **data)
+        if incidents:
+            services.attach_incidents(team=team, problem=problem, incident_ids=[i.pk for i in incidents])
+        return problem
+
+    return submit(
+        request,
+        ProblemForm(request.POST or None, team=team, initial=initial),
+        save,
+        done=lambda problem: reverse("problems:detail", args=[team.slug, problem.pk]),
+        message=lambda problem: _("Problem “%(title)s” opened.") % {"title": problem.title},
+        template="problems/form.html",
+        context={"team": team, "incidents": incidents},
+    )
 
 
 @team_view(MEMBER)
 def problem_edit(request, team, pk):
     """Edit a problem: its status, description and known workaround."""
     problem = _problem(team, pk)
-    form = ProblemForm(request.POST or None, team=team, initial=ProblemForm.initial_from(problem))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.update_problem(problem=problem, **form.cleaned_data)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            messages.success(request, _("Problem updated."))
-            return redirect("problems:detail", team.slug, problem.pk)
-    status = 400 if form.errors else 200
-    return render(request, "problems/form.html", {"team": team, "form": form, "problem": problem}, status=status)
+    return submit(
+        request,
+        ProblemForm(request.POST or None, team=team, initial=ProblemForm.initial_from(problem)),
+        lambda data: services.update_problem(problem=problem, **data),
+        done=reverse("problems:detail", args=[team.slug, problem.pk]),
+        message=_("Problem updated."),
+        template="problems/form.html",
+        context={"team": team, "problem": problem},
+    )
 
 
 def _shared_service(incidents):
@@ -178,21 +175,25 @@ def problem_detach(request, team, pk):
 def problem_merge(request, team, pk):
     """Merge this problem into another one of the team: its incidents, actions and history move."""
     problem = _problem(team, pk)
-    form = MergeProblemForm(request.POST, problem=problem)
-    if form.is_valid():
-        try:
-            problems.merge_problems(team=team, source=problem, target=form.cleaned_data["target"], by=request.user)
-        except ValidationError as error:
-            add_service_errors(form, error)
-        else:
-            target = form.cleaned_data["target"]
-            messages.success(
-                request,
-                _("“%(source)s” merged into “%(target)s”. A lead can undo it from either page.")
-                % {"source": problem.title, "target": target.title},
-            )
-            return redirect("problems:detail", team.slug, target.pk)
-    return render(request, "problems/detail.html", _detail_context(team, problem, merge_form=form), status=400)
+    title = problem.title
+
+    def save(data):
+        problems.merge_problems(team=team, source=problem, target=data["target"], by=request.user)
+        return data["target"]
+
+    return submit(
+        request,
+        MergeProblemForm(request.POST, problem=problem),
+        save,
+        done=lambda target: reverse("problems:detail", args=[team.slug, target.pk]),
+        message=lambda target: (
+            _("“%(source)s” merged into “%(target)s”. A lead can undo it from either page.")
+            % {"source": title, "target": target.title}
+        ),
+        template="problems/detail.html",
+        context=lambda: _detail_context(team, problem),
+        form_key="merge_form",
+    )
 
 
 @require_POST

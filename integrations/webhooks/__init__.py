@@ -1,16 +1,17 @@
 """Incoming webhooks: verify, store raw, map onto the incidents and improvement services.
 
-One module per source (generic, github, jira, pagerduty, servicenow) implements
-`verify(headers, body, secret)`, `describe(headers, payload) -> (event, delivery id)` and
+One module per source (generic, github, jira, pagerduty, servicenow, alertmanager, grafana, opsgenie)
+implements `verify(headers, body, secret)`, `describe(headers, payload) -> (event, delivery id)` and
 `handle(integration, event, payload) -> result dict | Ignored | None` (None or Ignored: an event we
-do not use, recorded as ignored with the reason).
+do not use, recorded as ignored with the reason); those whose values the lead may map also offer
+`mapping_values(event, payload)` for the mapping preview (integrations.mapping, .preview).
 
 Replay protection depends on what the sender signs:
 
 - a signed send time (generic, ServiceNow): `check_fresh`, 5 minutes either way; a retry is signed anew;
-- only the body (GitHub, Jira, PagerDuty): a retry is the same signed body, hours later, so the
-  guard is the vendor's delivery / event id (the inbox refuses it twice, and retention keeps the
-  ids at least `WEBHOOK_MAX_EVENT_AGE_DAYS`), and `check_age` refuses an event older than that.
+- only the body (GitHub, Jira, PagerDuty), or nothing but a token (Opsgenie): a retry is the same
+  body, hours later, so the guard is the vendor's delivery / event id (the inbox refuses it twice,
+  and retention keeps the ids at least `WEBHOOK_MAX_EVENT_AGE_DAYS`), and `check_age` refuses an event older than that.
 """
 
 import base64

@@ -29,12 +29,11 @@ import json
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db.models import Q
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from incidents import services as incident_services
 from incidents.models import Incident
+from integrations import mapping
 from integrations.models import Integration
 from integrations.webhooks import (
     Ignored,
@@ -113,14 +112,16 @@ def _severity(labels: dict) -> str:
     return SEVERITY.get(value.strip().lower(), "SEV3") if isinstance(value, str) else "SEV3"
 
 
-def _service(team, labels: dict):
-    name = labels.get("service")
-    if not isinstance(name, str) or not name.strip():
-        return None
-    name = name.strip()
-    candidates = team.services.filter(Q(slug__iexact=name) | Q(slug=slugify(name)[:60]) | Q(name__iexact=name))
-    matches = sorted(candidates, key=lambda service: (service.slug.lower() != name.lower(), service.pk))
-    return matches[0] if matches else None
+def _mapped_severity(integration, labels: dict) -> str:
+    return mapping.severity_for(integration, labels.get("severity"), _severity(labels))
+
+
+def mapping_values(event, payload) -> list[tuple]:
+    """Per alert: (label `service`, label `severity`, the default severity) for the mapping preview."""
+    return [
+        (text(labels.get("service"), 200), text(labels.get("severity"), 200), _severity(labels))
+        for labels in ((alert.get("labels") or {}) for alert in payload.get("alerts") or [] if isinstance(alert, dict))
+    ]
 
 
 def _url(value) -> str:
@@ -138,16 +139,17 @@ def external_id(alert: dict) -> str:
     return f"{alert['fingerprint'][:150]}/{starts_at:%Y%m%dT%H%M%SZ}"
 
 
-def _open_or_resolve(team, source, *, ref, fingerprint, fields, labels, starts_at, ends_at, event_at):
+def _open_or_resolve(integration, source, *, ref, fingerprint, fields, labels, starts_at, ends_at, event_at):
     """Upsert the incident `ref` with `fields` (plus start, service from `labels` and fingerprint when
     new) and resolve it at `ends_at` when given; order-safe by `event_at`. Returns (incident, created)."""
+    team = integration.team
     if not team.incidents.filter(source=source, external_id=ref).exists():
         fields = {
             **fields,
             "started_at": starts_at,
             "detected_at": starts_at,
             "fingerprint": fingerprint,
-            "service": _service(team, labels),
+            "service": mapping.service_for(integration, labels.get("service")),
         }
     incident, created = incident_services.upsert_incident_by_ref(
         team=team, source=source, external_id=ref, event_at=event_at, **fields
@@ -176,8 +178,7 @@ def handle(integration, event, payload, *, source: str = SOURCE, version: str = 
     if not alerts:
         return Ignored(_("The notification has no alert."))
     if integration.grouping == Integration.Grouping.GROUP:
-        return _handle_group(integration.team, source, payload, alerts)
-    team = integration.team
+        return _handle_group(integration, source, payload, alerts)
     incidents, created_count = [], 0
     for alert in alerts:
         labels, annotations = alert.get("labels") or {}, alert.get("annotations") or {}
@@ -185,11 +186,11 @@ def handle(integration, event, payload, *, source: str = SOURCE, version: str = 
         fields = {
             "title": _title(labels, annotations, alert["fingerprint"]),
             "summary": text(annotations.get("description"), 10000),
-            "severity": _severity(labels),
+            "severity": _mapped_severity(integration, labels),
             "url": _url(alert.get("generatorURL")),
         }
         incident, created = _open_or_resolve(
-            team,
+            integration,
             source,
             ref=external_id(alert),
             fingerprint=alert["fingerprint"][:200],
@@ -212,7 +213,8 @@ def group_fingerprint(payload) -> str:
     return "group:" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
 
 
-def _handle_group(team, source, payload, alerts):
+def _handle_group(integration, source, payload, alerts):
+    team = integration.team
     fingerprint = group_fingerprint(payload)
     times = [_times(alert) for alert in alerts]
     starts_at = min(start for start, _end, _at in times)
@@ -243,11 +245,11 @@ def _handle_group(team, source, payload, alerts):
     fields = {
         "title": _title({**common_labels, **group_labels}, common_annotations, fingerprint),
         "summary": text(common_annotations.get("description"), 5000) or text("\n".join(lines), 10000),
-        "severity": min(_severity(alert.get("labels") or {}) for alert in alerts),  # SEV1 < SEV2 < …
+        "severity": min(_mapped_severity(integration, alert.get("labels") or {}) for alert in alerts),  # SEV1 < …
         "url": next((url for url in (_url(alert.get("generatorURL")) for alert in alerts) if url), ""),
     }
     incident, created = _open_or_resolve(
-        team,
+        integration,
         source,
         ref=ref,
         fingerprint=fingerprint,

@@ -7,12 +7,11 @@ an event whose own `updated_at` (issue, deployment or deployment status) is olde
 WEBHOOK_MAX_EVENT_AGE_DAYS is refused.
 """
 
-from django.db.models import Q
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from improvement import services as improvement_services
 from incidents import services as incident_services
+from integrations import mapping
 from integrations.webhooks import (
     Ignored,
     body_signature,
@@ -53,15 +52,16 @@ def describe(headers, payload) -> tuple[str, str]:
     return event, delivery
 
 
-def _service_for(team, repository: dict):
-    """The team's service for a repository: its slug or name equal to the repository name, ignoring case
-    (repository `Hello-World` is service `hello-world`); a slug match first."""
+def _repository_name(repository) -> str:
     name = repository.get("name") if isinstance(repository, dict) else None
-    if not isinstance(name, str) or not name:
-        return None
-    candidates = team.services.filter(Q(slug__iexact=name) | Q(slug=slugify(name)[:60]) | Q(name__iexact=name))
-    matches = sorted(candidates, key=lambda service: (service.slug.lower() != name.lower(), service.pk))
-    return matches[0] if matches else None
+    return name if isinstance(name, str) else ""
+
+
+def mapping_values(event, payload) -> list[tuple]:
+    """(repository name, no severity) for the mapping preview: deployments become changes."""
+    if event not in ("deployment", "deployment_status"):
+        return []
+    return [(_repository_name(payload.get("repository")), None, None)]
 
 
 def handle(integration, event, payload):
@@ -93,7 +93,7 @@ def handle(integration, event, payload):
         environment = text(dig(deployment, "environment", required=False), 60)
         fields = {
             "title": _("Deploy %(ref)s (%(sha)s) to %(env)s") % {"ref": ref, "sha": sha[:7], "env": environment},
-            "service": _service_for(team, repository),
+            "service": mapping.service_for(integration, _repository_name(repository)),
         }
         if event == "deployment_status":
             state = dig(payload, "deployment_status", "state", kind=str)

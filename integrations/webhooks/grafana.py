@@ -52,5 +52,8 @@ def describe(headers, payload) -> tuple[str, str]:
     return alertmanager.describe(headers, payload, version=VERSION)
 
 
+mapping_values = alertmanager.mapping_values
+
+
 def handle(integration, event, payload):
     return alertmanager.handle(integration, event, payload, source=SOURCE, version=VERSION)

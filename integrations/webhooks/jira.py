@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from improvement import services as improvement_services
 from incidents import services as incident_services
 from incidents.models import Incident
+from integrations import mapping
 from integrations.webhooks import (
     Ignored,
     body_signature,
@@ -58,6 +59,30 @@ def event_time(payload) -> dt.datetime:
         raise malformed("timestamp is out of range", {"timestamp": ["Out of range."]}) from None
 
 
+def _service_value(fields: dict) -> str:
+    """What the service is read from: the issue's first component, else its project key."""
+    components = fields.get("components")
+    if isinstance(components, list) and components and isinstance(components[0], dict):
+        name = text(components[0].get("name"), 200)
+        if name:
+            return name
+    project = fields.get("project")
+    return text(project.get("key"), 200) if isinstance(project, dict) else ""
+
+
+def _severity(priority: str) -> str:
+    return PRIORITY_SEVERITY.get(priority.lower(), "SEV4" if priority else "SEV3")
+
+
+def mapping_values(event, payload) -> list[tuple]:
+    """(component or project key, priority name, the default severity) for the mapping preview."""
+    issue = payload.get("issue") if isinstance(payload.get("issue"), dict) else {}
+    fields = issue.get("fields") if isinstance(issue.get("fields"), dict) else {}
+    priority = fields.get("priority") if isinstance(fields.get("priority"), dict) else {}
+    name = text(priority.get("name"), 40)
+    return [(_service_value(fields), name, _severity(name))]
+
+
 def _browse_url(issue: dict, key: str) -> str:
     link = issue.get("self")
     if isinstance(link, str) and "/rest/" in link:
@@ -75,17 +100,19 @@ def handle(integration, event, payload):
     summary = text(dig(fields, "summary", kind=str), 200) or key
     issuetype = text(dig(fields, "issuetype", "name", required=False), 100)
     if "incident" in issuetype.lower():
-        priority = text(dig(fields, "priority", "name", required=False), 40).lower()
+        priority = text(dig(fields, "priority", "name", required=False), 40)
         created_at = parse_time(dig(fields, "created"), "issue.fields.created")
         resolved_at = parse_time(dig(fields, "resolutiondate", required=False), "issue.fields.resolutiondate")
         event_at = event_time(payload)  # order-safe: a late update never overwrites a newer one
+        service = mapping.service_for(integration, _service_value(fields))
         incident, created = incident_services.upsert_incident_by_ref(
+            **({"service": service} if service is not None else {}),
             team=team,
             source="jira",
             external_id=key,
             event_at=event_at,
             title=summary,
-            severity=PRIORITY_SEVERITY.get(priority, "SEV4" if priority else "SEV3"),
+            severity=mapping.severity_for(integration, priority, _severity(priority)),
             started_at=created_at,
             detected_at=created_at,
             url=_browse_url(issue, key),

@@ -6,11 +6,11 @@ while a secret is rotated (one match suffices), no time: PagerDuty retries the s
 `event.occurred_at` is older than WEBHOOK_MAX_EVENT_AGE_DAYS is refused.
 """
 
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from incidents import services as incident_services
 from incidents.models import Incident
+from integrations import mapping
 from integrations.webhooks import (
     Ignored,
     body_signature,
@@ -46,13 +46,28 @@ def describe(headers, payload) -> tuple[str, str]:
     return event, str(delivery)[:200]
 
 
-def _severity(data: dict) -> str:
+def _severity_value(data: dict) -> str:
+    """What the severity is read from: the priority's name (P1…P5) when set, else the urgency."""
     priority = data.get("priority")
-    if isinstance(priority, dict) and isinstance(priority.get("summary"), str):
-        severity = PRIORITY_SEVERITY.get(priority["summary"].upper())
-        if severity:
-            return severity
-    return "SEV2" if data.get("urgency") == "high" else "SEV3"
+    if isinstance(priority, dict) and isinstance(priority.get("summary"), str) and priority["summary"].strip():
+        return priority["summary"][:40]
+    return text(data.get("urgency"), 40)
+
+
+def _severity(data: dict) -> str:
+    value = _severity_value(data)
+    severity = PRIORITY_SEVERITY.get(value.upper())
+    if severity:
+        return severity
+    return "SEV2" if value == "high" else "SEV3"
+
+
+def mapping_values(event, payload) -> list[tuple]:
+    """(service summary, priority or urgency, the default severity) for the mapping preview."""
+    event_body = payload.get("event") if isinstance(payload.get("event"), dict) else {}
+    data = event_body.get("data") if isinstance(event_body.get("data"), dict) else {}
+    service = data.get("service") if isinstance(data.get("service"), dict) else {}
+    return [(text(service.get("summary"), 200), _severity_value(data), _severity(data))]
 
 
 def handle(integration, event, payload):
@@ -67,13 +82,13 @@ def handle(integration, event, payload):
     service_name = text(dig(data, "service", "summary", required=False), 100)
     fields = {
         "title": text(dig(data, "title", required=False), 200) or external_id,
-        "severity": _severity(data),
+        "severity": mapping.severity_for(integration, _severity_value(data), _severity(data)),
         "url": text(dig(data, "html_url", required=False), 500),
     }
     existing = team.incidents.filter(source="pagerduty", external_id=external_id).first()
     if existing is None:
         fields.update(started_at=created_at, detected_at=created_at)
-        service = team.services.filter(slug=slugify(service_name)[:60]).first() if service_name else None
+        service = mapping.service_for(integration, service_name)
         if service is not None:
             fields["service"] = service
     # Order-safe: a late or out-of-order event (a triggered after the resolved) overwrites nothing newer.

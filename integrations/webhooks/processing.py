@@ -33,6 +33,7 @@ from integrations.webhooks import (
     grafana,
     jira,
     malformed,
+    opsgenie,
     pagerduty,
     servicenow,
 )
@@ -48,8 +49,10 @@ SOURCES = {
     Integration.Source.SERVICENOW: servicenow,
     Integration.Source.ALERTMANAGER: alertmanager,
     Integration.Source.GRAFANA: grafana,
+    Integration.Source.OPSGENIE: opsgenie,
 }
-STORED_HEADERS_SKIP = {"authorization", "cookie", "proxy-authorization"}
+# Credentials never stored with a delivery (Opsgenie's token travels in a custom header).
+STORED_HEADERS_SKIP = {"authorization", "cookie", "proxy-authorization", opsgenie.TOKEN_HEADER.lower()}
 NUDGE_KEY = "opskaizen:webhook-drain-queued"
 OUTCOME_FIELDS = ["outcome", "result", "error", "processed_at"]  # what applying a delivery writes
 NUDGE_TTL = 5  # seconds: a lost nudge holds the next ones back at most this long

@@ -12,6 +12,7 @@ import hmac
 
 from incidents import services as incident_services
 from incidents.models import Incident
+from integrations import mapping
 from integrations.webhooks import check_fresh, malformed, parse_time, require_signature, text, unix_time
 from integrations.webhooks.generic import verify_timestamped
 
@@ -48,6 +49,22 @@ def _value(record, name):
     return value if isinstance(value, str) else ("" if value is None else str(value))
 
 
+def _ci_name(record) -> str:
+    """The configuration item: its display value (sysparm_display_value=all), else its value."""
+    ci = record.get("cmdb_ci")
+    if isinstance(ci, dict):
+        return text(ci.get("display_value"), 200) or text(ci.get("value"), 200)
+    return text(ci, 200)
+
+
+def mapping_values(event, payload) -> list[tuple]:
+    """(configuration item, priority, the default severity) for the mapping preview."""
+    record = payload.get("result", payload) if isinstance(payload, dict) else {}
+    record = record if isinstance(record, dict) else {}
+    priority = _value(record, "priority")
+    return [(_ci_name(record), priority, PRIORITY_SEVERITY.get(priority, "SEV3"))]
+
+
 def describe(headers, payload) -> tuple[str, str]:
     record = _record(payload)
     sys_id = _value(record, "sys_id")
@@ -67,10 +84,15 @@ def handle(integration, event, payload):
     fields = {
         "title": text(_value(record, "short_description"), 200) or number,
         "summary": text(_value(record, "description"), 10000),
-        "severity": PRIORITY_SEVERITY.get(_value(record, "priority"), "SEV3"),
+        "severity": mapping.severity_for(
+            integration, _value(record, "priority"), PRIORITY_SEVERITY.get(_value(record, "priority"), "SEV3")
+        ),
         "started_at": opened_at,
         "detected_at": opened_at,
     }
+    service = mapping.service_for(integration, _ci_name(record))
+    if service is not None:
+        fields["service"] = service
     # Order-safe by the record's sys_updated_on: a late, older version overwrites nothing newer.
     event_at = parse_time(_value(record, "sys_updated_on"), "sys_updated_on")
     incident, created = incident_services.upsert_incident_by_ref(

@@ -23,6 +23,7 @@ from incidents.measures.queries import (  # noqa: F401 - re-exported for the fig
     postmortem_aggregates,
     postmortems,
     repeat_conditions,
+    repeat_factor_count,
     repeat_window_days,
     week_of,
 )

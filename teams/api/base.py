@@ -192,14 +192,20 @@ def _fresh(field: serializers.Field) -> serializers.Field:
     """An unbound copy of a template field.
 
     A field holding other fields (a nested serializer, a many=True relation, a ListField's
-    child) is deep-copied: the inner fields get bound to it. A plain field is built again
-    from its constructor arguments, shared rather than deep-copied: Field.__init__ copies the
-    lists it keeps, and a related field's queryset is only ever cloned (`.all()`).
+    child) is deep-copied: the inner fields get bound to it. A plain field is copied from the
+    template's attributes, its lists and dicts copied one level (what Field.__init__ copies when
+    it is built again from its arguments, at a tenth of the cost: two serializers of ~20 fields
+    per API write); a related field's queryset is only ever cloned (`.all()`). The template is
+    never bound, so what is copied is the state __init__ left.
     """
     arguments = [*field._args, *field._kwargs.values()]
     if isinstance(field, serializers.BaseSerializer) or any(isinstance(a, serializers.Field) for a in arguments):
         return copy.deepcopy(field)
-    return field.__class__(*field._args, **field._kwargs)
+    fresh = object.__new__(field.__class__)
+    fresh.__dict__ = {
+        name: value.copy() if isinstance(value, list | dict) else value for name, value in field.__dict__.items()
+    }
+    return fresh
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):

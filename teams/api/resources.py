@@ -7,7 +7,7 @@ from rest_framework import mixins, serializers, status, viewsets
 from teams import services
 from teams.api.auth import IsTeamCaller
 from teams.api.base import ModelSerializer, ServiceBackedViewSet, TeamField, TeamScopedViewSet
-from teams.filters import MembershipFilter, ServiceFilter, TeamFilter
+from teams.filters import MembershipFilterSet, ServiceFilterSet, TeamFilterSet
 from teams.models import Membership, Service, Team
 from teams.selectors import teams_for_request
 
@@ -23,7 +23,7 @@ class TeamSerializer(ModelSerializer):
 @extend_schema_view(list=extend_schema(summary="Teams the caller may see"), retrieve=extend_schema(summary="A team"))
 class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TeamScopedViewSet, viewsets.GenericViewSet):
     serializer_class = TeamSerializer
-    filterset_class = TeamFilter
+    filterset_class = TeamFilterSet
     permission_classes = [IsTeamCaller]
     lookup_field = "slug"
     lookup_value_regex = "[^/]+"
@@ -66,7 +66,7 @@ class ServiceSerializer(ModelSerializer):
 )
 class ServiceViewSet(ServiceBackedViewSet):
     serializer_class = ServiceSerializer
-    filterset_class = ServiceFilter
+    filterset_class = ServiceFilterSet
     ordering_fields = ["name", "created_at", "tier"]
     http_method_names = ["get", "post", "patch", "head", "options"]
 
@@ -101,7 +101,7 @@ class MembershipSerializer(ModelSerializer):
 )
 class MembershipViewSet(ServiceBackedViewSet):
     serializer_class = MembershipSerializer
-    filterset_class = MembershipFilter
+    filterset_class = MembershipFilterSet
     ordering_fields = ["created_at", "role"]
     write_role = Membership.Role.LEAD
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]

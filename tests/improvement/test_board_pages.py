@@ -41,7 +41,7 @@ def test_board_query_count_does_not_grow_with_cards(client, member, team, django
         services.move_action(action=ActionFactory(team=team, owner=member), to_stage="do")
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(url)
-    assert sum(len(c["actions"]) for c in response.context["columns"]) == 26
+    assert sum(c["count"] for c in response.context["columns"]) == 26
 
 
 def test_the_move_form_asks_what_the_target_stage_needs(client, member, team):
@@ -239,3 +239,16 @@ def test_an_owner_from_another_team_is_refused_on_the_owner_field(client, member
     assert response.status_code == 400
     assert response.context["form"].errors["owner"]
     assert not Action.objects.exists()
+
+
+def test_the_board_filters_by_owner_username_like_the_api(client, member, lead, team, other_team):
+    ActionFactory(team=team, owner=member, title="Mine")
+    ActionFactory(team=team, owner=lead, title="The lead's")
+    client.force_login(member)
+    response = client.get(reverse("improvement:board", args=[team.slug]), {"owner": member.username})
+    cards = [a.title for column in response.context["columns"] for a in column["actions"]]
+    assert cards == ["Mine"]
+    html = response.content.decode()
+    assert f'<option value="{member.username}" selected>' in html
+    assert f'<option value="{lead.username}">' in html
+    assert [f.name for f in response.context["fields"]] == ["owner", "kind", "origin", "service"]

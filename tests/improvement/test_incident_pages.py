@@ -5,6 +5,7 @@ import zoneinfo
 
 import pytest
 from django.urls import reverse
+from rest_framework.test import APIClient
 
 from improvement.models import Action
 from incidents.models import ContributingFactor, Incident, Postmortem, TimelineEvent
@@ -49,7 +50,7 @@ def test_incident_list_filters_by_service_severity_status_period_and_search(clie
 
     assert titles(service=gateway.pk) == ["Gateway down", "Old outage"]
     assert titles(severity="SEV3") == ["Slow queries"]
-    assert titles(started_after="2026-03-01", started_before="2026-03-31") == ["Gateway down", "Slow queries"]
+    assert titles(started_from="2026-03-01", started_to="2026-03-31") == ["Gateway down", "Slow queries"]
     assert titles(q="outage") == ["Old outage"]
     assert titles(status="resolved") == []
 
@@ -265,3 +266,30 @@ def test_one_click_mitigation_stamps_the_time_and_the_timeline(client, member, t
     client.post(reverse("incidents:status", args=[team.slug, incident.pk]), {"status": "closed"})
     incident.refresh_from_db()
     assert incident.status == "mitigated"
+
+
+def test_the_incident_list_and_the_api_read_one_filter_set(client, member, team):
+    """The page's one-choice select and the API's repeated values are the same filter."""
+    IncidentFactory(team=team, severity="SEV1", title="Gateway down", summary="502s at the edge")
+    IncidentFactory(team=team, severity="SEV2", title="Slow queries")
+    IncidentFactory(team=team, severity="SEV4", title="Typo on the status page")
+    client.force_login(member)
+    page = client.get(reverse("incidents:list", args=[team.slug]), {"severity": "SEV1"})
+    assert [i.title for i in page.context["page"].object_list] == ["Gateway down"]
+    assert '<option value="SEV1" selected>' in page.content.decode()
+    assert [f.name for f in page.context["fields"]] == [
+        "q",
+        "service",
+        "severity",
+        "status",
+        "started_from",
+        "started_to",
+    ]
+    api_client = APIClient()
+    api_client.force_authenticate(member)
+    rows = api_client.get("/api/v1/incidents/?severity=SEV1&severity=SEV2").json()["results"]
+    assert sorted(row["title"] for row in rows) == ["Gateway down", "Slow queries"]
+    rows = api_client.get("/api/v1/incidents/", {"q": "edge"}).json()["results"]
+    assert [row["title"] for row in rows] == ["Gateway down"]
+    refused = api_client.get("/api/v1/incidents/", {"severity": "SEV9"})
+    assert refused.status_code == 400 and "severity" in refused.json()["errors"]

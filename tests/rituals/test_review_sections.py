@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from rituals import review_board
 from rituals.models import ReviewDecision, ReviewSession
-from rituals.views import AGENDA_SECTIONS, REVIEW_SECTION_CAP, REVIEW_SECTION_PAGE_SIZE
+from rituals.views.agenda_items import AGENDA_SECTIONS, REVIEW_SECTION_CAP, REVIEW_SECTION_PAGE_SIZE
 from tests.factories import ActionFactory
 from tests.rituals.agendas import big_session, item
 from tests.web import once

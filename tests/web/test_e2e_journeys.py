@@ -299,7 +299,7 @@ def test_a_lead_sets_up_a_ritual_then_runs_its_review_board_and_closes_it(page):
 
 
 def test_a_lead_walks_a_long_agenda_section_by_section(page):
-    from rituals.views import REVIEW_SECTION_CAP, REVIEW_SECTION_PAGE_SIZE
+    from rituals.views.agenda_items import REVIEW_SECTION_CAP, REVIEW_SECTION_PAGE_SIZE
     from tests.rituals.agendas import big_session
 
     team = TeamFactory(name="Platform SRE", slug="platform-sre", timezone="Europe/Paris")

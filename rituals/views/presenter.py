@@ -14,13 +14,13 @@ from django.views.decorators.http import require_GET
 from improvement.models import Check
 from incidents.models import TimelineEvent
 from reporting import metrics
-from rituals.views import (
-    _agenda_by_section,
-    _agenda_item,
-    _decisions_by_item,
-    _session,
-    _session_context,
-    _with_moves,
+from rituals.views.agenda_items import (
+    agenda_by_section,
+    agenda_item,
+    decisions_by_item,
+    session_context,
+    session_or_404,
+    with_moves,
 )
 from teams.decorators import team_view
 
@@ -65,21 +65,21 @@ def _context_of(team, session, item: dict) -> dict:
 @team_view()
 def review_present(request, team, pk):
     """One agenda item, big, with its context and the board's decisions; ?item=N (1-based, agenda order)."""
-    session = _session(team, pk)
-    sections = [s for s in _agenda_by_section(session) if s["count"]]
+    session = session_or_404(team, pk)
+    sections = [s for s in agenda_by_section(session) if s["count"]]
     total = sum(s["count"] for s in sections)
     number = request.GET.get("item", "1")
     number = int(number) if number.isdigit() else 1
     if total and not 1 <= number <= total:
         raise Http404
     url = reverse("rituals:review_present", args=[team.slug, session.pk])
-    context = _session_context(request, team, session, total=total, sections=sections, present_url=url)
+    context = session_context(request, team, session, total=total, sections=sections, present_url=url)
     found = _position(sections, number) if total else None
     if found is None:
         return render(request, "rituals/review_present.html", context)
     section, _index, raw = found
-    decisions = _decisions_by_item(session, [raw["id"]]).get(raw["id"], [])
-    item = _with_moves([_agenda_item(raw, number, decisions)], session)[0]
+    decisions = decisions_by_item(session, [raw["id"]]).get(raw["id"], [])
+    item = with_moves([agenda_item(raw, number, decisions)], session)[0]
     done = sum(s["discussed"] for s in sections)
     context.update(
         item=item,

@@ -1,0 +1,1 @@
+"""The rituals pages, by feature: the rituals' settings, the review board, presenter mode, my work."""
