@@ -28,11 +28,17 @@ def figures_by_team(scope: Scope, *, now: dt.datetime | None = None) -> dict[int
         rows = queryset.order_by().values("team_id").annotate(**aggregates)
         grouped[source] = ({row["team_id"]: row for row in rows}, _empty(aggregates))
     mtbf = mtbf_by_service(scope)
+    factor_repeats = queries.repeat_factor_counts(scope)
     found = {}
     for team_id in scope.team_ids:
         one = Scope((team_id,), scope.service_id, scope.tz, scope.start, scope.end)
         rows = {source: by_team.get(team_id, empty) for source, (by_team, empty) in grouped.items()}
-        found[team_id] = assemble(one, rows, [row for row in mtbf if row["team"] == team_id])
+        found[team_id] = assemble(
+            one,
+            rows,
+            [row for row in mtbf if row["team"] == team_id],
+            repeat_factor=factor_repeats.get(team_id, 0),
+        )
     return found
 
 

@@ -62,7 +62,7 @@ def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
     """Reliability, speed, flexibility and improvement health over the scope's whole range, with DORA bands."""
     now = now or timezone.now()
     rows = {source: queryset.aggregate(**aggregates) for source, (queryset, aggregates) in sources(scope, now).items()}
-    return assemble(scope, rows, mtbf_by_service(scope))
+    return assemble(scope, rows, mtbf_by_service(scope), repeat_factor=queries.repeat_factor_count(scope))
 
 
 def sources(scope: Scope, now: dt.datetime) -> dict:
@@ -78,8 +78,8 @@ def sources(scope: Scope, now: dt.datetime) -> dict:
     }
 
 
-def assemble(scope: Scope, rows: dict, mtbf: list[dict]) -> dict:
-    """The figures from each source's aggregate row (see ``sources``) and the MTBF rows."""
+def assemble(scope: Scope, rows: dict, mtbf: list[dict], *, repeat_factor: int) -> dict:
+    """The figures from each source's aggregate row (see ``sources``), the MTBF rows and the factor repeats."""
     weeks = len(scope.weeks)
     days = scope.duration.total_seconds() / 86400
     inc, chg, pm, flow, carried, act = (rows[key] for key in ("inc", "chg", "pm", "flow", "carried", "act"))
@@ -100,7 +100,7 @@ def assemble(scope: Scope, rows: dict, mtbf: list[dict]) -> dict:
                 "window_days": queries.repeat_window_days(),
                 "by_problem": inc["repeat_problem"],
                 "by_service": inc["repeat_service"],
-                "by_factor_category": queries.repeat_factor_count(scope),
+                "by_factor_category": repeat_factor,
             },
             # Secondary, under its own name: any incident on a service that had one within N days.
             "same_service_repeat_rate": {
