@@ -65,6 +65,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: it times the whole answer, every middleware included (config/prometheus.py).
+    "config.prometheus.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -468,3 +470,9 @@ OPSKAIZEN_WEBHOOK_LEASE_SECONDS = env.int("OPSKAIZEN_WEBHOOK_LEASE_SECONDS", def
 # names hosts / networks (CIDR) in the allow-list.
 OUTGOING_ALLOW_PRIVATE_NETWORKS = env.bool("OUTGOING_ALLOW_PRIVATE_NETWORKS", default=False)
 OUTGOING_ALLOWED_HOSTS = env.list("OUTGOING_ALLOWED_HOSTS", default=[])
+
+# --- Prometheus (/metrics, config/prometheus.py) ---------------------------
+# The instance-wide scrape credential (Authorization: Bearer …); empty: /metrics answers 404.
+METRICS_SCRAPE_TOKEN = env.str("METRICS_SCRAPE_TOKEN", default="")
+# How long the teams' figures are reused between scrapes (they move by the week).
+METRICS_CACHE_SECONDS = env.int("METRICS_CACHE_SECONDS", default=300)

@@ -6,12 +6,13 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from config import health, views
+from config import health, prometheus, views
 from teams import views as team_views
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz/", health.healthz, name="healthz"),
+    path("metrics", prometheus.metrics_view, name="metrics"),
     # The metrics API: before the api/v1/ router, whose catch-all answers a JSON 404.
     path("api/v1/metrics/", include("reporting.api_urls")),
     path("accounts/login/", team_views.LoginView.as_view(), name="login"),
@@ -23,6 +24,8 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="api-schema"), name="api-docs"),
     path("hooks/", include("integrations.webhooks.urls")),
     path("calendar/", include("rituals.calendar_urls")),
+    path("reports/", include("reporting.across_urls")),
+    path("reports/", include("rituals.report_urls")),
     path("", views.home, name="home"),
     path("i18n/", include("django.conf.urls.i18n")),
     # The team pages under /t/<team_slug>/, one include per app.

@@ -106,3 +106,18 @@ class BoardDecisionForm(forms.Form):
         if data.get("decision") in ("move", "assign", "redate") and not data.get("action_id"):
             self.add_error(None, _("This item is not an action."))
         return data
+
+
+class MonthlyReportForm(forms.Form):
+    """Which month the monthly operations report covers, and in which language it is written."""
+
+    month = forms.DateField(
+        label=_("Month"),
+        input_formats=["%Y-%m"],
+        required=False,
+        widget=forms.DateInput(attrs={"type": "month"}, format="%Y-%m"),
+        error_messages={"invalid": _("Enter a month as YYYY-MM.")},
+    )
+    lang = forms.ChoiceField(
+        label=_("Language"), choices=[("", _("as the page")), ("en", "English"), ("fr", "Français")], required=False
+    )

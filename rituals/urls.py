@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from rituals.views import my_work, presenter, review, rituals
+from rituals.views import my_work, presenter, report, review, rituals
 
 app_name = "rituals"
 urlpatterns = [
@@ -18,4 +18,6 @@ urlpatterns = [
     path("reviews/<int:pk>/notes/", review.review_notes, name="review_notes"),
     path("reviews/<int:pk>/close/", review.review_close, name="review_close"),
     path("reviews/<int:pk>/summary.md", review.review_export, name="review_export"),
+    path("reports/monthly/", report.team_report, name="monthly_report"),
+    path("reports/monthly.pdf", report.team_report, name="monthly_report_pdf"),
 ]

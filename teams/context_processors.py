@@ -1,7 +1,7 @@
 """What every page's header needs: the user's teams (for the switcher), the current team and role."""
 
 from teams.models import Membership
-from teams.selectors import teams_for_user
+from teams.selectors import is_observer, teams_for_user
 
 
 def navigation(request):
@@ -23,6 +23,8 @@ def navigation(request):
     rank = Membership.RANK.get(role, -1) if role else -1
     return {
         "user_teams": teams_for_user(user).only("name", "slug"),
+        # Cached on the user by teams_for_user: no query of its own.
+        "observer": user.is_superuser or is_observer(user),
         "current_team": team,
         "current_role": role,
         "can_write": rank >= Membership.RANK[Membership.Role.MEMBER],

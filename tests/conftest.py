@@ -1,9 +1,9 @@
 """Shared fixtures, and the rule that tests needing PostgreSQL or Redis never skip silently in CI.
 
-Tests marked `postgres`, `redis` or `alertmanager` run when the service is configured
-(DATABASE_URL on PostgreSQL, REDIS_URL reachable, Debian's prometheus-alertmanager installed). Without it they skip on a
-developer's laptop, but with OPSKAIZEN_REQUIRE_SERVICES=1 (the PostgreSQL +
-Redis leg of .ci/run) a missing service is a failure, never a skip.
+Tests marked `postgres`, `redis`, `alertmanager` or `prometheus` run when the service is configured
+(DATABASE_URL on PostgreSQL, REDIS_URL reachable, Debian's prometheus-alertmanager or prometheus
+installed). Without it they skip on a developer's laptop, but with OPSKAIZEN_REQUIRE_SERVICES=1
+(the PostgreSQL + Redis leg of .ci/run) a missing service is a failure, never a skip.
 """
 
 import os
@@ -20,6 +20,8 @@ from tests import factories
 REQUIRE_SERVICES = os.environ.get("OPSKAIZEN_REQUIRE_SERVICES") == "1"
 # The real Alertmanager the `alertmanager` tests run (Debian's package, installed by .ci/run).
 ALERTMANAGER = "/usr/bin/prometheus-alertmanager"
+# The real Prometheus the `prometheus` tests run against a live server (Debian's package, installed by .ci/run).
+PROMETHEUS = "/usr/bin/prometheus"
 
 
 def _on_postgres() -> bool:
@@ -50,6 +52,8 @@ def pytest_runtest_setup(item):
             missing.append(reason)
     if item.get_closest_marker("alertmanager") and not os.access(ALERTMANAGER, os.X_OK):
         missing.append(f"{ALERTMANAGER} is not installed (apt-get install prometheus-alertmanager)")
+    if item.get_closest_marker("prometheus") and not os.access(PROMETHEUS, os.X_OK):
+        missing.append(f"{PROMETHEUS} is not installed (apt-get install prometheus)")
     if missing:
         message = "; ".join(missing)
         if REQUIRE_SERVICES:

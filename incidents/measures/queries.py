@@ -70,6 +70,11 @@ def repeat_conditions() -> dict[str, Q]:
 
 
 def repeat_factor_count(scope: Scope) -> int:
+    """How many incidents of the scope repeat a contributing-factor category (see repeat_factor_counts)."""
+    return sum(repeat_factor_counts(scope).values())
+
+
+def repeat_factor_counts(scope: Scope) -> dict[int, int]:
     """How many incidents of the scope `repeat_conditions()["repeat_factor"]` holds for, counted from one narrow read.
 
     The same definition (a contributing-factor category of the incident came up in one of its team's
@@ -100,13 +105,15 @@ def repeat_factor_count(scope: Scope) -> int:
             own.setdefault(incident_id, (incident_team_id, started_at, set()))[2].add(category)
     for found in times.values():
         found.sort()
-    repeats = 0
+    # Per team: an incident is looked up among its own team's factors only, so a team's count is the
+    # same in a scope of several teams as alone (the view across teams groups by team).
+    repeats: dict[int, int] = {}
     for team_id, started_at, categories in own.values():
         for category in categories:
             found = times.get((team_id, category), [])
             first = bisect.bisect_left(found, started_at - window)
             if first < len(found) and found[first] < started_at:
-                repeats += 1
+                repeats[team_id] = repeats.get(team_id, 0) + 1
                 break
     return repeats
 

@@ -61,16 +61,28 @@ def mtbf_by_service(scope: Scope) -> list[dict]:
 def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
     """Reliability, speed, flexibility and improvement health over the scope's whole range, with DORA bands."""
     now = now or timezone.now()
+    rows = {source: queryset.aggregate(**aggregates) for source, (queryset, aggregates) in sources(scope, now).items()}
+    return assemble(scope, rows, mtbf_by_service(scope), repeat_factor=queries.repeat_factor_count(scope))
+
+
+def sources(scope: Scope, now: dt.datetime) -> dict:
+    """Each source's queryset and its aggregates: aggregated once for a scope, or grouped by team."""
     today = timezone.localtime(now, scope.tz).date()
+    return {
+        "inc": (queries.incidents(scope), queries.incident_aggregates()),
+        "chg": (queries.changes(scope), queries.change_aggregates()),
+        "pm": (queries.postmortems(scope), queries.postmortem_aggregates()),
+        "flow": (queries.transitions(scope), queries.transition_aggregates()),
+        "carried": (queries.transitions(scope, before_start=True), queries.wip_before_aggregates()),
+        "act": (queries.actions(scope), queries.action_aggregates(scope, now=now, today=today)),
+    }
+
+
+def assemble(scope: Scope, rows: dict, mtbf: list[dict], *, repeat_factor: int) -> dict:
+    """The figures from each source's aggregate row (see ``sources``), the MTBF rows and the factor repeats."""
     weeks = len(scope.weeks)
     days = scope.duration.total_seconds() / 86400
-    inc = queries.incidents(scope).aggregate(**queries.incident_aggregates())
-    chg = queries.changes(scope).aggregate(**queries.change_aggregates())
-    pm = queries.postmortems(scope).aggregate(**queries.postmortem_aggregates())
-    flow = queries.transitions(scope).aggregate(**queries.transition_aggregates())
-    carried = queries.transitions(scope, before_start=True).aggregate(**queries.wip_before_aggregates())
-    act = queries.actions(scope).aggregate(**queries.action_aggregates(scope, now=now, today=today))
-
+    inc, chg, pm, flow, carried, act = (rows[key] for key in ("inc", "chg", "pm", "flow", "carried", "act"))
     deployments = chg["deployments"]
     lead_time = _distribution(chg, "lead_time")
     cfr = _share(chg["failed_deployments"], deployments)
@@ -88,7 +100,7 @@ def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
                 "window_days": queries.repeat_window_days(),
                 "by_problem": inc["repeat_problem"],
                 "by_service": inc["repeat_service"],
-                "by_factor_category": queries.repeat_factor_count(scope),
+                "by_factor_category": repeat_factor,
             },
             # Secondary, under its own name: any incident on a service that had one within N days.
             "same_service_repeat_rate": {
@@ -96,7 +108,7 @@ def period_figures(scope: Scope, *, now: dt.datetime | None = None) -> dict:
                 "window_days": queries.repeat_window_days(),
             },
             "failed_change_restore": _distribution(inc, "failed_change_restore"),
-            "mtbf": mtbf_by_service(scope),
+            "mtbf": mtbf,
         },
         "speed": {
             "deployment_frequency": {

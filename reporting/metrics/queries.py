@@ -24,6 +24,7 @@ from incidents.measures.queries import (  # noqa: F401 - re-exported for the fig
     postmortems,
     repeat_conditions,
     repeat_factor_count,
+    repeat_factor_counts,
     repeat_window_days,
     week_of,
 )

@@ -192,8 +192,11 @@ def weekly_rows(scope: Scope) -> dict[str, dict[dt.date, dict]]:
 
 def weekly_series(scope: Scope) -> dict:
     """Every weekly series of the scope: values, counts behind them, XmR limits and signals."""
-    by_source = weekly_rows(scope)
-    weeks = scope.weeks
+    return build_series(weekly_rows(scope), scope.weeks, tz=scope.tz.key)
+
+
+def build_series(by_source: dict[str, dict[dt.date, dict]], weeks: list[dt.date], *, tz: str) -> dict:
+    """The series from the weekly rows of each source (see ``weekly_rows``)."""
     series = {}
     for key, (pole, label, unit, source, value_of) in SERIES.items():
         points = [value_of(by_source[source].get(week, {})) for week in weeks]
@@ -212,4 +215,4 @@ def weekly_series(scope: Scope) -> dict:
                 for signal in control.signals(values, limits)
             ],
         }
-    return {"timezone": scope.tz.key, "weeks": weeks, "series": series}
+    return {"timezone": tz, "weeks": weeks, "series": series}
