@@ -10,6 +10,7 @@ two years ending on END; the first team, slug "bench-00", is the one measured.
 
 import argparse
 import datetime as dt
+import json
 import random
 import time
 
@@ -56,7 +57,9 @@ def column_defaults(table, columns):
         if field.column in columns or field.null:
             continue
         if field.has_default():
-            extra[field.column] = field.get_default()
+            default = field.get_default()
+            # COPY takes text: a JSON column's default goes in as its JSON text.
+            extra[field.column] = json.dumps(default) if field.get_internal_type() == "JSONField" else default
         elif field.blank and field.get_internal_type() in ("CharField", "TextField", "SlugField", "URLField"):
             extra[field.column] = ""
     return extra

@@ -76,6 +76,7 @@ Version 1 (still stored in older sessions) had no sections: one item per (reason
 version 2 shape, keeping version 1 item ids, so the decisions recorded on them still match.
 """
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -83,6 +84,7 @@ import logging
 
 from dateutil.relativedelta import relativedelta
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, transaction
 from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
@@ -223,9 +225,12 @@ def _json_safe(value):
 
 
 def _metric_signals(team, now) -> list[dict]:
-    """Control-limit signals from the metrics module; a failure there must not stop the agenda from freezing."""
+    """Control-limit signals; a failure must not stop the agenda from freezing: inside the tick's
+    transaction they are read in a savepoint (on PostgreSQL a failed query aborts the transaction)."""
+    guard = transaction.atomic() if connection.in_atomic_block else contextlib.nullcontext()
     try:
-        return list(metrics.signals_for_team(team, now=now))
+        with guard:
+            return list(metrics.signals_for_team(team, now=now))
     except Exception:
         logger.exception("agenda: metric signals failed for team %s; freezing the agenda without them", team.pk)
         return []

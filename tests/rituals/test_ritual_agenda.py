@@ -278,6 +278,27 @@ def test_agenda_freezes_without_metric_signals_when_the_metrics_fail(team, sessi
     assert "metric signals failed" in caplog.text
 
 
+def test_a_failed_query_in_the_metric_signals_leaves_the_transaction_usable(team, session, now, monkeypatch):
+    """The tick freezes the agenda in one transaction: on PostgreSQL a failed query would abort it."""
+    from django.db import transaction
+
+    from reporting import metrics
+
+    def failing_query(team, *, now):
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table_for_the_metric_signals")
+        return []
+
+    monkeypatch.setattr(metrics, "signals_for_team", failing_query)
+    fresh_action(team, now, title="Overdue", due_date=(now - 3 * DAY).date())
+    with transaction.atomic():
+        document = agenda.build_agenda(session=session, now=now)
+        session.agenda = document
+        session.save(update_fields=["agenda"])  # the same transaction writes the agenda afterwards
+    session.refresh_from_db()
+    assert "Overdue" in [item["title"] for item in session.agenda["items"]]
+
+
 def test_real_metric_signals_are_frozen_with_their_label_and_week(team, session, now, monkeypatch):
     from reporting import metrics
 
