@@ -276,6 +276,14 @@ def test_each_unit_restarts_its_process_as_a_non_root_user_with_the_environment_
     assert unit(name)["Install"]["WantedBy"] == "opskaizen.target"
 
 
+def test_the_web_unit_gives_gunicorn_workers_one_fresh_metrics_folder():
+    """Without PROMETHEUS_MULTIPROC_DIR each worker would answer /metrics with its own requests only."""
+    service = unit("opskaizen-web.service")["Service"]
+    environment = dict(assignment.split("=", 1) for assignment in service["Environment"].split())
+    assert environment["PROMETHEUS_MULTIPROC_DIR"] == "/run/" + service["RuntimeDirectory"]
+    assert environment["OPSKAIZEN_VAR_DIR"] == "/var/lib/opskaizen"
+
+
 def test_beat_is_its_own_unit_and_never_inside_the_worker():
     worker = unit("opskaizen-worker.service")["Service"]["ExecStart"]
     beat = unit("opskaizen-beat.service")["Service"]["ExecStart"]
