@@ -63,22 +63,26 @@ def matching_standardised_actions(incident: Incident, *, factors: bool = True):
 def may_recur(team_id: int, incidents: list[Incident]) -> list[Incident]:
     """Of a batch just logged, the incidents some standardised action may see coming back (one query).
 
-    The batch form of `matching_standardised_actions(incident, factors=False).exists()`, oldest first.
+    A prefilter for `matching_standardised_actions(incident, factors=False)`, which `record_recurrence`
+    runs on each candidate: it only leaves out incidents that rule cannot match, oldest first. An
+    incident with an alert fingerprint stays a candidate (the same alert may have come back).
     """
     targets = Action.objects.filter(
-        team_id=team_id,
-        stage=Stage.DONE,
-        decision=Action.Decision.STANDARDISE,
-        target_kind__in=[Action.TargetKind.SERVICE, Action.TargetKind.PROBLEM],
+        team_id=team_id, stage=Stage.DONE, decision=Action.Decision.STANDARDISE
     ).values_list("target_kind", "target_service_id", "target_problem_id", "stage_entered_at")
     since: dict[tuple[str, int], dt.datetime] = {}
+    earliest = None
     for kind, service_id, problem_id, entered in targets:
-        key = (kind, service_id if kind == Action.TargetKind.SERVICE else problem_id)
-        since[key] = min(entered, since.get(key, entered))
-    if not since:
+        earliest = entered if earliest is None else min(earliest, entered)
+        if kind in (Action.TargetKind.SERVICE, Action.TargetKind.PROBLEM):
+            key = (kind, service_id if kind == Action.TargetKind.SERVICE else problem_id)
+            since[key] = min(entered, since.get(key, entered))
+    if earliest is None:
         return []
 
     def hit(incident: Incident) -> bool:
+        if incident.fingerprint and earliest <= incident.started_at:
+            return True
         keys = [(Action.TargetKind.SERVICE, incident.service_id), (Action.TargetKind.PROBLEM, incident.problem_id)]
         return any(key in since and since[key] <= incident.started_at for key in keys if key[1])
 

@@ -80,3 +80,20 @@ def test_the_same_alert_in_another_team_is_no_recurrence(
         send(hook, firing_after_standardisation(), hook.bearer_token)
     assert Incident.objects.get(team=other_team).fingerprint == FINGERPRINT
     assert not Recurrence.objects.exists()
+
+
+def test_the_same_alert_in_a_batch_is_a_recurrence_too(action_on_that_alert, django_capture_on_commit_callbacks):
+    """The batch upsert's prefilter (recurrence.may_recur) keeps the fingerprint rule of the one-row path."""
+    from incidents import bulk
+
+    action = action_on_that_alert
+    row = {
+        "external_id": "a-1",
+        "title": "Same alert",
+        "fingerprint": FINGERPRINT,
+        "started_at": at("2026-03-10 08:00"),
+    }
+    with django_capture_on_commit_callbacks(execute=True):
+        (outcome,) = bulk.upsert_incidents_by_ref(team=action.team, source="sheet", rows=[row])
+    link = Recurrence.objects.get(action=action, incident=outcome.record)
+    assert link.match == Recurrence.Match.EXACT and FINGERPRINT in link.reason
