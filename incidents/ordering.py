@@ -40,7 +40,8 @@ STATUS_STAMPS = {
 }
 
 
-def _unset(value) -> bool:
+def unset(value) -> bool:
+    """No value: None or the empty string."""
     return value is None or value == ""
 
 
@@ -50,7 +51,7 @@ def field_stamp(incident: Incident, name: str) -> dt.datetime | None:
     if stamp:
         return dt.datetime.fromisoformat(stamp)
     # Before the per-field map, or edited by hand: a set value is as new as the newest event applied.
-    if incident.pk is not None and not _unset(getattr(incident, name, None)):
+    if incident.pk is not None and not unset(getattr(incident, name, None)):
         return incident.source_event_at
     return None
 

@@ -202,13 +202,18 @@ def set_incident_status(*, incident: Incident, status: str, at=None, by=None, ev
         incident = Incident.objects.select_for_update().get(pk=incident.pk)
         if not ordering.status_may_move(incident, status, event_at):
             return incident  # an older event than the one that set the status: it stays
+    return update_incident(incident=incident, by=by, event_at=event_at, **status_fields(incident, status, at))
+
+
+def status_fields(incident: Incident, status: str, at) -> dict:
+    """The fields that move `incident` to `status`: the status, and the timestamp it implies where unset."""
     fields: dict = {"status": status}
     stamp = Incident.STATUS_REQUIRES.get(status)
     if stamp and getattr(incident, stamp) is None:
         fields[stamp] = at
         if stamp == "resolved_at" and incident.mitigated_at is None:
             fields["mitigated_at"] = at
-    return update_incident(incident=incident, by=by, event_at=event_at, **fields)
+    return fields
 
 
 # The moves an incident page and the API offer: acknowledge, then the statuses in order.

@@ -6,6 +6,11 @@ implements `verify(headers, body, secret)`, `describe(headers, payload) -> (even
 do not use, recorded as ignored with the reason); those whose values the lead may map also offer
 `mapping_values(event, payload)` for the mapping preview (integrations.mapping, .preview).
 
+A source whose events are incident upserts also offers `plan(integration, event, payload) -> Plan |
+Ignored | None`: the delivery's writes as data (incident rows for incidents.bulk), so the drain
+applies a whole batch of deliveries with one lookup and bulk writes. `plan` returning None hands
+that delivery to `handle` (a change, an action, a write that depends on a lookup first).
+
 Replay protection depends on what the sender signs:
 
 - a signed send time (generic, ServiceNow): `check_fresh`, 5 minutes either way; a retry is signed anew;
@@ -19,6 +24,7 @@ import binascii
 import datetime as dt
 import hashlib
 import hmac
+from dataclasses import dataclass
 
 from dateutil import parser as dateparser
 from django.conf import settings
@@ -127,6 +133,26 @@ def check_age(moment: dt.datetime | None, what: str) -> None:
             _("The %(what)s is more than %(days)d days ago: refused.") % {"what": what, "days": days},
             {what: [_("Older than %(days)d days.") % {"days": days}]},
         )
+
+
+@dataclass
+class Plan:
+    """What one delivery writes, as incident rows of one source (see incidents.bulk for the row keys).
+
+    The drain applies the rows of a delivery whole or not at all; `result` is the delivery's result
+    as recorded on it: `{key: pk, "created": bool}`, or with `many` `{"incidents": [pk…], "created": n}`.
+    """
+
+    source: str
+    rows: list[dict]
+    many: bool = False
+    key: str = "incident"
+
+    def result(self, outcomes) -> dict:
+        if self.many:
+            return {"incidents": [o.record.pk for o in outcomes], "created": sum(o.created for o in outcomes)}
+        (outcome,) = outcomes
+        return {self.key: outcome.record.pk, "created": outcome.created}
 
 
 class Ignored:

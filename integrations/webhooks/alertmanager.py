@@ -24,6 +24,7 @@ reopen the incident. Alertmanager sends no delivery id: the digest of the body d
 identical re-send (a retry after a failed send, or a repeat_interval notification).
 """
 
+import functools
 import hashlib
 import json
 
@@ -37,6 +38,7 @@ from integrations import mapping
 from integrations.models import Integration
 from integrations.webhooks import (
     Ignored,
+    Plan,
     authorization_secret,
     dig,
     malformed,
@@ -172,37 +174,51 @@ def _title(labels: dict, annotations: dict, default: str) -> str:
     return text(annotations.get("summary"), 200) or text(labels.get("alertname"), 200) or default
 
 
-def handle(integration, event, payload, *, source: str = SOURCE, version: str = "4"):
-    """Map a notification of Alertmanager's shape (Grafana alerting sends the same, as version 1)."""
+def _new_alert_fields(integration, starts_at, fingerprint: str, labels: dict) -> dict:
+    """What a new alert's incident starts with: its start, fingerprint (for recurrence) and mapped service."""
+    return {
+        "started_at": starts_at,
+        "detected_at": starts_at,
+        "fingerprint": fingerprint,
+        "service": mapping.service_for(integration, labels.get("service")),
+    }
+
+
+def plan(integration, event, payload, *, source: str = SOURCE, version: str = "4"):
+    """Each alert of a notification as one incident row (Grafana alerting sends the same shape, as version 1).
+
+    With grouping by alert group, the group's current incident must be looked up first: handle() then.
+    """
     alerts = _alerts(payload, version)
     if not alerts:
         return Ignored(_("The notification has no alert."))
     if integration.grouping == Integration.Grouping.GROUP:
-        return _handle_group(integration, source, payload, alerts)
-    incidents, created_count = [], 0
+        return None
+    rows = []
     for alert in alerts:
         labels, annotations = alert.get("labels") or {}, alert.get("annotations") or {}
         starts_at, ends_at, event_at = _times(alert)
-        fields = {
+        row = {
+            "external_id": external_id(alert),
+            "event_at": event_at,
             "title": _title(labels, annotations, alert["fingerprint"]),
             "summary": text(annotations.get("description"), 10000),
             "severity": _mapped_severity(integration, labels),
             "url": _url(alert.get("generatorURL")),
+            "if_new": functools.partial(_new_alert_fields, integration, starts_at, alert["fingerprint"][:200], labels),
         }
-        incident, created = _open_or_resolve(
-            integration,
-            source,
-            ref=external_id(alert),
-            fingerprint=alert["fingerprint"][:200],
-            fields=fields,
-            labels=labels,
-            starts_at=starts_at,
-            ends_at=ends_at,
-            event_at=event_at,
-        )
-        incidents.append(incident.pk)
-        created_count += created
-    return {"incidents": incidents, "created": created_count}
+        if ends_at is not None:  # resolved at endsAt, unless it already is (or is closed)
+            row["advance_to"] = (Incident.Status.RESOLVED, ends_at)
+        rows.append(row)
+    return Plan(source=source, rows=rows, many=True)
+
+
+def handle(integration, event, payload, *, source: str = SOURCE, version: str = "4"):
+    """An alert group's notification → the group's current incident (plan() maps the other grouping)."""
+    alerts = _alerts(payload, version)
+    if not alerts:
+        return Ignored(_("The notification has no alert."))
+    return _handle_group(integration, source, payload, alerts)
 
 
 def group_fingerprint(payload) -> str:

@@ -55,5 +55,9 @@ def describe(headers, payload) -> tuple[str, str]:
 mapping_values = alertmanager.mapping_values
 
 
+def plan(integration, event, payload):
+    return alertmanager.plan(integration, event, payload, source=SOURCE, version=VERSION)
+
+
 def handle(integration, event, payload):
     return alertmanager.handle(integration, event, payload, source=SOURCE, version=VERSION)

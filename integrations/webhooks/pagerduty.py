@@ -8,11 +8,11 @@ while a secret is rotated (one match suffices), no time: PagerDuty retries the s
 
 from django.utils.translation import gettext as _
 
-from incidents import services as incident_services
 from incidents.models import Incident
 from integrations import mapping
 from integrations.webhooks import (
     Ignored,
+    Plan,
     body_signature,
     body_signature_matches,
     check_age,
@@ -70,37 +70,31 @@ def mapping_values(event, payload) -> list[tuple]:
     return [(text(service.get("summary"), 200), _severity_value(data), _severity(data))]
 
 
-def handle(integration, event, payload):
+def plan(integration, event, payload):
     if event not in EVENTS:
         return Ignored(_("PagerDuty %(event)s events are not used.") % {"event": event})
-    team = integration.team
     data = dig(payload, "event", "data", kind=dict)
     occurred_at = parse_time(dig(payload, "event", "occurred_at"), "event.occurred_at")
     external_id = text(dig(data, "id", kind=str), 200)
     # Some payloads (older webhook versions, a few event types) carry no data.created_at: the event's time then.
     created_at = parse_time(dig(data, "created_at", required=False), "event.data.created_at") or occurred_at
     service_name = text(dig(data, "service", "summary", required=False), 100)
-    fields = {
+
+    def if_new() -> dict:
+        service = mapping.service_for(integration, service_name)
+        return {"started_at": created_at, "detected_at": created_at, **({"service": service} if service else {})}
+
+    # Order-safe by occurred_at: a late or out-of-order event (a triggered after the resolved) overwrites nothing newer.
+    row = {
+        "external_id": external_id,
+        "event_at": occurred_at,
         "title": text(dig(data, "title", required=False), 200) or external_id,
         "severity": mapping.severity_for(integration, _severity_value(data), _severity(data)),
         "url": text(dig(data, "html_url", required=False), 500),
+        "if_new": if_new,
     }
-    existing = team.incidents.filter(source="pagerduty", external_id=external_id).first()
-    if existing is None:
-        fields.update(started_at=created_at, detected_at=created_at)
-        service = mapping.service_for(integration, service_name)
-        if service is not None:
-            fields["service"] = service
-    # Order-safe: a late or out-of-order event (a triggered after the resolved) overwrites nothing newer.
-    incident, created = incident_services.upsert_incident_by_ref(
-        team=team, source="pagerduty", external_id=external_id, event_at=occurred_at, **fields
-    )
-    if event == "incident.acknowledged" and incident.acknowledged_at is None:
-        incident = incident_services.update_incident(
-            incident=incident, acknowledged_at=occurred_at, event_at=occurred_at
-        )
-    if event == "incident.resolved" and incident.status not in (Incident.Status.RESOLVED, Incident.Status.CLOSED):
-        incident = incident_services.set_incident_status(
-            incident=incident, status=Incident.Status.RESOLVED, at=occurred_at, event_at=occurred_at
-        )
-    return {"incident": incident.pk, "created": created}
+    if event == "incident.acknowledged":
+        row["if_unset"] = {"acknowledged_at": occurred_at}
+    if event == "incident.resolved":
+        row["advance_to"] = (Incident.Status.RESOLVED, occurred_at)
+    return Plan(source="pagerduty", rows=[row])

@@ -5,14 +5,17 @@ a bare insert (bench/ingest_bench.py); the Celery task teams.drain_webhooks, nud
 commit and swept by beat, maps queued deliveries onto the domain in arrival order.
 """
 
+import hashlib
+import json
 import logging
 import time
 
+from auditlog.models import LogEntry
 from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
-from django.db.models import Min
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
@@ -23,6 +26,7 @@ from core.api.errors import flatten
 from core.api.plumbing import parse_json_bytes
 from core.cache import redis_client
 from core.fault_hooks import pause_if_asked
+from incidents import bulk
 from integrations.models import Integration, WebhookDelivery
 from integrations.webhooks import (
     Ignored,
@@ -37,7 +41,6 @@ from integrations.webhooks import (
     pagerduty,
     servicenow,
 )
-from teams.selectors import only_row
 
 logger = logging.getLogger("opskaizen.webhooks")
 
@@ -55,6 +58,10 @@ SOURCES = {
 STORED_HEADERS_SKIP = {"authorization", "cookie", "proxy-authorization", opsgenie.TOKEN_HEADER.lower()}
 NUDGE_KEY = "opskaizen:webhook-drain-queued"
 OUTCOME_FIELDS = ["outcome", "result", "error", "processed_at"]  # what applying a delivery writes
+# Deliveries per batch: one transaction, one lookup of their incidents, bulk writes.
+BATCH_SIZE = 250
+# A body shaped in a way the mapping did not foresee: the delivery fails, never the drain.
+SHAPE_ERRORS = (KeyError, TypeError, ValueError, AttributeError, OverflowError)
 NUDGE_TTL = 5  # seconds: a lost nudge holds the next ones back at most this long
 # Lets a fault test SIGKILL a real worker inside a batch (core/fault_hooks.py); unset in production.
 DRAIN_PAUSE = "OPSKAIZEN_TEST_DRAIN_PAUSE"
@@ -183,71 +190,268 @@ def shared_cache() -> bool:
     return not settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
 
 
-def drain_inbox(*, budget_seconds: float = 20.0, batch_size: int = 100) -> int:
+def drain_inbox(*, budget_seconds: float = 20.0, batch_size: int = BATCH_SIZE) -> int:
     """Apply queued deliveries, oldest first, until none is left or the budget is spent; returns how many.
 
-    Each batch takes one integration's row lock (skip_locked: drains running in parallel take
-    other integrations), so one integration's deliveries apply one at a time in arrival order.
-    A batch is one transaction: a drain killed mid-batch applies nothing of it, and the next
-    drain applies it whole.
+    A batch is the queued deliveries of one integration, oldest first, claimed row by row with
+    SKIP LOCKED: drains running in parallel (several worker processes) take other deliveries of
+    the same busy source instead of waiting. It is applied in bulk (`apply_deliveries`) under a
+    lock per incident, and is one transaction: a drain killed mid-batch applies nothing of it, and
+    the next drain applies it whole.
     """
     applied = 0
+    passed: set[int] = set()  # held back since the last batch that applied anything
     deadline = time.monotonic() + budget_seconds
     while time.monotonic() < deadline:
-        done = _drain_batch(batch_size)
-        if not done:
+        claimed, done = _drain_batch(batch_size, passed)
+        if not claimed:
             break
+        if done:  # progress: what was held back may be free now, and is the oldest again
+            passed.clear()
         applied += done
     return applied
 
 
-def _drain_batch(batch_size: int) -> int:
-    queued = (
-        WebhookDelivery.objects.filter(outcome=WebhookDelivery.Outcome.QUEUED)
-        .values("integration_id")
-        .annotate(oldest=Min("id"))
-        .order_by("oldest")
+def _drain_batch(batch_size: int, passed: set[int]) -> tuple[int, int]:
+    """(deliveries claimed, deliveries applied) of one batch; (0, 0) when no queued delivery is free."""
+    queued = WebhookDelivery.objects.filter(outcome=WebhookDelivery.Outcome.QUEUED).exclude(pk__in=passed)
+    with transaction.atomic():
+        head = next(iter(queued.select_for_update(skip_locked=True).order_by("id").only("integration_id")[:1]), None)
+        if head is None:
+            return 0, 0
+        integration = Integration.objects.select_related("team").get(pk=head.integration_id)
+        deliveries = list(
+            queued.filter(integration=integration).select_for_update(skip_locked=True).order_by("id")[:batch_size]
+        )
+        applied, held = apply_deliveries(integration, deliveries)
+        passed.update(held)
+        return len(deliveries), applied
+
+
+ONE_BY_ONE = object()  # a delivery its source maps through handle(), not as bulk rows
+DONE = object()  # a delivery whose outcome (ignored, failed) was settled while planning it
+
+
+def apply_deliveries(integration: Integration, deliveries: list, *, wait: bool = False) -> tuple[int, list[int]]:
+    """Apply `deliveries` of `integration` in order, in bulk; returns (how many applied, the ids held back).
+
+    Each delivery is planned (its source's plan(): incident rows, or ignored, or failed), then the
+    incidents it writes are locked (a PostgreSQL advisory lock per team + source + external id;
+    `wait=False`: a delivery whose incident another drain holds is held back, left queued; so is
+    one without its event's time while another drain holds older deliveries of the source). The
+    rows of consecutive planned deliveries are applied together (incidents.bulk: one lookup,
+    bulk writes, one audit INSERT, recurrence for the batch); a delivery its source maps one by
+    one (handle()) is applied in its place in the order. Outcomes are written with one UPDATE.
+    """
+    planner = getattr(SOURCES[integration.source], "plan", None)
+    steps = []
+    for delivery in deliveries:
+        delivery.integration = integration
+        steps.append((delivery, _plan(delivery, planner)))
+    free = _lock_incidents(integration, steps, wait=wait)
+    if not wait and _older_queued(integration, deliveries):
+        # Another drain holds older deliveries of this source: only those that carry their event's
+        # time may go first (the order rule orders them); the others wait for their turn.
+        free = {delivery.pk for delivery, step in steps if delivery.pk in free and _timed(step)}
+    if len(deliveries) > 1:
+        pause_if_asked(DRAIN_PAUSE, "mid_batch")  # fault tests only: a batch under way, uncommitted
+    held = [delivery.pk for delivery, _step in steps if delivery.pk not in free]
+    planned, settled = [], []
+    for delivery, step in steps:
+        if delivery.pk not in free:
+            continue
+        if step is ONE_BY_ONE:
+            settled += _apply_planned(integration, planned)  # what comes before it, first
+            planned = []
+            apply_delivery(delivery)  # writes its own outcome
+        elif step is DONE:
+            settled.append(delivery)
+        else:
+            planned.append((delivery, step))
+    settled += _apply_planned(integration, planned)
+    _write_outcomes(settled)
+    return len(steps) - len(held), held
+
+
+def _write_outcomes(deliveries: list[WebhookDelivery]) -> None:
+    """Record the outcomes of `deliveries` with one UPDATE.
+
+    On PostgreSQL, one UPDATE … FROM unnest(arrays): Django's bulk_update builds a CASE per
+    column and row, whose compilation cost more than applying the deliveries (bench/drain_bench.py).
+    """
+    if not deliveries:
+        return
+    if connection.vendor != "postgresql":
+        WebhookDelivery.objects.bulk_update(deliveries, OUTCOME_FIELDS, batch_size=BATCH_SIZE)
+        return
+    table = WebhookDelivery._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""UPDATE {table} AS d SET outcome = v.outcome, result = v.result, error = v.error,
+                       processed_at = v.processed_at
+                FROM unnest(%s::bigint[], %s::text[], %s::jsonb[], %s::text[], %s::timestamptz[])
+                     AS v(id, outcome, result, error, processed_at)
+                WHERE d.id = v.id""",  # noqa: S608 - the table name is the model's, the values are parameters
+            [
+                [d.pk for d in deliveries],
+                [d.outcome for d in deliveries],
+                [json.dumps(d.result, cls=DjangoJSONEncoder) for d in deliveries],
+                [d.error for d in deliveries],
+                [d.processed_at for d in deliveries],
+            ],
+        )
+
+
+def _older_queued(integration: Integration, deliveries: list) -> bool:
+    """Whether queued deliveries of `integration` older than this batch exist (held by another drain, or held back)."""
+    oldest = min(delivery.pk for delivery in deliveries)
+    return WebhookDelivery.objects.filter(
+        integration=integration, outcome=WebhookDelivery.Outcome.QUEUED, pk__lt=oldest
+    ).exists()
+
+
+def _timed(step) -> bool:
+    """Whether applying the step out of arrival order is safe: it writes nothing, or only with its event's time."""
+    if step is DONE:
+        return True
+    return step is not ONE_BY_ONE and all(row.get("event_at") is not None for row in step.rows)
+
+
+def _plan(delivery: WebhookDelivery, planner):
+    """The delivery's Plan, ONE_BY_ONE, or DONE with its outcome (ignored or failed) set on it, unsaved."""
+    if planner is None:
+        return ONE_BY_ONE
+    try:
+        plan = planner(delivery.integration, delivery.event, parse_json_bytes(delivery.body.encode("utf-8")))
+    except Refused as refusal:
+        _set_failed(delivery, refusal.errors or {}, _refusal_text(refusal))
+        return DONE
+    except ValidationError as exc:
+        errors = flatten(as_serializer_error(exc))
+        _set_failed(delivery, errors, _error_text(errors))
+        return DONE
+    except SHAPE_ERRORS as exc:
+        logger.exception("webhook mapping failed on an unexpected shape (delivery %s)", delivery.pk)
+        _set_failed(delivery, {}, f"malformed: Unexpected payload shape: {exc.__class__.__name__}")
+        return DONE
+    if plan is None:
+        return ONE_BY_ONE
+    if isinstance(plan, Ignored):
+        _set_ignored(delivery, plan.reason)
+        return DONE
+    return plan
+
+
+def _apply_planned(integration: Integration, planned: list) -> list[WebhookDelivery]:
+    """Write the rows of planned deliveries in bulk, per source; set each delivery's outcome (unsaved)."""
+    by_source: dict[str, list] = {}
+    for delivery, plan in planned:
+        by_source.setdefault(plan.source, []).append((delivery, plan))
+    settled = []
+    for source, items in by_source.items():
+        units = bulk.upsert_incident_units(
+            team=integration.team, source=source, units=[plan.rows for _delivery, plan in items]
+        )
+        for (delivery, plan), outcomes in zip(items, units, strict=True):
+            refused = next((outcome for outcome in outcomes if outcome.errors), None)
+            if refused is None:
+                delivery.outcome = WebhookDelivery.Outcome.PROCESSED
+                delivery.result, delivery.error = plan.result(outcomes), ""
+                delivery.processed_at = timezone.now()
+            else:
+                errors = flatten(as_serializer_error(refused.exception))
+                _set_failed(delivery, errors, _error_text(errors))
+            settled.append(delivery)
+    _audit_batch(integration, settled)
+    return settled
+
+
+def _audit_batch(integration: Integration, settled: list[WebhookDelivery]) -> None:
+    """One audit entry for the deliveries a batch applied in bulk: which, and the incidents they wrote.
+
+    Each delivery stays in the delivery log with its body and result; the entry tells the team's
+    audit log when the source wrote what, without one entry (and one INSERT) per incident.
+    """
+    applied = [d for d in settled if d.outcome == WebhookDelivery.Outcome.PROCESSED]
+    if not applied:
+        return
+    incidents = sorted({pk for d in applied for pk in d.result.get("incidents", [d.result.get("incident")]) if pk})
+    created = sum(int(d.result.get("created", 0)) for d in applied)
+    LogEntry.objects.log_create(
+        integration,
+        force_log=True,
+        action=LogEntry.Action.UPDATE,
+        additional_data={
+            "team_id": integration.team_id,
+            "reason": _(
+                "Webhook %(source)s: %(count)d deliveries applied, %(created)d incidents created, %(written)d written"
+            )
+            % {
+                "source": integration.get_source_display(),
+                "count": len(applied),
+                "created": created,
+                "written": len(incidents),
+            },
+            "deliveries": [d.pk for d in applied],
+            "incidents": incidents,
+        },
     )
-    for row in queued:  # every integration with queued deliveries, until one is not held by another drain
-        with transaction.atomic():
-            integration = only_row(
-                Integration.objects.select_for_update(skip_locked=True, of=("self",))
-                .select_related("team")
-                .filter(pk=row["integration_id"])
-            )
-            if integration is None:
-                continue  # another drain holds it
-            deliveries = list(
-                WebhookDelivery.objects.filter(
-                    integration=integration, outcome=WebhookDelivery.Outcome.QUEUED
-                ).order_by("id")[:batch_size]
-            )
-            for position, delivery in enumerate(deliveries):
-                delivery.integration = integration
-                apply_delivery(delivery)
-                if position == 0 and len(deliveries) > 1:
-                    pause_if_asked(DRAIN_PAUSE, "mid_batch")  # fault tests only: half a batch applied, uncommitted
-            if deliveries:
-                return len(deliveries)
-    return 0
+
+
+def lock_key(team_id: int, source: str, external_id: str) -> int:
+    """The advisory lock key (a signed 64-bit int) of one incident: team, source and external id."""
+    digest = hashlib.blake2b(f"{team_id}\x00{source}\x00{external_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _lock_incidents(integration: Integration, steps: list, *, wait: bool) -> set[int]:
+    """The ids of the deliveries whose incidents this transaction now holds (all of them off PostgreSQL)."""
+    keys = {}
+    for delivery, step in steps:
+        if step is ONE_BY_ONE:  # what it writes is known only once applied: it holds its whole integration
+            keys[delivery.pk] = {lock_key(integration.team_id, "integration", str(integration.pk))}
+        elif step is DONE:
+            keys[delivery.pk] = set()
+        else:
+            keys[delivery.pk] = {lock_key(integration.team_id, step.source, row["external_id"]) for row in step.rows}
+    wanted = sorted(set().union(*keys.values())) if keys else []
+    if not wanted or connection.vendor != "postgresql":
+        return set(keys)
+    with connection.cursor() as cursor:
+        if wait:  # in key order, so two waiting drains never wait for each other
+            cursor.execute("SELECT pg_advisory_xact_lock(k) FROM unnest(%s::bigint[]) AS k ORDER BY k", [wanted])
+            got = set(wanted)
+        else:
+            cursor.execute("SELECT k FROM unnest(%s::bigint[]) AS k WHERE pg_try_advisory_xact_lock(k)", [wanted])
+            got = {row[0] for row in cursor.fetchall()}
+    return {pk for pk, needed in keys.items() if needed <= got}
+
+
+def _set_failed(delivery: WebhookDelivery, errors: dict, text: str) -> None:
+    delivery.outcome = WebhookDelivery.Outcome.FAILED
+    delivery.result, delivery.error = {"errors": errors}, text[:5000]
+    delivery.processed_at = timezone.now()
+
+
+def _set_ignored(delivery: WebhookDelivery, reason: str) -> None:
+    reason = reason or _("The %(event)s event is not used.") % {"event": delivery.event or "?"}
+    delivery.outcome = WebhookDelivery.Outcome.IGNORED
+    delivery.result, delivery.error = {"ignored": reason}, reason[:5000]
+    delivery.processed_at = timezone.now()
 
 
 def apply_delivery(delivery: WebhookDelivery) -> WebhookDelivery:
-    """Map one stored delivery onto the domain and record its outcome; never raises for bad data."""
+    """Map one stored delivery through its source's handle() and record its outcome; never raises for bad data."""
     try:
         return process(delivery)
     except Refused as refusal:
-        errors = refusal.errors or {}
-        outcome_error = "; ".join([f"{refusal.code}: {refusal.message}", _error_text(errors)])
-    except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
+        errors, outcome_error = refusal.errors or {}, _refusal_text(refusal)
+    except SHAPE_ERRORS as exc:
         # A body shaped in a way the mapping did not foresee: failed, never a crash of the drain.
         logger.exception("webhook mapping failed on an unexpected shape (delivery %s)", delivery.pk)
         outcome_error = f"malformed: Unexpected payload shape: {exc.__class__.__name__}"
         errors = {}
-    delivery.outcome = WebhookDelivery.Outcome.FAILED
-    delivery.result = {"errors": errors}
-    delivery.error = outcome_error[:5000]
-    delivery.processed_at = timezone.now()
+    _set_failed(delivery, errors, outcome_error)
     delivery.save(update_fields=OUTCOME_FIELDS)
     return delivery
 
@@ -261,21 +465,22 @@ def reapply(*, delivery: WebhookDelivery, outcomes) -> WebhookDelivery:
     """Apply a stored delivery again when its outcome is one of `outcomes` (the lead's page: failed;
     the admin's “Re-process”: any applied one). Never a queued one: that is the drain's.
 
-    The integration's row lock keeps this in step with the drain; the delivery is re-read under it,
-    so a double submit applies it once and the second gets the refusal.
+    The delivery is re-read under its row lock, so a double submit applies it once and the second
+    gets the refusal; it waits for the incidents it writes, should a drain hold them.
     """
     with transaction.atomic():
-        integration = (
-            Integration.objects.select_for_update(of=("self",)).select_related("team").get(pk=delivery.integration_id)
+        current = (
+            WebhookDelivery.objects.select_for_update(of=("self",))
+            .select_related("integration__team")
+            .get(pk=delivery.pk)
         )
-        current = WebhookDelivery.objects.select_for_update().get(pk=delivery.pk)
         if current.outcome not in outcomes or not current.body:
             raise ValidationError(
                 _("Only a failed delivery can be applied again; this one is %(outcome)s.")
                 % {"outcome": current.get_outcome_display()}
             )
-        current.integration = integration
-        return apply_delivery(current)
+        apply_deliveries(current.integration, [current], wait=True)
+        return current
 
 
 def process(delivery: WebhookDelivery) -> WebhookDelivery:
@@ -290,24 +495,21 @@ def process(delivery: WebhookDelivery) -> WebhookDelivery:
         with transaction.atomic():
             result = source.handle(delivery.integration, delivery.event, payload)
             if result is None or isinstance(result, Ignored):
-                reason = getattr(result, "reason", "") or _("The %(event)s event is not used.") % {
-                    "event": delivery.event or "?"
-                }
-                delivery.outcome = WebhookDelivery.Outcome.IGNORED
-                delivery.result, delivery.error = {"ignored": reason}, reason[:5000]
+                _set_ignored(delivery, getattr(result, "reason", ""))
             else:
                 delivery.outcome = WebhookDelivery.Outcome.PROCESSED
                 delivery.result, delivery.error = result, ""
-            delivery.processed_at = timezone.now()
+                delivery.processed_at = timezone.now()
             delivery.save(update_fields=OUTCOME_FIELDS)
     except ValidationError as exc:
         errors = flatten(as_serializer_error(exc))
-        delivery.outcome = WebhookDelivery.Outcome.FAILED
-        delivery.result = {"errors": errors}
-        delivery.error = _error_text(errors)[:5000]
-        delivery.processed_at = timezone.now()
+        _set_failed(delivery, errors, _error_text(errors))
         delivery.save(update_fields=OUTCOME_FIELDS)
     return delivery
+
+
+def _refusal_text(refusal: Refused) -> str:
+    return "; ".join([f"{refusal.code}: {refusal.message}", _error_text(refusal.errors or {})])
 
 
 def _error_text(errors: dict) -> str:

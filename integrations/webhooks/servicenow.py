@@ -10,10 +10,9 @@ import base64
 import hashlib
 import hmac
 
-from incidents import services as incident_services
 from incidents.models import Incident
 from integrations import mapping
-from integrations.webhooks import check_fresh, malformed, parse_time, require_signature, text, unix_time
+from integrations.webhooks import Plan, check_fresh, malformed, parse_time, require_signature, text, unix_time
 from integrations.webhooks.generic import verify_timestamped
 
 TIMESTAMP_HEADER = "X-ServiceNow-Timestamp"
@@ -74,9 +73,8 @@ def describe(headers, payload) -> tuple[str, str]:
     return "incident", headers.get("X-ServiceNow-Delivery", f"{sys_id}:{version}")[:200]
 
 
-def handle(integration, event, payload):
+def plan(integration, event, payload):
     record = _record(payload)
-    team = integration.team
     number = text(_value(record, "number"), 200) or _value(record, "sys_id")[:200]
     opened_at = parse_time(_value(record, "opened_at"), "opened_at")
     if opened_at is None:
@@ -94,12 +92,9 @@ def handle(integration, event, payload):
     if service is not None:
         fields["service"] = service
     # Order-safe by the record's sys_updated_on: a late, older version overwrites nothing newer.
-    event_at = parse_time(_value(record, "sys_updated_on"), "sys_updated_on")
-    incident, created = incident_services.upsert_incident_by_ref(
-        team=team, source="servicenow", external_id=number, event_at=event_at, **fields
-    )
+    row = {**fields, "external_id": number, "event_at": parse_time(_value(record, "sys_updated_on"), "sys_updated_on")}
     status = RESOLVED_STATES.get(_value(record, "state"))
-    if status and incident.status != status and incident.status != Incident.Status.CLOSED:
+    if status:  # forward only: a closed record stays closed
         at = parse_time(_value(record, "resolved_at") or _value(record, "closed_at"), "resolved_at")
-        incident = incident_services.set_incident_status(incident=incident, status=status, at=at, event_at=event_at)
-    return {"incident": incident.pk, "created": created}
+        row["advance_to"] = (status, at)
+    return Plan(source="servicenow", rows=[row])

@@ -348,14 +348,14 @@ def test_a_failed_delivery_re_applied_twice_at_once_is_applied_once(team, monkey
     hook = create_integration(team=team, source="generic")
     data = {"external_id": "RACE-2", "title": "Race", "started_at": "2026-01-01T10:00:00Z"}
     delivery = stored(hook, "failed", body=json.dumps({"id": "evt-race", "type": "incident", "data": data}))
-    real_handle, handled = generic.handle, []
+    real_plan, handled = generic.plan, []  # the incident events' mapping
 
-    def slow_handle(integration, event, payload):
+    def slow_plan(integration, event, payload):
         handled.append(payload["id"])
         time.sleep(0.2)  # long enough for every other re-apply to arrive meanwhile
-        return real_handle(integration, event, payload)
+        return real_plan(integration, event, payload)
 
-    monkeypatch.setattr(generic, "handle", slow_handle)
+    monkeypatch.setattr(generic, "plan", slow_plan)
     outcomes = []
 
     def reapply():

@@ -70,20 +70,20 @@ def test_a_batch_that_hits_a_database_error_commits_nothing_and_is_applied_whole
     hook = create_integration(team=team, source="generic")
     for n in (1, 2, 3):
         deliver(hook, incident_event(n, f"A-{n}"))
-    real_handle, calls = generic.handle, []
+    real_plan, calls = generic.plan, []  # the incident events' mapping (bulk rows)
 
     def failing_on_the_second(integration, event, payload):
         calls.append(payload["id"])
         if len(calls) == 2:
             raise DatabaseError("connection lost")
-        return real_handle(integration, event, payload)
+        return real_plan(integration, event, payload)
 
-    monkeypatch.setattr(generic, "handle", failing_on_the_second)
+    monkeypatch.setattr(generic, "plan", failing_on_the_second)
     with pytest.raises(DatabaseError):
         drain_inbox()
     assert not Incident.objects.exists()
     assert set(WebhookDelivery.objects.values_list("outcome", flat=True)) == {"queued"}
-    monkeypatch.setattr(generic, "handle", real_handle)
+    monkeypatch.setattr(generic, "plan", real_plan)
     assert drain_inbox() == 3
     assert Incident.objects.count() == 3
 
@@ -94,14 +94,14 @@ def test_a_delivery_with_an_unforeseen_shape_fails_alone(team, monkeypatch):
     deliver(hook, incident_event(1, "OK-1"))
     deliver(hook, incident_event(1, "BAD"))
     deliver(hook, incident_event(1, "OK-2"))
-    real_handle = generic.handle
+    real_plan = generic.plan
 
     def shape_error_on_bad(integration, event, payload):
         if payload["data"]["external_id"] == "BAD":
             raise KeyError("fields")
-        return real_handle(integration, event, payload)
+        return real_plan(integration, event, payload)
 
-    monkeypatch.setattr(generic, "handle", shape_error_on_bad)
+    monkeypatch.setattr(generic, "plan", shape_error_on_bad)
     assert drain_inbox() == 3
     outcomes = dict(WebhookDelivery.objects.values_list("vendor_delivery_id", "outcome"))
     assert outcomes == {"evt-OK-1-1": "processed", "evt-BAD-1": "failed", "evt-OK-2-1": "processed"}
