@@ -22,12 +22,14 @@ from tests.integrations.test_opsgenie import ACKNOWLEDGE, CREATE, PUBLISHED_CREA
 
 pytestmark = pytest.mark.django_db
 
+# One "now" for every payload, so that all the actions of one alert carry the same createdAt, as Opsgenie's do.
+NOW = timezone.now()
 SECOND = {"alertId": "6a1f0c33-87d2-4e59-b0c1-2f4b8e9d7a10", "alias": "aliastest-team2", "teams": ["team2"]}
 
 
 def moved(example: dict, *, hours_ago: float = 2, later_s: float = 0, action: str | None = None, **alert) -> dict:
     """The published example created `hours_ago` (units kept: createdAt ms, updatedAt ns), `later_s` on."""
-    shift_ms = int((timezone.now() - dt.timedelta(hours=hours_ago)).timestamp() * 1000) - PUBLISHED_CREATED_MS
+    shift_ms = int((NOW - dt.timedelta(hours=hours_ago)).timestamp() * 1000) - PUBLISHED_CREATED_MS
     payload = copy.deepcopy(example)
     if action:
         payload["action"] = action
