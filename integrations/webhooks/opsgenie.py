@@ -21,6 +21,17 @@ Order-safe by `updatedAt` (the action's own time): a Create that arrives after t
 reopen. Replays: the delivery id is `<alertId>:<action>:<updatedAt>`, the same on every retry,
 and an action whose `updatedAt` is older than WEBHOOK_MAX_EVENT_AGE_DAYS is refused.
 Any action may arrive first: each carries `createdAt`, so the incident is opened with its start.
+
+Opsgenie *incidents*: the Webhook integration posts alert actions only, and Opsgenie publishes no
+incident payload for it. An Opsgenie incident notifies its responders through *responder alerts*,
+ordinary alerts whose actions this hook receives like any other; closing the incident closes
+them, deleting it deletes them, and its *associated alerts* (the alerts it was created from) keep
+their own state (Atlassian, "Close or delete an incident"). The alert action data names no
+incident, so each alert that reaches the hook, responder or associated, is its own incident here,
+keyed by its `alertId`. Its Delete is recorded ignored and the incident kept as it is. Routing
+(Atlassian, "Outgoing integration triggers for team routings"): a global integration gets Create
+once and AddTeam when another team is added (ignored); a team's integration gets Create when its
+team is added, with the alert's own `createdAt`, so the incident still starts at the alert's start.
 """
 
 import datetime as dt
@@ -87,6 +98,8 @@ def mapping_values(event, payload) -> list[tuple]:
 
 
 def handle(integration, event, payload):
+    if event == "Delete":  # also what deleting an Opsgenie incident sends for its responder alerts
+        return Ignored(_("Opsgenie Delete actions are not used: the incident is kept as it is."))
     if event not in ACTIONS:
         return Ignored(_("Opsgenie %(action)s actions are not used.") % {"action": event})
     alert = _alert(payload)
