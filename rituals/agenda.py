@@ -84,8 +84,9 @@ import logging
 
 from dateutil.relativedelta import relativedelta
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, OuterRef, Q
+from django.db import connection, connections, transaction
+from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from improvement.models import OPEN_STAGES, Action, Stage
@@ -232,6 +233,20 @@ def _action_data(row: dict) -> dict:
     }
 
 
+def _without(queryset, pks: list[int]):
+    """`queryset` without the rows of these primary keys (a frozen agenda's: ~2 000 at 100k incidents).
+
+    On PostgreSQL the keys go as one array parameter (``id <> ALL(%s)``): as an IN list of ~1 000
+    literals a query cost ~10 ms more to build, send and parse.
+    """
+    if not pks:
+        return queryset
+    if connections[queryset.db].vendor != "postgresql":
+        return queryset.exclude(pk__in=pks)
+    column = f'"{queryset.model._meta.db_table}"."{queryset.model._meta.pk.column}"'
+    return queryset.filter(RawSQL(f"{column} <> ALL(%s)", (pks,), output_field=BooleanField()))  # noqa: S611 -- names from the model, the keys a parameter
+
+
 def _json_safe(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
@@ -291,7 +306,7 @@ def agenda_items(*, team, ritual, since: dt.datetime, now: dt.datetime, leave_ou
             left_out[kind].append(key if kind == "metric_signal" else int(key))
     logged_late = Q(created_at__gte=since, started_at__gte=since - LATE_LOGGING_GRACE)
     incidents = _incidents(team.pk).filter(Q(started_at__gte=since) | logged_late, started_at__lte=now)
-    for row in incidents.exclude(pk__in=left_out["incident"]).order_by("severity", "started_at", "pk"):
+    for row in _without(incidents, left_out["incident"]).order_by("severity", "started_at", "pk"):
         section = "incidents" if row["severity"] in MAJOR_SEVERITIES else "other"
         by_section[section].append(_item("incident", row["pk"], row["title"], _incident_data(row), section=section))
     for signal in _metric_signals(team, now):
@@ -299,13 +314,13 @@ def agenda_items(*, team, ritual, since: dt.datetime, now: dt.datetime, leave_ou
         if item["id"] not in leave_out:
             by_section["signals"].append(item)
     postmortems = _postmortems(team.pk).exclude(status=Postmortem.Status.PUBLISHED)
-    for row in postmortems.exclude(pk__in=left_out["postmortem"]).order_by("created_at", "pk"):
+    for row in _without(postmortems, left_out["postmortem"]).order_by("created_at", "pk"):
         by_section["other"].append(_item("postmortem", row["pk"], row["incident__title"], _postmortem_data(row)))
 
     today = now.astimezone(occurrences.local_tz(ritual)).date()
     stale_before = now - dt.timedelta(days=ritual.stale_after_days)
     actions = _actions(team.pk).filter(Q(stage__in=OPEN_STAGES) | Q(recurred_at__gte=since))
-    for row in actions.exclude(pk__in=left_out["action"]).order_by("due_date", "pk"):
+    for row in _without(actions, left_out["action"]).order_by("due_date", "pk"):
         reasons = _action_reasons(row, since=since, now=now, today=today, stale_before=stale_before)
         if reasons:
             section = REASON_SECTION[reasons[0]]
