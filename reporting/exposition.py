@@ -48,7 +48,9 @@ def compute_team_figures(*, now: dt.datetime | None = None) -> list[dict]:
             incidents=Count("id"),
             **queries.percentiles("ttr", Seconds(F(later), F(earlier)), later),
         )
-        changes = _grouped(queries.changes(scope), deployments=Count("id"), failed=Count("id", filter=failed_change()))
+        changes = _grouped(
+            queries.changes(scope), deployments=Count("id"), failed=Count("id", filter=failed_change(scope.team_ids))
+        )
         actions = _grouped(queries.actions(scope), open_actions=Count("id", filter=Q(stage__in=OPEN_STAGES)))
         for team in teams:
             inc, chg = incidents.get(team.pk, {}), changes.get(team.pk, {})

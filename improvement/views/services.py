@@ -48,7 +48,7 @@ def service_detail(request, team, slug):
         raise Http404
     scope = build_scope(teams=team, service=service)
     inc = queries.incidents(scope).aggregate(**queries.incident_aggregates(repeat_breakdown=False))
-    chg = queries.changes(scope).aggregate(**queries.change_aggregates())
+    chg = queries.changes(scope).aggregate(**queries.change_aggregates(scope.team_ids))
     deployments = chg["deployments"]
     figures = {
         "incidents": inc["incidents"],

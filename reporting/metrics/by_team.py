@@ -62,7 +62,9 @@ def weekly_series_by_team(scope: Scope) -> dict[int, dict]:
         "incidents": _by_team_week(
             queries.incidents(scope), "started_at", queries.incident_aggregates(repeat_breakdown=False), scope
         ),
-        "changes": _by_team_week(queries.changes(scope), "deployed_at", queries.change_aggregates(), scope),
+        "changes": _by_team_week(
+            queries.changes(scope), "deployed_at", queries.change_aggregates(scope.team_ids), scope
+        ),
         "postmortems": _by_team_week(
             queries.postmortems(scope), "published_at", queries.postmortem_aggregates(), scope
         ),

@@ -268,7 +268,7 @@ def _rows(scope: Scope, key: str, now: dt.datetime):
     if key == "repeat_incident_rate":
         return queries.incidents(scope), queries.repeat_conditions()["repeat_problem"], None
     if key == "change_failure_rate":
-        return queries.changes(scope), failed_change(), None
+        return queries.changes(scope), failed_change(scope.team_ids), None
     if key == "deployment_frequency":
         return queries.changes(scope), None, None
     if key == "emergency_change_rate":

@@ -70,7 +70,7 @@ def sources(scope: Scope, now: dt.datetime) -> dict:
     today = timezone.localtime(now, scope.tz).date()
     return {
         "inc": (queries.incidents(scope), queries.incident_aggregates()),
-        "chg": (queries.changes(scope), queries.change_aggregates()),
+        "chg": (queries.changes(scope), queries.change_aggregates(scope.team_ids)),
         "pm": (queries.postmortems(scope), queries.postmortem_aggregates()),
         "flow": (queries.transitions(scope), queries.transition_aggregates()),
         "carried": (queries.transitions(scope, before_start=True), queries.wip_before_aggregates()),

@@ -9,7 +9,7 @@ Either way it is one SQL query per source.
 
 import datetime as dt
 
-from django.db.models import Count, DateTimeField, Exists, F, OuterRef, Q, Subquery, Value
+from django.db.models import Count, DateTimeField, F, OuterRef, Q, Subquery, Value
 
 from improvement.models import Action, Stage, StageTransition
 from incidents.measures.db import Seconds
@@ -86,28 +86,31 @@ def actions(scope: Scope):
 
 
 def action_aggregates(scope: Scope, *, now: dt.datetime, today: dt.date) -> dict:
-    entered_check = Exists(
-        StageTransition.objects.filter(
-            action_id=OuterRef("pk"), to_stage=Stage.CHECK, at__gte=scope.start, at__lt=scope.end
-        )
+    # Uncorrelated (a transition's team is its action's): PostgreSQL reads the period's entries into
+    # Check once, through the (team, to_stage, at) index, and hashes them, where the correlated
+    # EXISTS it replaced probed every action's transitions once per figure (five times).
+    entered_check = Q(
+        pk__in=StageTransition.objects.filter(
+            to_stage=Stage.CHECK, at__gte=scope.start, at__lt=scope.end, team_id__in=scope.team_ids
+        ).values("action_id")
     )
     is_open = Q(stage__in=[Stage.PLAN, Stage.DO, Stage.CHECK, Stage.ACT])
     first_at = Subquery(StageTransition.objects.filter(action_id=OuterRef("pk")).order_by("at", "id").values("at")[:1])
     age = Seconds(Value(now, output_field=DateTimeField()), first_at)
     return {
-        "reached_check": Count("id", filter=Q(entered_check)),
+        "reached_check": Count("id", filter=entered_check),
         # Measured: the product measured the Check and computed its verdict (typed values do not count).
         "measured": Count(
-            "id", filter=Q(entered_check) & Q(check_result__evidence="computed", check_result__computed_verdict__gt="")
+            "id", filter=entered_check & Q(check_result__evidence="computed", check_result__computed_verdict__gt="")
         ),
         # Verified: measured by the product and not overridden; overrides and self-reports are their own figures.
         "verified_effective": Count(
             "id",
-            filter=Q(entered_check)
+            filter=entered_check
             & Q(check_result__verdict="effective", check_result__evidence="computed", check_result__overridden=False),
         ),
-        "overridden": Count("id", filter=Q(entered_check) & Q(check_result__overridden=True)),
-        "self_reported": Count("id", filter=Q(entered_check) & Q(check_result__evidence="self_reported")),
+        "overridden": Count("id", filter=entered_check & Q(check_result__overridden=True)),
+        "self_reported": Count("id", filter=entered_check & Q(check_result__evidence="self_reported")),
         "open_actions": Count("id", filter=is_open),
         "overdue_actions": Count("id", filter=is_open & Q(due_date__lt=today)),
         **percentiles("open_action_age", age, "id", only=is_open),

@@ -177,7 +177,7 @@ def weekly_rows(scope: Scope) -> dict[str, dict[dt.date, dict]]:
         "incidents": _by_week(
             queries.incidents(scope), "started_at", queries.incident_aggregates(repeat_breakdown=False), scope
         ),
-        "changes": _by_week(queries.changes(scope), "deployed_at", queries.change_aggregates(), scope),
+        "changes": _by_week(queries.changes(scope), "deployed_at", queries.change_aggregates(scope.team_ids), scope),
         "postmortems": _by_week(queries.postmortems(scope), "published_at", queries.postmortem_aggregates(), scope),
         "transitions": _by_week(queries.transitions(scope), "at", queries.transition_aggregates(), scope),
     }

@@ -66,11 +66,11 @@ def _summary_html(session: ReviewSession) -> str:
 def _since_freeze(session: ReviewSession) -> list[dict]:
     """What would be on the agenda now but was not frozen (read-only: the frozen agenda is the meeting's).
 
-    Only while the session is open; a constant number of queries (agenda.changes_since_freeze).
+    Only while the session is open; a constant number of queries (agenda.added_since_freeze).
     """
     if session.status != ReviewSession.Status.OPEN or not session.agenda or "monthly" in session.agenda:
         return []  # a monthly review's agenda is the month's figures, not items that come in
-    added = agenda.changes_since_freeze(session)["added"]
+    added = agenda.added_since_freeze(session)
     for item in added:
         item["section_label"] = AGENDA_SECTIONS.get(item.get("section"), "")
         item["reason_labels"] = [REASON_LABELS[r] for r in item.get("reasons", []) if r in REASON_LABELS]

@@ -208,3 +208,24 @@ def test_weeks_follow_utc_across_teams_in_different_zones():
     assert metrics.build_scope(teams=paris, start=dt.date(2026, 3, 18), end=dt.date(2026, 3, 18)).start == at(
         "2026-03-15 23:00"
     )  # widened to Monday 16 March, 00:00 in Paris
+
+
+def test_a_failed_change_read_among_its_teams_incidents_is_the_same_as_among_all(team):
+    from incidents.measures.queries import failed_change
+    from incidents.models import Change
+
+    other = TeamFactory()
+    causing, quiet = deploy(team, "2026-03-24 10:00", 3), deploy(team, "2026-03-25 10:00", 3)
+    marked = deploy(team, "2026-03-26 10:00", 3, failed=True)
+    elsewhere = deploy(other, "2026-03-24 10:00", 3)
+    IncidentFactory(team=team, caused_by_change=causing, started_at=at("2026-03-24 11:00"))
+    IncidentFactory(team=other, caused_by_change=elsewhere, started_at=at("2026-03-24 11:00"))
+    IncidentFactory(team=team, started_at=at("2026-03-25 11:00"))  # caused by nothing named
+    everyone = set(Change.objects.filter(failed_change()).values_list("pk", flat=True))
+    assert everyone == {causing.pk, marked.pk, elsewhere.pk}
+    for teams in ([team.pk], [other.pk], [team.pk, other.pk]):
+        changes = Change.objects.filter(team_id__in=teams)
+        assert set(changes.filter(failed_change(teams)).values_list("pk", flat=True)) == {
+            pk for pk in everyone if changes.filter(pk=pk).exists()
+        }
+    assert quiet.pk not in everyone

@@ -230,6 +230,50 @@ def test_changes_since_freeze_names_added_removed_and_changed_items(team, lead, 
     assert f"incident:{incident.pk}" not in changes["changed"]  # nothing moved on it
 
 
+def test_added_since_freeze_is_what_changes_since_freeze_adds(team, lead, other_team, session, now):
+    incident = factories.IncidentFactory(team=team, started_at=now - 2 * DAY)
+    postmortem = factories.PostmortemFactory(incident=incident, team=team)
+    fresh_action(team, now, title="Frozen overdue", due_date=(now - DAY).date(), owner=lead)
+    session.agenda = agenda.build_agenda(session=session, now=now)
+    session.save()
+
+    Postmortem.objects.filter(pk=postmortem.pk).update(status=Postmortem.Status.PUBLISHED)  # no longer qualifies
+    late = factories.IncidentFactory(team=team, title="After the freeze", started_at=now + dt.timedelta(minutes=1))
+    draft = factories.PostmortemFactory(incident=late, team=team, author=lead)
+    overdue = fresh_action(team, now, title="Overdue since", due_date=(now - DAY).date(), owner=lead)
+    factories.IncidentFactory(team=other_team, started_at=now + dt.timedelta(minutes=1))  # another team's
+    later = now + dt.timedelta(minutes=10)
+
+    added = agenda.added_since_freeze(session, now=later)
+
+    assert added == agenda.changes_since_freeze(session, now=later)["added"]
+    by_id = {item["id"]: item for item in added}
+    assert set(by_id) == {f"incident:{late.pk}", f"postmortem:{draft.pk}", f"action:{overdue.pk}"}
+    assert by_id[f"postmortem:{draft.pk}"]["title"] == "After the freeze"
+    assert by_id[f"postmortem:{draft.pk}"]["data"]["author"] == lead.username
+    assert by_id[f"action:{overdue.pk}"]["data"]["owner"] == lead.username
+    assert by_id[f"action:{overdue.pk}"]["reasons"] == ["overdue"]
+
+
+def test_added_since_freeze_reads_the_same_whatever_no_longer_qualifies(team, session, now):
+    incident = factories.IncidentFactory(team=team, started_at=now - 2 * DAY)
+    postmortem = factories.PostmortemFactory(incident=incident, team=team)
+    action = fresh_action(team, now, due_date=(now - DAY).date())
+    session.agenda = agenda.build_agenda(session=session, now=now)
+    session.save()
+
+    def count_queries():
+        with CaptureQueriesContext(connection) as ctx:
+            agenda.added_since_freeze(session, now=now)
+        return len(ctx.captured_queries)
+
+    nothing_gone = count_queries()
+    Postmortem.objects.filter(pk=postmortem.pk).update(status=Postmortem.Status.PUBLISHED)
+    Incident.objects.filter(pk=incident.pk).delete()
+    action.delete()
+    assert count_queries() == nothing_gone
+
+
 def test_nothing_changed_gives_empty_changes(team, session, now):
     factories.IncidentFactory(team=team, started_at=now - DAY)
     session.agenda = agenda.build_agenda(session=session, now=now)
