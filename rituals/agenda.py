@@ -83,6 +83,7 @@ import json
 import logging
 
 from dateutil.relativedelta import relativedelta
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, connections, transaction
 from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q
@@ -251,6 +252,35 @@ def _json_safe(value):
     return json.loads(json.dumps(value, cls=DjangoJSONEncoder))
 
 
+# How long the review board reuses a team's metric signals: one ritual tick (improvement.tick runs
+# every minute). They are computed from complete weeks' figures (26 of them, ~40 ms at 100k
+# incidents), so what a minute's reuse may miss is a late incident of a past week, or a new target.
+SIGNALS_CACHE_SECONDS = 60
+
+
+def _cached_metric_signals(team, now) -> list[dict]:
+    """The board's signals: computed at most once per team, day and SIGNALS_CACHE_SECONDS (any cache
+    outage: computed). The database's name and the team's creation time are in the key, so neither
+    deployments sharing one Redis nor a team whose id was used before share an entry."""
+    key = signals_cache_key(team, now)
+    try:
+        found = cache.get(key)
+    except Exception:  # the cache not answering never stops the board
+        found = None
+    if found is None:
+        found = _metric_signals(team, now)
+        try:
+            cache.set(key, found, SIGNALS_CACHE_SECONDS)
+        except Exception:
+            logger.warning("agenda: metric signals not cached for team %s (cache unavailable)", team.pk)
+    return found
+
+
+def signals_cache_key(team, now) -> str:
+    database = connection.settings_dict["NAME"]
+    return f"agenda-signals:{database}:{team.pk}:{team.created_at.timestamp()}:{now.date().isoformat()}"
+
+
 def _metric_signals(team, now) -> list[dict]:
     """Control-limit signals; a failure must not stop the agenda from freezing: inside the tick's
     transaction they are read in a savepoint (on PostgreSQL a failed query aborts the transaction)."""
@@ -291,12 +321,16 @@ def _action_reasons(row: dict, *, since, now, today, stale_before) -> list[str]:
     return reasons
 
 
-def agenda_items(*, team, ritual, since: dt.datetime, now: dt.datetime, leave_out=frozenset()) -> list[dict]:
+def agenda_items(
+    *, team, ritual, since: dt.datetime, now: dt.datetime, leave_out=frozenset(), cached_signals: bool = False
+) -> list[dict]:
     """Everything the board must look at for `team` between `since` and `now`, one item per object.
 
     In section order (SECTIONS, without carry-over and fitting), then by urgency; a constant
     number of queries. Objects whose item id is in `leave_out` are not read (the board's "came in
     since the freeze" leaves out what was frozen: only what is new is read and shaped).
+    `cached_signals`: the metric signals may be up to SIGNALS_CACHE_SECONDS old (the board; a freeze
+    computes them).
     """
     by_section: dict[str, list] = {key: [] for key in SECTIONS}
     left_out: dict[str, list] = {kind: [] for kind in KINDS}
@@ -309,7 +343,7 @@ def agenda_items(*, team, ritual, since: dt.datetime, now: dt.datetime, leave_ou
     for row in _without(incidents, left_out["incident"]).order_by("severity", "started_at", "pk"):
         section = "incidents" if row["severity"] in MAJOR_SEVERITIES else "other"
         by_section[section].append(_item("incident", row["pk"], row["title"], _incident_data(row), section=section))
-    for signal in _metric_signals(team, now):
+    for signal in (_cached_metric_signals if cached_signals else _metric_signals)(team, now):
         item = _signal_item(signal)
         if item["id"] not in leave_out:
             by_section["signals"].append(item)
@@ -508,7 +542,12 @@ def added_since_freeze(session: ReviewSession, *, now: dt.datetime | None = None
     """
     frozen_items, since = _frozen(session)
     return agenda_items(
-        team=session.team, ritual=session.ritual, since=since, now=now or timezone.now(), leave_out=frozen_items
+        team=session.team,
+        ritual=session.ritual,
+        since=since,
+        now=now or timezone.now(),
+        leave_out=frozen_items,
+        cached_signals=True,
     )
 
 

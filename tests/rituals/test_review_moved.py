@@ -3,11 +3,14 @@
 import datetime as dt
 import re
 
+import freezegun
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
+from django.utils import timezone
 
 from improvement.models import Check, Stage, StageTransition
-from rituals import selectors
+from rituals import agenda, selectors
 from tests.factories import ActionFactory, IncidentFactory, MembershipFactory
 from tests.rituals.agendas import frozen_session_of, item
 
@@ -123,14 +126,41 @@ def test_the_strip_and_the_load_cost_the_same_queries_at_any_size(client, lead, 
     client.force_login(lead)
     url = reverse("rituals:review", args=[team.slug, session.pk])
     client.get(url)
-    # Session, agenda decisions, legal moves, members with load, 3 for what moved, the rest as before.
+    cache.clear()
+    # A view after a tick computes the metric signals of the live part (targets, weekly figures, savepoint).
     with django_assert_num_queries(EXPECTED_BOARD_QUERIES):
+        assert client.get(url).status_code == 200
+    # Session, agenda decisions, legal moves, members with load, 3 for what moved, the rest as before.
+    with django_assert_num_queries(EXPECTED_BOARD_QUERIES - SIGNAL_QUERIES):
         response = client.get(url)
     assert response.status_code == 200
+
+
+def test_the_board_computes_the_metric_signals_at_most_once_a_tick(client, lead, team, monkeypatch):
+    from reporting import metrics
+
+    session = sessions(team)
+    computed = []
+    real = metrics.signals_for_team
+    monkeypatch.setattr(metrics, "signals_for_team", lambda team, now: computed.append(now) or real(team, now=now))
+    client.force_login(lead)
+    url = reverse("rituals:review", args=[team.slug, session.pk])
+    cache.clear()
+    with freezegun.freeze_time(timezone.now(), tick=False) as frozen:
+        client.get(url)
+        frozen.tick(agenda.SIGNALS_CACHE_SECONDS - 1)
+        client.get(url)
+        assert len(computed) == 1  # reused within one tick
+        frozen.tick(2)
+        assert client.get(url).status_code == 200
+        assert len(computed) == 2  # never older than one tick
 
 
 # The same at n=1 and n=6: asserted exactly, so any new per-row query fails the test.
 EXPECTED_BOARD_QUERIES = 26  # + the metric targets (live agenda), the observer role (header), and the
 # savepoint around the live agenda's metric signals (a test runs in a transaction; a request does not).
+# Within one tick the board reuses the live agenda's metric signals (rituals.agenda.SIGNALS_CACHE_SECONDS):
+# the targets, the weekly figures and the savepoint are not read again.
+SIGNAL_QUERIES = 8
 # What came in since the freeze reads only the new items: frozen ones that no longer qualify are not
 # re-read (that read ran only when there were such items: one more query, depending on the data).
