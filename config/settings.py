@@ -349,6 +349,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute="*/10"),
         "options": {"expires": 540},
     },
+    # The default dashboards teams look at, computed ahead so a view shows one at most a tick old.
+    "dashboards-refresh": {
+        "task": "reporting.refresh_dashboards",
+        "schedule": crontab(minute="*"),
+        "options": {"expires": 55},
+    },
     # Incoming webhooks are stored queued and applied by the drain (nudged per delivery; this sweeps).
     "webhook-drain": {"task": "teams.drain_webhooks", "schedule": 30.0, "options": {"expires": 25}},
     # Outgoing webhooks are an outbox, sent by the nudge after each event or by this dispatcher.

@@ -16,7 +16,7 @@ from core.forms import add_service_errors
 from core.replica import replica_reads
 from core.templatetags.opskaizen import duration, percent
 from incidents.models import Incident, Postmortem
-from reporting import charts, metrics, services
+from reporting import charts, dashboards, metrics, services
 from reporting.forms import DashboardFilterForm, TargetForm
 from reporting.metrics.catalogue import FIGURES, figure_rows, figure_value
 from reporting.models import Target
@@ -46,8 +46,10 @@ def dashboard(request, team):
     """Reliability, speed and flexibility side by side: signals first, routine figures folded away."""
     now = timezone.now()
     form, scope = _filtered(request, team, now)
-    board = metrics.dashboard(scope, now=now)
-    query = form.query() if form.is_bound and form.is_valid() else ""
+    filtered = form.is_bound and form.is_valid()
+    # The default view is computed ahead by beat (at most one tick old); a filtered one, live.
+    board = metrics.dashboard(scope, now=now) if filtered else dashboards.default_board(team, now)
+    query = form.query() if filtered else ""
     incidents = Incident.objects.filter(team=team, status=Incident.Status.OPEN)
     postmortems = Postmortem.objects.filter(team=team).exclude(status=Postmortem.Status.PUBLISHED)
     if scope.service_id is not None:

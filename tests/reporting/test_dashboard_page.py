@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 
@@ -56,9 +57,11 @@ def test_dashboard_query_count_does_not_grow_with_data(client, member, team, dja
     client.force_login(member)
     url = reverse("reporting:dashboard", args=[team.slug])
     client.get(url)
+    cache.clear()  # the live computation, not the copy of the last tick (reporting/dashboards.py)
     with django_assert_max_num_queries(40) as few:
         client.get(url)
     for week in range(1, 15):
         incidents_in_week(team, service, monday - dt.timedelta(weeks=week), 3)
+    cache.clear()
     with django_assert_max_num_queries(len(few.captured_queries)):
         client.get(url)
