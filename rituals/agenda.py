@@ -259,20 +259,22 @@ SIGNALS_CACHE_SECONDS = 60
 
 
 def _cached_metric_signals(team, now) -> list[dict]:
-    """The board's signals: computed at most once per team, day and SIGNALS_CACHE_SECONDS (any cache
+    """The board's signals: computed at most once per team and SIGNALS_CACHE_SECONDS (any cache
     outage: computed). The database's name and the team's creation time are in the key, so neither
-    deployments sharing one Redis nor a team whose id was used before share an entry."""
+    deployments sharing one Redis nor a team whose id was used before share an entry; the age is
+    judged by the time the entry was computed, not by the cache's expiry."""
     key = signals_cache_key(team, now)
     try:
-        found = cache.get(key)
+        entry = cache.get(key)
     except Exception:  # the cache not answering never stops the board
-        found = None
-    if found is None:
-        found = _metric_signals(team, now)
-        try:
-            cache.set(key, found, SIGNALS_CACHE_SECONDS)
-        except Exception:
-            logger.warning("agenda: metric signals not cached for team %s (cache unavailable)", team.pk)
+        entry = None
+    if entry is not None and dt.timedelta(0) <= now - entry["at"] <= dt.timedelta(seconds=SIGNALS_CACHE_SECONDS):
+        return entry["signals"]
+    found = _metric_signals(team, now)
+    try:
+        cache.set(key, {"at": now, "signals": found}, 3 * SIGNALS_CACHE_SECONDS)
+    except Exception:
+        logger.warning("agenda: metric signals not cached for team %s (cache unavailable)", team.pk)
     return found
 
 
