@@ -246,7 +246,8 @@ def _restore(mapping: dict, key, value) -> None:
 def _apply_row(kind, source: str, row: dict, existing: dict, pending: dict, is_new: set, dirty: dict) -> Outcome:
     ref = str(row.get("external_id") or "")
     if not ref:
-        return Outcome(errors={"external_id": _("A source and an external id are needed.")})
+        refusal = ValidationError({"external_id": _("A source and an external id are needed.")})
+        return Outcome(errors=field_errors(refusal), exception=refusal)
     fields = {name: value for name, value in row.items() if name not in NOT_FIELDS}
     current = pending.get(ref) or existing.get(ref)
     created = current is None

@@ -248,11 +248,15 @@ def apply_deliveries(integration: Integration, deliveries: list, *, wait: bool =
     for delivery in deliveries:
         delivery.integration = integration
         steps.append((delivery, _plan(delivery, planner)))
-    free = _lock_incidents(integration, steps, wait=wait)
-    if not wait and _older_queued(integration, deliveries):
-        # Another drain holds older deliveries of this source: only those that carry their event's
-        # time may go first (the order rule orders them); the others wait for their turn.
-        free = {delivery.pk for delivery, step in steps if delivery.pk in free and _timed(step)}
+    if not wait:
+        # Queued deliveries of this source older than one of the batch's are held by another drain (or
+        # held back): a delivery after them goes first only if it carries its event's time (the order
+        # rule orders it); the others wait for their turn. Decided before locking anything for them.
+        outside = _oldest_queued_outside(integration, deliveries)
+        steps_to_lock = [(d, step) for d, step in steps if outside is None or d.pk < outside or _timed(step)]
+    else:
+        steps_to_lock = steps
+    free = _lock_incidents(integration, steps_to_lock, wait=wait)
     if len(deliveries) > 1:
         pause_if_asked(DRAIN_PAUSE, "mid_batch")  # fault tests only: a batch under way, uncommitted
     held = [delivery.pk for delivery, _step in steps if delivery.pk not in free]
@@ -302,12 +306,17 @@ def _write_outcomes(deliveries: list[WebhookDelivery]) -> None:
         )
 
 
-def _older_queued(integration: Integration, deliveries: list) -> bool:
-    """Whether queued deliveries of `integration` older than this batch exist (held by another drain, or held back)."""
-    oldest = min(delivery.pk for delivery in deliveries)
-    return WebhookDelivery.objects.filter(
-        integration=integration, outcome=WebhookDelivery.Outcome.QUEUED, pk__lt=oldest
-    ).exists()
+def _oldest_queued_outside(integration: Integration, deliveries: list) -> int | None:
+    """The id of the oldest queued delivery of `integration` older than one of `deliveries` but not
+    among them (held by another drain, or held back by this one), or None."""
+    ids = [delivery.pk for delivery in deliveries]
+    return (
+        WebhookDelivery.objects.filter(integration=integration, outcome=WebhookDelivery.Outcome.QUEUED, pk__lt=max(ids))
+        .exclude(pk__in=ids)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
 
 
 def _timed(step) -> bool:
@@ -359,7 +368,11 @@ def _apply_planned(integration: Integration, planned: list) -> list[WebhookDeliv
                 delivery.result, delivery.error = plan.result(outcomes), ""
                 delivery.processed_at = timezone.now()
             else:
-                errors = flatten(as_serializer_error(refused.exception))
+                errors = (
+                    flatten(as_serializer_error(refused.exception))
+                    if refused.exception is not None
+                    else {name: [str(message)] for name, message in refused.errors.items()}
+                )
                 _set_failed(delivery, errors, _error_text(errors))
             settled.append(delivery)
     _audit_batch(integration, settled)

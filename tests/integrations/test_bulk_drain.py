@@ -248,3 +248,57 @@ def test_a_failed_delivery_re_applied_once_its_cause_is_fixed_is_processed(team)
     assert (incident.commander, again.result) == (ghost, {"incident": incident.pk, "created": True})
     delivery.refresh_from_db()
     assert delivery.outcome == "processed"
+
+
+def test_a_delivery_without_an_incident_id_fails_alone(team):
+    hook = create_integration(team=team, source="pagerduty")
+    queue_pagerduty(hook, pd("incident.triggered", 0, "Before"))
+    blank = pd("incident.triggered", 1, "No id")
+    blank["event"]["data"]["id"] = ""  # nothing to key the incident on
+    blank["event"]["data"]["html_url"] = ""
+    queue_pagerduty(hook, blank)
+    queue_pagerduty(hook, pd("incident.acknowledged", 5, "After"))
+    assert drain_inbox() == 3
+    outcomes = list(WebhookDelivery.objects.order_by("id").values_list("outcome", flat=True))
+    assert outcomes == ["processed", "failed", "processed"]
+    failed = WebhookDelivery.objects.get(outcome="failed")
+    assert "external_id" in failed.result["errors"] and "external id" in failed.error
+    assert Incident.objects.get(team=team).title == "After"
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_delivery_without_its_event_time_waits_for_older_ones_another_drain_holds(team):
+    hook = create_integration(team=team, source="generic")
+    deliver(hook, incident_event(1, "ORDER"))  # no occurred_at: only arrival order orders them
+    deliver(hook, incident_event(2, "ORDER"))
+    deliver(hook, incident_event(1, "OTHER") | {"occurred_at": "2026-01-01T10:00:00Z"})
+    first = WebhookDelivery.objects.order_by("id").first()
+    held, release, errors = threading.Event(), threading.Event(), []
+
+    def other_drain():  # has claimed the oldest delivery, as a drain in the middle of its batch
+        try:
+            with transaction.atomic():
+                WebhookDelivery.objects.select_for_update().get(pk=first.pk)
+                held.set()
+                release.wait(30)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_drain)
+    thread.start()
+    assert held.wait(10)
+    try:
+        assert drain_inbox(budget_seconds=5) == 1  # the timed delivery only
+        assert set(WebhookDelivery.objects.filter(outcome="queued").values_list("vendor_delivery_id", flat=True)) == {
+            "evt-ORDER-1",
+            "evt-ORDER-2",
+        }
+    finally:
+        release.set()
+        thread.join()
+    assert errors == []
+    assert drain_inbox() == 2
+    assert Incident.objects.get(external_id="ORDER").title == "Version 2"  # in arrival order
