@@ -45,8 +45,18 @@ def mapped_service(team, service_map: dict, value):
 
 
 def service_for(integration, value):
-    """The service `value` (a label, repository, PagerDuty service, Jira project, CI…) maps to, or None."""
-    return mapped_service(integration.team, integration.service_map, value) or default_service(integration.team, value)
+    """The service `value` (a label, repository, PagerDuty service, Jira project, CI…) maps to, or None.
+
+    Remembered on the integration instance for the values it has met: the drain reads the
+    integration once per batch, so a batch of new incidents looks each source value up once,
+    not once per incident. Both rules compare as `key()` does, which is the memo's key.
+    """
+    memo = integration.__dict__.setdefault("_service_for", {})
+    if key(value) not in memo:
+        memo[key(value)] = mapped_service(integration.team, integration.service_map, value) or default_service(
+            integration.team, value
+        )
+    return memo[key(value)]
 
 
 def severity_for(integration, value, default: str) -> str:

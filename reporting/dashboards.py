@@ -15,9 +15,9 @@ import datetime as dt
 import logging
 
 from django.core.cache import cache
-from django.db import connection
 from django.utils import timezone
 
+from core.cache import keep_copy, recent_copy, team_key
 from reporting import metrics
 from teams.models import Team
 
@@ -29,9 +29,7 @@ VIEWED_SECONDS = 3600  # a team whose dashboard was opened within this is refres
 
 
 def _key(kind: str, team) -> str:
-    # The database and the team's creation time: deployments sharing one Redis, or a team id used
-    # again, never share an entry.
-    return f"dashboard-{kind}:{connection.settings_dict['NAME']}:{team.pk}:{team.created_at.timestamp()}"
+    return team_key(f"dashboard-{kind}", team)
 
 
 def compute(team, now: dt.datetime) -> dict:
@@ -39,24 +37,16 @@ def compute(team, now: dt.datetime) -> dict:
     return metrics.dashboard(metrics.build_scope(teams=team, now=now), now=now)
 
 
-def _keep(team, board: dict, now: dt.datetime) -> None:
-    try:
-        cache.set(_key("board", team), {"at": now, "board": board}, KEEP_SECONDS)
-    except Exception:  # the cache not answering: the next view computes it again
-        logger.warning("dashboard of team %s not kept (cache unavailable)", team.pk)
-
-
 def default_board(team, now: dt.datetime) -> dict:
     """The default dashboard of `team` as of at most FRESH_SECONDS before `now`; marks it viewed."""
     try:
-        entry = cache.get(_key("board", team))
         cache.set(_key("viewed", team), True, VIEWED_SECONDS)
-    except Exception:
-        entry = None
-    if entry is not None and dt.timedelta(0) <= now - entry["at"] <= dt.timedelta(seconds=FRESH_SECONDS):
-        return entry["board"]
-    board = compute(team, now)
-    _keep(team, board, now)
+    except Exception:  # the cache not answering: not refreshed ahead, computed below
+        logger.warning("dashboard of team %s not marked viewed (cache unavailable)", team.pk)
+    board = recent_copy(_key("board", team), now, FRESH_SECONDS)
+    if board is None:
+        board = compute(team, now)
+        keep_copy(_key("board", team), board, now, KEEP_SECONDS)
     return board
 
 
@@ -72,6 +62,6 @@ def refresh(now: dt.datetime | None = None) -> int:
     refreshed = 0
     for team in teams:
         if _key("viewed", team) in viewed:
-            _keep(team, compute(team, now), now)
+            keep_copy(_key("board", team), compute(team, now), now, KEEP_SECONDS)
             refreshed += 1
     return refreshed

@@ -83,13 +83,13 @@ import json
 import logging
 
 from dateutil.relativedelta import relativedelta
-from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, connections, transaction
 from django.db.models import BooleanField, Count, Exists, Max, OuterRef, Q
 from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
+from core.cache import keep_copy, recent_copy, team_key
 from improvement.models import OPEN_STAGES, Action, Stage
 from incidents.models import Incident, Postmortem
 from reporting import metrics
@@ -259,28 +259,17 @@ SIGNALS_CACHE_SECONDS = 60
 
 
 def _cached_metric_signals(team, now) -> list[dict]:
-    """The board's signals: computed at most once per team and SIGNALS_CACHE_SECONDS (any cache
-    outage: computed). The database's name and the team's creation time are in the key, so neither
-    deployments sharing one Redis nor a team whose id was used before share an entry; the age is
-    judged by the time the entry was computed, not by the cache's expiry."""
+    """The board's signals, computed at most once per team, day and SIGNALS_CACHE_SECONDS (core.cache)."""
     key = signals_cache_key(team, now)
-    try:
-        entry = cache.get(key)
-    except Exception:  # the cache not answering never stops the board
-        entry = None
-    if entry is not None and dt.timedelta(0) <= now - entry["at"] <= dt.timedelta(seconds=SIGNALS_CACHE_SECONDS):
-        return entry["signals"]
-    found = _metric_signals(team, now)
-    try:
-        cache.set(key, {"at": now, "signals": found}, 3 * SIGNALS_CACHE_SECONDS)
-    except Exception:
-        logger.warning("agenda: metric signals not cached for team %s (cache unavailable)", team.pk)
+    found = recent_copy(key, now, SIGNALS_CACHE_SECONDS)
+    if found is None:
+        found = _metric_signals(team, now)
+        keep_copy(key, found, now, 3 * SIGNALS_CACHE_SECONDS)
     return found
 
 
 def signals_cache_key(team, now) -> str:
-    database = connection.settings_dict["NAME"]
-    return f"agenda-signals:{database}:{team.pk}:{team.created_at.timestamp()}:{now.date().isoformat()}"
+    return f"{team_key('agenda-signals', team)}:{now.date().isoformat()}"
 
 
 def _metric_signals(team, now) -> list[dict]:

@@ -7,6 +7,7 @@ whole or not at all, the audit gets one entry per record in one INSERT, and on P
 drains share one busy source, each incident held by one of them at a time.
 """
 
+import contextlib
 import copy
 import itertools
 import json
@@ -52,6 +53,33 @@ def queue_pagerduty(integration, payload):
 
 def queue_alertmanager(integration, payload):
     queue(integration, payload, HTTP_AUTHORIZATION=f"Bearer {integration.bearer_token}")
+
+
+@contextlib.contextmanager
+def another_drain_holding(hold):
+    """Run `hold(cursor)` in another connection's open transaction, as a drain in the middle of its batch."""
+    held, release, errors = threading.Event(), threading.Event(), []
+
+    def other_drain():
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                hold(cursor)
+                held.set()
+                release.wait(30)
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=other_drain)
+    thread.start()
+    assert held.wait(10)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()
+    assert errors == []
 
 
 def state(incident: Incident) -> tuple:
@@ -107,6 +135,24 @@ def test_a_batch_costs_the_same_queries_whatever_its_size(team):
     small, large = drain_counting(3, "S"), drain_counting(40, "L")
     assert small == large
     assert Incident.objects.filter(team=team).count() == 43
+
+
+def test_new_incidents_with_a_service_cost_the_same_queries_whatever_the_batch_size(team):
+    factories.ServiceFactory(team=team, name="Checkout", slug="checkout")
+    hook = create_integration(team=team, source="pagerduty")
+
+    def drain_counting(count: int, prefix: str) -> int:
+        for n in range(count):
+            payload = pd("incident.triggered", n, f"Slow {n}")
+            payload["event"]["data"]["id"] = f"{prefix}{n}"
+            queue_pagerduty(hook, payload)
+        with CaptureQueriesContext(connection) as captured:
+            assert drain_inbox() == count
+        return len(captured.captured_queries)
+
+    assert drain_counting(2, "S") == drain_counting(30, "L")  # the service is looked up once per batch
+    assert set(Incident.objects.filter(team=team).values_list("service__slug", flat=True)) == {"checkout"}
+    assert Incident.objects.filter(team=team).count() == 32
 
 
 def test_a_notification_is_applied_whole_or_not_at_all(team):
@@ -171,33 +217,15 @@ def test_a_drain_leaves_an_incident_another_drain_holds_and_takes_the_rest(team)
         deliver(hook, incident_event(n, "HELD"))
     for n in range(5):
         deliver(hook, incident_event(1, f"FREE-{n}"))
-    held, release, errors = threading.Event(), threading.Event(), []
-
-    def other_drain():  # holds the incident HELD as a drain applying it would
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [processing.lock_key(team.pk, "generic", "HELD")])
-                held.set()
-                release.wait(30)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_drain)
-    thread.start()
-    assert held.wait(10)
-    try:
+    lock = processing.lock_key(team.pk, "generic", "HELD")
+    # The incident HELD, locked as a drain applying it would.
+    with another_drain_holding(lambda cursor: cursor.execute("SELECT pg_advisory_xact_lock(%s)", [lock])):
         assert drain_inbox(budget_seconds=5) == 5  # at once: no wait for the held incident
         assert set(WebhookDelivery.objects.filter(outcome="queued").values_list("vendor_delivery_id", flat=True)) == {
             "evt-HELD-1",
             "evt-HELD-2",
         }
         assert not Incident.objects.filter(external_id="HELD").exists()
-    finally:
-        release.set()
-        thread.join()
-    assert errors == []
     assert drain_inbox() == 2
     assert Incident.objects.get(external_id="HELD").title == "Version 2"  # in arrival order
     assert set(WebhookDelivery.objects.values_list("outcome", flat=True)) == {"processed"}
@@ -274,31 +302,12 @@ def test_a_delivery_without_its_event_time_waits_for_older_ones_another_drain_ho
     deliver(hook, incident_event(2, "ORDER"))
     deliver(hook, incident_event(1, "OTHER") | {"occurred_at": "2026-01-01T10:00:00Z"})
     first = WebhookDelivery.objects.order_by("id").first()
-    held, release, errors = threading.Event(), threading.Event(), []
-
-    def other_drain():  # has claimed the oldest delivery, as a drain in the middle of its batch
-        try:
-            with transaction.atomic():
-                WebhookDelivery.objects.select_for_update().get(pk=first.pk)
-                held.set()
-                release.wait(30)
-        except Exception as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=other_drain)
-    thread.start()
-    assert held.wait(10)
-    try:
+    # The oldest delivery, claimed by a drain in the middle of its batch.
+    with another_drain_holding(lambda cursor: WebhookDelivery.objects.select_for_update().get(pk=first.pk)):
         assert drain_inbox(budget_seconds=5) == 1  # the timed delivery only
         assert set(WebhookDelivery.objects.filter(outcome="queued").values_list("vendor_delivery_id", flat=True)) == {
             "evt-ORDER-1",
             "evt-ORDER-2",
         }
-    finally:
-        release.set()
-        thread.join()
-    assert errors == []
     assert drain_inbox() == 2
     assert Incident.objects.get(external_id="ORDER").title == "Version 2"  # in arrival order
