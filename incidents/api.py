@@ -76,6 +76,17 @@ class IncidentMoveSerializer(serializers.Serializer):
     at = serializers.DateTimeField(required=False, allow_null=True, help_text="When it happened; now if omitted.")
 
 
+def _no_rows(model):
+    """An evaluated, empty queryset, as prefetch_related stores one for a row without related rows.
+
+    `.none()` alone is compiled again when iterated (select list, ordering, then the empty
+    WHERE): a sixth of an API upsert's time, measured by bench/ingest_bench.py.
+    """
+    rows = model.objects.none()
+    rows._result_cache, rows._prefetch_done = [], True
+    return rows
+
+
 def _incident_write(incident_or_none, data, team, by):
     """Status changes stamp the timestamp they imply, as in the UI (set_incident_status)."""
     new_status = data.get("status")
@@ -135,7 +146,7 @@ class IncidentViewSet(ServiceBackedViewSet):
 
     def respond_created(self, incident):
         # A new incident has no timeline yet and its team is loaded: answer without reading it back.
-        incident._prefetched_objects_cache = {"timeline": TimelineEvent.objects.none()}
+        incident._prefetched_objects_cache = {"timeline": _no_rows(TimelineEvent)}
         return self.plain(self.get_serializer(incident).data, status.HTTP_201_CREATED)
 
     @extend_schema(
