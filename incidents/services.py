@@ -12,7 +12,8 @@ from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.prepared import PreparedLookup
+from core.audit import insert_audited
+from core.prepared import PreparedInsert, PreparedLookup
 from core.text import one_line
 from incidents import ordering, signals
 from incidents.factors import add_contributing_factor  # noqa: F401 - callers add factors from here
@@ -149,9 +150,14 @@ def _insert_incident(team: Team, by, fields: dict, *, check_unique: bool = True)
     _check_links(team, incident)
     _check_roles(team, incident)
     _clean_incident(incident, check_unique=check_unique)
-    incident.save()
+    insert_audited(_INCIDENT_INSERT, incident)
     transaction.on_commit(lambda: signals.incident_logged.send(sender=Incident, incident=incident))
     return incident
+
+
+# Every logged incident (API, web, webhook applied one by one): its INSERT and its audit entry's
+# compiled once (core.prepared, core.audit.insert_audited), not on each save.
+_INCIDENT_INSERT = PreparedInsert(Incident)
 
 
 def _order_safe(incident: Incident, fields: dict, event_at) -> dict:

@@ -183,35 +183,41 @@ class ModelSerializer(serializers.ModelSerializer):
     def get_fields(self):
         template = type(self).__dict__.get("_fields_template")
         if template is None:
-            template = super().get_fields()
+            template = {name: _Recipe(field) for name, field in super().get_fields().items()}
             type(self)._fields_template = template  # a benign race: two threads build the same thing
-        return {name: _fresh(field) for name, field in template.items()}
+        return {name: recipe.fresh() for name, recipe in template.items()}
 
 
-def _fresh(field: serializers.Field) -> serializers.Field:
-    """An unbound copy of a template field.
+class _Recipe:
+    """How to make an unbound copy of a template field, decided once per field.
 
     A field holding other fields (a nested serializer, a many=True relation, a ListField's
     child) is deep-copied: the inner fields get bound to it. A plain field is copied from the
     template's attributes, its lists and dicts copied one level (what Field.__init__ copies when
     it is built again from its arguments, at a tenth of the cost: two serializers of ~20 fields
     per API write); a related field's queryset is only ever cloned (`.all()`). The template is
-    never bound, so what is copied is the state __init__ left.
+    never bound, so what is copied is the state __init__ left; which attributes are lists or
+    dicts is read once, not on every copy (bench/ingest_bench.py).
     """
-    arguments = [*field._args, *field._kwargs.values()]
-    if isinstance(field, serializers.BaseSerializer) or any(isinstance(a, serializers.Field) for a in arguments):
-        return copy.deepcopy(field)
-    fresh = object.__new__(field.__class__)
-    fresh.__dict__ = state = field.__dict__.copy()
-    for name, value in state.items():
-        if isinstance(value, _COPIED_ONE_LEVEL):
-            state[name] = value.copy()
-    return fresh
 
+    __slots__ = ("deep", "field", "one_level")
 
-# A tuple, not `list | dict`: that union is a new object per evaluation, and building it for
-# every attribute of every field was two thirds of the copy's time (bench/ingest_bench.py).
-_COPIED_ONE_LEVEL = (list, dict)
+    def __init__(self, field: serializers.Field):
+        arguments = [*field._args, *field._kwargs.values()]
+        self.field = field
+        self.deep = isinstance(field, serializers.BaseSerializer) or any(
+            isinstance(a, serializers.Field) for a in arguments
+        )
+        self.one_level = tuple(name for name, value in vars(field).items() if isinstance(value, list | dict))
+
+    def fresh(self) -> serializers.Field:
+        if self.deep:
+            return copy.deepcopy(self.field)
+        fresh = object.__new__(self.field.__class__)
+        fresh.__dict__ = state = self.field.__dict__.copy()
+        for name in self.one_level:
+            state[name] = state[name].copy()
+        return fresh
 
 
 class ScopedRelatedField(serializers.PrimaryKeyRelatedField):
