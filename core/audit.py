@@ -7,13 +7,17 @@ log without joining every audited table.
 CPU: the hot path of incident ingest (bench/ingest_bench.py).
 """
 
-from auditlog.context import auditlog_disabled, disable_auditlog
+import functools
+
+from auditlog import get_logentry_model
+from auditlog.context import auditlog_disabled
 from auditlog.diff import get_field_value, get_fields_in_model, get_mask_function
 from auditlog.models import LogEntry, LogEntryManager
 from auditlog.registry import auditlog
 from auditlog.signals import post_log, pre_log
 from django.conf import settings
 from django.db.models import Model, QuerySet
+from django.dispatch import receiver
 from django.utils.encoding import smart_str
 
 from core.prepared import PreparedInsert
@@ -54,15 +58,31 @@ def audit_log_for_team(team) -> QuerySet[LogEntry]:
 class _PreparedLogEntries(LogEntryManager):
     """django-auditlog's own log_create, whose final create() runs a prepared INSERT."""
 
+    def __init__(self, inserter: PreparedInsert):
+        super().__init__()
+        self.model, self.inserter = inserter.model, inserter
+
     def create(self, **kwargs):
         entry = self.model(**kwargs)
-        _LOG_ENTRY_INSERT.save(entry)
+        self.inserter.save(entry)
         return entry
 
 
-_LOG_ENTRY_INSERT = PreparedInsert(LogEntry)
-_entries = _PreparedLogEntries()
-_entries.model = LogEntry
+@functools.cache
+def _entries() -> _PreparedLogEntries:
+    return _PreparedLogEntries(PreparedInsert(get_logentry_model()))  # AUDITLOG_LOGENTRY_MODEL is honoured
+
+
+# Set on an instance while insert_audited saves it: the library's post_save receiver leaves that
+# row's creation entry to insert_audited (through the library's own pre_log veto), and only that one.
+_ENTRY_WRITTEN_AFTER = "_opskaizen_creation_entry_written_after_insert"
+
+
+@receiver(pre_log, dispatch_uid="core.audit.leave_the_creation_entry_to_insert_audited")
+def _leave_the_creation_entry_to_insert_audited(sender, instance, action, **kwargs):
+    if action == LogEntry.Action.CREATE and instance.__dict__.get(_ENTRY_WRITTEN_AFTER):
+        return False
+    return None
 
 
 def created_changes(instance: Model) -> dict | None:
@@ -106,13 +126,19 @@ def insert_audited(inserter: PreparedInsert, instance: Model) -> None:
     The entry is the library's own (LogEntryManager.log_create: content type, repr, team,
     correlation id; the request's actor and address through its pre_save receiver), sent
     through its pre_log / post_log signals, in the caller's transaction like the library's.
-    Under an enclosing disable_auditlog() nothing is logged, as with the library's receiver.
+    Under an enclosing disable_auditlog() nothing is logged, as with the library's receiver; a row
+    that is not new is saved as usual (the library logs its update).
     """
-    if auditlog_disabled.get(False) or not auditlog.contains(type(instance)):
-        inserter.save(instance)
+    if instance.pk is not None or not instance._state.adding or not auditlog.contains(type(instance)):
+        inserter.save(instance)  # not a new audited row: the library's receivers, as for any save
         return
-    with disable_auditlog():  # the library's post_save receiver would write the same entry again
-        inserter.save(instance)
+    instance.__dict__[_ENTRY_WRITTEN_AFTER] = True
+    try:
+        inserter.save(instance)  # other rows written by its receivers are audited by the library as usual
+    finally:
+        del instance.__dict__[_ENTRY_WRITTEN_AFTER]
+    if auditlog_disabled.get(False):
+        return  # under an enclosing disable_auditlog(), as the library's receiver
     sender = type(instance)
     vetoes = pre_log.send(sender, instance=instance, action=LogEntry.Action.CREATE)
     if any(answer is False for _receiver, answer in vetoes):
@@ -135,7 +161,7 @@ def insert_audited(inserter: PreparedInsert, instance: Model) -> None:
 
     try:
         changes = created_changes(instance)
-        entry = _entries.log_create(instance, action=LogEntry.Action.CREATE, changes=changes) if changes else None
+        entry = _entries().log_create(instance, action=LogEntry.Action.CREATE, changes=changes) if changes else None
     except BaseException as error:
         logged(None, error)
         raise

@@ -16,7 +16,7 @@ import uuid
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections, router, transaction
-from django.db.models import signals
+from django.db.models import Model, signals
 from django.db.models.query import get_related_populators
 from django.db.models.sql import InsertQuery
 
@@ -77,23 +77,30 @@ class PreparedLookup:
 class PreparedInsert:
     """`save(obj)` is `obj.save()` for a new row of `model`, with the INSERT compiled once per database.
 
-    What Model.save() does for a new row is kept, in its order: unsaved related objects refused,
-    the pre_save signal, each field's own pre_save (auto_now_add, defaults already set by
-    __init__) and database preparation, one INSERT … RETURNING in the caller's transaction (marked
-    for rollback on error, as save() does), the returned columns through their converters, the
-    instance's state, then the post_save signal (the audit log's receivers run from it). A model
-    with parents, an order_with_respect_to, or a field with its own SQL placeholder is refused;
-    a row with a primary key or an expression as a value, or a database that cannot return
-    columns from an INSERT, goes through save() itself.
+    What Model.save() does for a new row is kept, in its order: routing, unsaved related objects
+    refused, the pre_save signal, each field's own pre_save (auto_now_add; defaults are set by
+    __init__) and database preparation, one INSERT … RETURNING in the caller's transaction
+    (marked for rollback on error, as save() does), the returned columns through their
+    converters, the instance's state, then the post_save signal (the audit log's receivers run
+    from it). Refused at construction: a model with parents, a proxy, an auto-created model, an
+    order_with_respect_to, a field with a database default or its own SQL placeholder. Sent to
+    save() itself: a model whose save() is overridden or patched (tests inject faults there),
+    a row with a primary key or an expression as a value, a database that cannot return columns
+    from an INSERT. A pre_save receiver that sets the primary key or an expression is an error.
     """
 
     def __init__(self, model):
         meta = model._meta
-        if meta.parents or meta.proxy or meta.order_with_respect_to:
-            raise ImproperlyConfigured(f"PreparedInsert: {model.__name__} needs Model.save().")
         self.model = model
         self.fields = [f for f in meta.local_concrete_fields if not f.generated and f is not meta.auto_field]
-        if meta.auto_field is None or any(hasattr(f, "get_placeholder") for f in self.fields):
+        if (
+            meta.parents
+            or meta.proxy
+            or meta.auto_created
+            or meta.order_with_respect_to
+            or meta.auto_field is None
+            or any(f.has_db_default() or hasattr(f, "get_placeholder") for f in self.fields)
+        ):
             raise ImproperlyConfigured(f"PreparedInsert: {model.__name__} needs Model.save().")
         self.returning = meta.db_returning_fields
         self._compiled: dict[str, tuple] = {}
@@ -107,19 +114,30 @@ class PreparedInsert:
         columns = [field.get_col(self.model._meta.db_table) for field in self.returning]
         return sql, compiler, compiler.returning_params, compiler.get_converters(columns)
 
+    def _needs_save(self, obj) -> bool:
+        return (
+            self.model.save is not Model.save
+            or obj.pk is not None
+            or not obj._state.adding
+            or any(hasattr(obj.__dict__.get(field.attname), "resolve_expression") for field in self.fields)
+        )
+
     def save(self, obj) -> None:
         if type(obj) is not self.model:
             raise TypeError(f"PreparedInsert({self.model.__name__}) cannot save a {type(obj).__name__}.")
+        if self._needs_save(obj):
+            obj.save()
+            return
         alias = router.db_for_write(self.model, instance=obj)
         connection = connections[alias]
-        if obj.pk is not None or not obj._state.adding or not connection.features.can_return_columns_from_insert:
+        if not connection.features.can_return_columns_from_insert:
             obj.save(using=alias)
             return
         obj._prepare_related_fields_for_save(operation_name="save")
         signals.pre_save.send(sender=self.model, instance=obj, raw=False, using=alias, update_fields=None)
         values = [field.pre_save(obj, True) for field in self.fields]
-        if any(hasattr(value, "resolve_expression") for value in values):
-            raise TypeError("PreparedInsert: an expression as a value needs Model.save().")
+        if obj.pk is not None or any(hasattr(value, "resolve_expression") for value in values):
+            raise TypeError("PreparedInsert: a primary key or an expression set before saving needs Model.save().")
         params = [
             field.get_db_prep_save(value, connection=connection)
             for field, value in zip(self.fields, values, strict=True)

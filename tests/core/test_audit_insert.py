@@ -14,13 +14,15 @@ from auditlog.diff import model_instance_diff
 from auditlog.models import LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Value
+from django.db.models.functions import Upper
 from django.db.models.signals import post_save, pre_save
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from core.audit import created_changes, insert_audited
 from core.prepared import PreparedInsert
-from incidents.models import Incident
+from incidents.models import Incident, TimelineEvent
 from tests.factories import ChangeFactory, MembershipFactory, ProblemFactory, ServiceFactory
 
 pytestmark = pytest.mark.django_db
@@ -174,3 +176,56 @@ def test_a_row_with_a_primary_key_goes_through_save(team):
     assert Incident.objects.get(pk=incident.pk).title == "Renamed"
     with pytest.raises(TypeError):
         INSERT.save(ServiceFactory.build(team=team))
+
+
+def test_rows_written_by_the_new_rows_receivers_keep_their_own_entries(team):
+    """Only the new row's creation entry is left to insert_audited, not every entry of the save."""
+
+    def note_it(sender, instance, created, **kwargs):
+        if created:
+            TimelineEvent.objects.create(team=instance.team, incident=instance, occurred_at=timezone.now(), text="hi")
+
+    post_save.connect(note_it, sender=Incident)
+    try:
+        incident = new_incident(team, "with-a-note")
+        insert_audited(INSERT, incident)
+    finally:
+        post_save.disconnect(note_it, sender=Incident)
+    note = TimelineEvent.objects.get(incident=incident)
+    assert LogEntry.objects.filter(content_type__model="incident", object_id=incident.pk).count() == 1
+    assert LogEntry.objects.filter(content_type__model="timelineevent", object_id=note.pk).count() == 1
+
+
+def test_an_overridden_save_is_the_one_that_runs(team, monkeypatch):
+    calls = []
+    real_save = Incident.save
+
+    def patched(self, *args, **kwargs):
+        calls.append(self.external_id)
+        real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(Incident, "save", patched)  # as the database fault tests do
+    incident = new_incident(team, "patched")
+    insert_audited(INSERT, incident)
+    assert calls == ["patched"]
+    assert LogEntry.objects.filter(content_type__model="incident", object_id=incident.pk).count() == 1
+
+
+def test_an_expression_as_a_value_goes_through_save(team):
+    incident = new_incident(team, "expression", title=Upper(Value("shouted")))
+    insert_audited(INSERT, incident)
+    assert Incident.objects.get(pk=incident.pk).title == "SHOUTED"
+    assert LogEntry.objects.filter(content_type__model="incident", object_id=incident.pk).count() == 1
+
+
+def test_an_existing_row_is_saved_as_an_update_with_the_librarys_entry(team):
+    incident = new_incident(team, "again")
+    insert_audited(INSERT, incident)
+    incident.title = "Checkout down again"
+    insert_audited(INSERT, incident)
+    actions = list(
+        LogEntry.objects.filter(content_type__model="incident", object_id=incident.pk)
+        .order_by("pk")
+        .values_list("action", flat=True)
+    )
+    assert actions == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
