@@ -10,8 +10,8 @@ CPU: the hot path of incident ingest (bench/ingest_bench.py).
 import functools
 
 from auditlog import get_logentry_model
-from auditlog.context import auditlog_disabled
-from auditlog.diff import get_field_value, get_fields_in_model, get_mask_function
+from auditlog.context import auditlog_disabled, auditlog_value
+from auditlog.diff import get_field_value, get_fields_in_model, get_mask_function, is_primitive
 from auditlog.models import LogEntry, LogEntryManager
 from auditlog.registry import auditlog
 from auditlog.signals import post_log, pre_log
@@ -53,6 +53,22 @@ def audit_log_for_team(team) -> QuerySet[LogEntry]:
         .select_related("actor", "content_type")
         .order_by("-timestamp", "-id")
     )
+
+
+def record_actor(user) -> None:
+    """Name `user` the actor of the audit entries the current request writes from now on.
+
+    django-auditlog's middleware reads request.user before the view runs; an API token is
+    authenticated by DRF inside the view, so without this its holder was never the actor of
+    what the token wrote. Outside a request (no middleware context), or for a user who is not
+    signed in (a service token), nothing changes.
+    """
+    try:
+        context = auditlog_value.get()
+    except LookupError:
+        return
+    if context.get("actor") is None and getattr(user, "is_authenticated", False):
+        context["actor"] = user
 
 
 class _PreparedLogEntries(LogEntryManager):
@@ -113,11 +129,8 @@ def created_changes(instance: Model) -> dict | None:
         elif not use_json:
             diff[field.name] = (smart_str(missing), smart_str(value))
         else:
-            diff[field.name] = (missing, value if isinstance(value, _PRIMITIVE) else smart_str(value))
+            diff[field.name] = (missing, value if is_primitive(value) else smart_str(value))
     return diff or None
-
-
-_PRIMITIVE = (type(None), bool, int, float, str, list, tuple, dict, set)  # auditlog.diff.is_primitive
 
 
 def insert_audited(inserter: PreparedInsert, instance: Model) -> None:

@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions, throttling
 
-from core import outage_log
+from core import audit, outage_log
 from core.cache import redis_client
 from teams.models import ApiToken, Membership
 from teams.selectors import has_role
@@ -52,6 +52,7 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
             )
         if token.is_service or token.created_by is None:
             return (AnonymousUser(), token)
+        audit.record_actor(token.created_by)  # what the token writes is in the audit log under its holder
         return (token.created_by, token)
 
     def authenticate_header(self, request):
