@@ -80,3 +80,9 @@ def test_serializer_fields_are_copied_per_instance_never_shared():
     timeline_child = first.fields["timeline"].child
     assert timeline_child is not second.fields["timeline"].child
     assert timeline_child.root is first
+    # Each field's own lists and dicts (validators, error messages, style) are copies, not the template's.
+    for name in ("title", "severity", "started_at"):
+        mine, theirs = first.fields[name], second.fields[name]
+        assert mine.validators is not theirs.validators and mine.error_messages is not theirs.error_messages
+        mine.validators.append(lambda value: None)
+        assert len(mine.validators) == len(theirs.validators) + 1
