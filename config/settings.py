@@ -141,6 +141,11 @@ for _db in DATABASES.values():
     if DATABASE_POOLER == "transaction" and _db["ENGINE"] == "django.db.backends.postgresql":
         _db["DISABLE_SERVER_SIDE_CURSORS"] = True
         _db.setdefault("OPTIONS", {})["prepare_threshold"] = None
+    elif _db["ENGINE"] == "django.db.backends.postgresql":
+        # psycopg prepares a statement after it ran this many times on a connection; only the
+        # hot statements of core/prepared.py can be (they bind server-side; Django's own cursors
+        # bind on the client, which psycopg never prepares). Django's default turns it off.
+        _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", env.int("DATABASE_PREPARE_THRESHOLD", default=5))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -10,6 +10,11 @@ Routing is kept: the database is the router's choice for each call.
 `PreparedInsert` does the same for `save()` of a new row: Django builds the INSERT again for
 every save (column list, a placeholder per field, RETURNING), which cost as much CPU as
 preparing the values; an incident and its audit entry are two such INSERTs per API upsert.
+
+Both run their SQL, which never changes, through `statement_cursor`: on PostgreSQL its values are
+bound by the server instead of being quoted into the text by psycopg (Django's default), so that
+PostgreSQL can keep the statement prepared (parsed and planned once per connection) where the
+connection allows it (OPTIONS `prepare_threshold`; off behind PgBouncer in transaction pooling).
 """
 
 import uuid
@@ -19,6 +24,37 @@ from django.db import connections, router, transaction
 from django.db.models import Model, signals
 from django.db.models.query import get_related_populators
 from django.db.models.sql import InsertQuery
+
+try:  # the PostgreSQL backend with psycopg 3 (the only one this project installs for PostgreSQL)
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+    from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from psycopg.pq import Format
+except ImportError:  # pragma: no cover - psycopg 3 is in requirements.txt
+    ServerBindingCursor = None
+
+
+def statement_cursor(connection):
+    """`connection.cursor()` for SQL that is the same on every call, its values bound server-side on PostgreSQL.
+
+    Django's PostgreSQL cursors bind on the client: psycopg quotes every value into the SQL text,
+    and PostgreSQL parses and plans a new text each time. A server-binding cursor sends the SQL
+    and the values apart; psycopg then prepares the statement once it has run `prepare_threshold`
+    times on the connection (settings: on for direct connections, off behind a transaction
+    pooler), and only these statements can be prepared: Django's own cursors bind on the client,
+    which psycopg never prepares. What `connection.cursor()` does is kept, in its order: the
+    health check, the connection, Django's error wrapping, its execute wrappers and query log
+    (assertNumQueries and the replica router's tests count these statements as any other), the
+    time zone of the connection's loaders.
+    """
+    if ServerBindingCursor is None or connection.vendor != "postgresql":
+        return connection.cursor()
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    with connection.wrap_database_errors:
+        cursor = ServerBindingCursor(connection.connection)
+        if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
+            register_tzloader(connection.timezone, cursor)  # as Django's create_cursor
+        return connection._prepare_cursor(cursor)
 
 
 class PreparedLookup:
@@ -59,7 +95,7 @@ class PreparedLookup:
         params = list(params)
         for slot, value in zip(slots, values, strict=True):
             params[slot] = value
-        with connections[alias].cursor() as cursor:
+        with statement_cursor(connections[alias]) as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:
@@ -146,7 +182,7 @@ class PreparedInsert:
         if compiled is None:
             compiled = self._compiled[alias] = self._compile(alias)
         sql, compiler, returning_params, converters = compiled
-        with transaction.mark_for_rollback_on_error(using=alias), connection.cursor() as cursor:
+        with transaction.mark_for_rollback_on_error(using=alias), statement_cursor(connection) as cursor:
             cursor.execute(sql, params)
             rows = [connection.ops.fetch_returned_insert_columns(cursor, returning_params)]
         if converters:

@@ -42,3 +42,47 @@ def test_it_returns_none_when_nothing_matches(team):
     ServiceFactory(team=team, slug="gateway")
     assert LOOKUP.first("nothing") is None
     assert LOOKUP.first("gateway").slug == "gateway"
+
+
+def _prepared_statements() -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.postgres
+def test_on_postgresql_its_values_are_bound_by_the_server_which_keeps_it_prepared(team, settings):
+    ServiceFactory(team=team, slug="gateway")
+    assert settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] == 5  # config/settings.py, no pooler
+    connection.ensure_connection()
+    for _ in range(connection.connection.prepare_threshold + 1):
+        with CaptureQueriesContext(connection) as captured:
+            assert LOOKUP.first("gateway").slug == "gateway"
+        assert len(captured) == 1  # still one query, and still in Django's query log
+    prepared = [s for s in _prepared_statements() if '"teams_service"' in s]
+    assert len(prepared) == 1 and "$1" in prepared[0]  # one statement, its value a parameter
+    assert LOOKUP.first("nothing") is None  # the prepared statement with another value
+    assert not any('"teams_service"' in s for s in _prepared_statements() if "'gateway'" in s)
+
+
+@pytest.mark.postgres
+def test_where_the_connection_must_not_prepare_behind_a_transaction_pooler_nothing_is(team):
+    # DATABASE_POOLER=transaction sets OPTIONS prepare_threshold to None: psycopg never prepares.
+    ServiceFactory(team=team, slug="gateway")
+    connection.ensure_connection()
+    saved, connection.connection.prepare_threshold = connection.connection.prepare_threshold, None
+    try:
+        for _ in range(8):
+            assert LOOKUP.first("gateway").slug == "gateway"
+        assert not any('"teams_service"' in s for s in _prepared_statements())
+    finally:
+        connection.connection.prepare_threshold = saved
+
+
+@pytest.mark.postgres
+def test_django_cursors_are_never_prepared_only_the_prepared_lookups(team):
+    # Everything else binds on the client, as Django does by default: psycopg cannot prepare those.
+    ServiceFactory(team=team, slug="gateway")
+    for _ in range(8):
+        assert Service.objects.filter(slug="gateway").order_by().first() is not None
+    assert not any('"teams_service"' in s for s in _prepared_statements())
