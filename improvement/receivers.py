@@ -17,10 +17,10 @@ def reopen_standardised_actions(sender, incident, **kwargs):
         # One cheap read first: most incidents hit no standardised action, and then there is no
         # transaction to open (the ingest benchmark counts every round trip of an upsert).
         # A new incident has no contributing factors yet; with no service, no problem and no
-        # fingerprint either, nothing can match: the queryset is empty and is_empty() spares
-        # compiling it (which costs more than the incident's INSERT).
-        actions = recurrence.matching_standardised_actions(incident, factors=False)
-        if not actions.query.is_empty() and actions.exists():
+        # fingerprint either, nothing can match, and no queryset is even built.
+        if not recurrence.may_hit_a_target(incident, factors=False):
+            return
+        if recurrence.matching_standardised_actions(incident, factors=False).exists():
             recurrence.record_recurrence(incident=incident)
     except Exception:
         logger.exception("Recurrence check failed for incident %s", incident.pk)

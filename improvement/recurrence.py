@@ -32,6 +32,15 @@ logger = logging.getLogger(__name__)
 RATE_HORIZON = dt.timedelta(days=90)
 
 
+def may_hit_a_target(incident: Incident, *, factors: bool = True) -> bool:
+    """False when no target can match the incident, whatever the actions: no service, problem or fingerprint.
+
+    What `matching_standardised_actions` would find empty without a query; a webhook or API
+    upsert asks it for every incident logged, before building any queryset.
+    """
+    return bool(factors or incident.service_id or incident.problem_id or incident.fingerprint)
+
+
 def matching_standardised_actions(incident: Incident, *, factors: bool = True):
     """Standardised (done) actions of the incident's team whose target this incident hits.
 

@@ -415,7 +415,8 @@ def upsert_incident_by_ref(
     def create(*, team, by=None, **fields):
         # No second uniqueness query and no nested savepoint: the lookup above is in the same
         # transaction, and the constraint refuses a concurrent twin (then the upsert runs again).
-        fields = _order_safe(Incident(), fields, event_at)
+        if event_at is not None:  # without the event's own time every field is written as given
+            fields = _order_safe(Incident(), fields, event_at)
         return _insert_incident(team, by, fields, check_unique=False)
 
     def update(incident, changes, by=None):

@@ -130,8 +130,11 @@ def create_api_token(
 
 
 def _token_by_prefix(prefix):
-    # The holder's role rides on the token's own query: no extra round trip per request.
-    holder = Membership.objects.filter(team=OuterRef("team_id"), user=OuterRef("created_by_id")).values("role")[:1]
+    # The holder's role rides on the token's own query: no extra round trip per request. One
+    # membership per team and user: without Membership's default ordering the subquery joins
+    # neither the team nor the user.
+    holder = Membership.objects.filter(team=OuterRef("team_id"), user=OuterRef("created_by_id"))
+    holder = holder.order_by().values("role")[:1]
     return (
         ApiToken.objects.select_related("team", "created_by")
         .annotate(holder_role=Subquery(holder))
