@@ -63,6 +63,30 @@ def test_a_missing_secret_key_is_generated_once_and_kept(tmp_path):
 
 
 @pytest.mark.django_db
+def test_the_wsgi_entry_point_loads_the_views_then_freezes_what_it_loaded(tmp_path):
+    # A web worker imports config.wsgi once: the URLconf (every view) is imported then, not on the
+    # first request, and what is alive at that point is out of the garbage collector's scans.
+    script = (
+        "import gc, sys\n"
+        "before = gc.get_freeze_count()\n"
+        "import config.wsgi\n"
+        "print(before, gc.get_freeze_count(), 'incidents.api' in sys.modules, 'rituals.views' in sys.modules)\n"
+    )
+    base = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "DEBUG", "HTTPS"}}
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**base, "OPSKAIZEN_VAR_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    before, after, views, more_views = result.stdout.split()
+    assert before == "0" and int(after) > 50_000  # the settings, apps, models, views
+    assert views == more_views == "True"
+
+
 def test_healthz_reports_the_database_up(client):
     response = client.get("/healthz/")
     assert response.status_code == 200
