@@ -66,9 +66,7 @@ def by_ref_route(*, summary: str, request: type[serializers.Serializer], respons
     @action(detail=False, methods=["put"], url_path=REF_PATH, serializer_class=request)
     def by_ref(self, http_request, source, external_id):
         external_id = clean_ref(external_id)
-        serializer = request(data=http_request.data, partial=True, context=self.get_serializer_context())
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = validated(request(data=http_request.data, partial=True, context=self.get_serializer_context()))
         team = self.team_from(data)
         obj, created = self.upsert_by_ref(team, source, external_id, data)
         self.serializer_class = response
@@ -85,8 +83,49 @@ def context_teams(context) -> QuerySet[Team]:
     return teams_for_request(request) if request is not None else Team.objects.none()
 
 
+def release(serializer: serializers.BaseSerializer, *, detached: bool = False) -> None:
+    """Let a serializer that has done its work be freed by reference counting, not by the cyclic collector.
+
+    A serializer and its bound fields point at each other (BindingDict.serializer, field.parent),
+    and so do a ListSerializer and its child: each request left ~300 objects in cycles, and the
+    collector ran about every second API write (gc.freeze in config/wsgi.py makes each run
+    cheaper, not rarer). `fields` is cached on first use and built again if asked for, so
+    dropping it loses nothing: the data already computed stays, and a serializer asked for its
+    fields or data again (the browsable API's forms) rebuilds them. What hung from the dropped
+    fields is unreachable (`detached`): a nested ListSerializer and its child are unlinked.
+    """
+    fields = serializer.__dict__.pop("fields", None)
+    for field in (fields or {}).values():
+        if isinstance(field, serializers.BaseSerializer):
+            release(field, detached=True)
+    child = getattr(serializer, "child", None)
+    if isinstance(child, serializers.BaseSerializer):
+        release(child, detached=True)
+        if detached:
+            child.parent = None
+
+
+def validated(serializer: serializers.BaseSerializer) -> dict:
+    """The serializer's validated data as a plain dict (a ValidationError with the fields at fault), then released."""
+    try:
+        serializer.is_valid(raise_exception=True)
+        return dict(serializer.validated_data)
+    finally:
+        release(serializer)
+
+
 class TeamScopedViewSet(viewsets.GenericViewSet):
     """A viewset over rows that carry `team`: reads scoped to the caller's teams, writes checked by role."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # The answer's data is computed: its serializer (and a page's) can be freed with the request.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        data = getattr(response, "data", None)
+        for value in (data, *(data.values() if isinstance(data, dict) else ())):
+            serializer = getattr(value, "serializer", None)
+            if isinstance(serializer, serializers.BaseSerializer):
+                release(serializer)
+        return response
 
     permission_classes = [IsTeamCaller]
     lookup_value_regex = "[^/]+"  # any id reaches the view, which answers a JSON 404
@@ -280,9 +319,7 @@ class ServiceBackedViewSet(TeamScopedViewSet):
 
     def create(self, request, *args, **kwargs):
         def perform():
-            serializer = self.get_serializer(data=request.data)
-            serializer.is_valid(raise_exception=True)
-            data = dict(serializer.validated_data)
+            data = validated(self.get_serializer(data=request.data))
             team = self.team_from(data)
             obj = self.perform_service_create(data, team)
             return self.respond(obj, status.HTTP_201_CREATED)
@@ -292,9 +329,7 @@ class ServiceBackedViewSet(TeamScopedViewSet):
     def partial_update(self, request, *args, **kwargs):
         obj = self.get_object()
         self.require_role(obj.team)
-        serializer = self.get_serializer(obj, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = validated(self.get_serializer(obj, data=request.data, partial=True))
         data.pop("team", None)
         obj = self.perform_service_update(obj, data)
         return self.respond(obj)
