@@ -101,6 +101,30 @@ def _leave_the_creation_entry_to_insert_audited(sender, instance, action, **kwar
     return None
 
 
+# model -> (its registry entry, its options, the fields whose changes it records); see _audited_fields.
+_AUDITED_FIELDS: dict = {}
+
+
+def _audited_fields(instance: Model) -> tuple[dict, tuple]:
+    """The registry's options for the instance's model and the fields it records, as model_instance_diff picks them.
+
+    Picked once per registration: registering a model again (new options) replaces its entry in
+    the registry, and the fields are picked again.
+    """
+    model = type(instance)
+    entry = auditlog._registry[model]
+    cached = _AUDITED_FIELDS.get(model)
+    if cached is None or cached[0] is not entry:
+        options = auditlog.get_model_fields(model)
+        fields = set(get_fields_in_model(instance))
+        if options["include_fields"]:
+            fields = [field for field in fields if field.name in options["include_fields"]]
+        if options["exclude_fields"]:
+            fields = [field for field in fields if field.name not in options["exclude_fields"]]
+        cached = _AUDITED_FIELDS[model] = (entry, options, tuple(fields))
+    return cached[1], cached[2]
+
+
 def created_changes(instance: Model) -> dict | None:
     """`model_instance_diff(None, instance)`: the changes django-auditlog records for a new row.
 
@@ -112,12 +136,7 @@ def created_changes(instance: Model) -> dict | None:
     """
     use_json = settings.AUDITLOG_STORE_JSON_CHANGES
     missing = None if use_json else smart_str(None)
-    options = auditlog.get_model_fields(type(instance))
-    fields = set(get_fields_in_model(instance))
-    if options["include_fields"]:
-        fields = [field for field in fields if field.name in options["include_fields"]]
-    if options["exclude_fields"]:
-        fields = [field for field in fields if field.name not in options["exclude_fields"]]
+    options, fields = _audited_fields(instance)
     diff = {}
     for field in fields:
         value = get_field_value(instance, field, use_json)

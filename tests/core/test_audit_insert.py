@@ -80,6 +80,27 @@ def test_created_changes_equal_the_librarys_diff_for_a_new_row(team, settings, a
         assert "updated_at" not in expected  # the registry's exclusions are kept (core.audit.register)
 
 
+def test_created_changes_follow_the_registration_when_a_model_is_registered_again(team):
+    from auditlog.registry import auditlog
+
+    from core.audit import register
+
+    incident = new_incident(team, "again")
+    with disable_auditlog():
+        incident.save()
+    assert "summary" in created_changes(incident)  # the fields are picked once per registration...
+    auditlog.unregister(Incident)
+    auditlog.register(Incident, include_fields=["title", "severity"])
+    try:
+        assert created_changes(incident) == model_instance_diff(None, incident)  # ...and again after it
+        assert set(created_changes(incident)) == {"title", "severity"}
+    finally:
+        auditlog.unregister(Incident)
+        register(Incident)  # as incidents.apps registers it
+    assert created_changes(incident) == model_instance_diff(None, incident)
+    assert "summary" in created_changes(incident)
+
+
 def entry_of(incident):
     entry = LogEntry.objects.get(content_type=ContentType.objects.get_for_model(Incident), object_id=incident.pk)
     return entry
