@@ -62,7 +62,6 @@ def test_a_missing_secret_key_is_generated_once_and_kept(tmp_path):
     assert (tmp_path / "secret_key").stat().st_mode & 0o077 == 0
 
 
-@pytest.mark.django_db
 def test_the_wsgi_entry_point_loads_the_views_then_freezes_what_it_loaded(tmp_path):
     # A web worker imports config.wsgi once: the URLconf (every view) is imported then, not on the
     # first request, and what is alive at that point is out of the garbage collector's scans.
@@ -87,6 +86,7 @@ def test_the_wsgi_entry_point_loads_the_views_then_freezes_what_it_loaded(tmp_pa
     assert views == more_views == "True"
 
 
+@pytest.mark.django_db
 def test_healthz_reports_the_database_up(client):
     response = client.get("/healthz/")
     assert response.status_code == 200
