@@ -144,8 +144,10 @@ for _db in DATABASES.values():
     elif _db["ENGINE"] == "django.db.backends.postgresql":
         # psycopg prepares a statement after it ran this many times on a connection; only the
         # hot statements of core/prepared.py can be (they bind server-side; Django's own cursors
-        # bind on the client, which psycopg never prepares). Django's default turns it off.
-        _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", env.int("DATABASE_PREPARE_THRESHOLD", default=5))
+        # bind on the client, which psycopg never prepares). Django's default turns it off. 0: at
+        # the first run, so that the thousands of other queries psycopg counts meanwhile (its
+        # cache of counts keeps the last 100) never keep a hot statement from being prepared.
+        _db.setdefault("OPTIONS", {}).setdefault("prepare_threshold", env.int("DATABASE_PREPARE_THRESHOLD", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

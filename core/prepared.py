@@ -24,23 +24,35 @@ from django.db import connections, router, transaction
 from django.db.models import Model, signals
 from django.db.models.query import get_related_populators
 from django.db.models.sql import InsertQuery
+from django.utils.asyncio import async_unsafe
 
 try:  # the PostgreSQL backend with psycopg 3 (the only one this project installs for PostgreSQL)
-    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, ServerBindingCursor
+    from django.db.backends.postgresql.base import TIMESTAMPTZ_OID, CursorDebugWrapper, ServerBindingCursor
     from django.db.backends.postgresql.psycopg_any import register_tzloader
+    from django.db.backends.utils import CursorWrapper
     from psycopg.pq import Format
-except ImportError:  # pragma: no cover - psycopg 3 is in requirements.txt
+
+    class _LoggedStatement(CursorDebugWrapper):
+        """Django's query log for a server-bound statement: the SQL with its values, as Django logs it
+        for server-side binding (a prepared statement leaves psycopg no text to read back)."""
+
+        def execute(self, sql, params=None):
+            with self.debug_sql(self.db.ops.compose_sql(sql, params), params):
+                return CursorWrapper.execute(self, sql, params)
+
+except (ImportError, ImproperlyConfigured):  # pragma: no cover - Django's backend refuses a missing psycopg so
     ServerBindingCursor = None
 
 
+@async_unsafe  # as connection.cursor(): checked before the health check's query
 def statement_cursor(connection):
     """`connection.cursor()` for SQL that is the same on every call, its values bound server-side on PostgreSQL.
 
     Django's PostgreSQL cursors bind on the client: psycopg quotes every value into the SQL text,
     and PostgreSQL parses and plans a new text each time. A server-binding cursor sends the SQL
     and the values apart; psycopg then prepares the statement once it has run `prepare_threshold`
-    times on the connection (settings: on for direct connections, off behind a transaction
-    pooler), and only these statements can be prepared: Django's own cursors bind on the client,
+    times on the connection (settings: at its first run on direct connections, never behind a
+    transaction pooler), and only these statements can be prepared: Django's own cursors bind on the client,
     which psycopg never prepares. What `connection.cursor()` does is kept, in its order: the
     health check, the connection, Django's error wrapping, its execute wrappers and query log
     (assertNumQueries and the replica router's tests count these statements as any other), the
@@ -54,6 +66,9 @@ def statement_cursor(connection):
         cursor = ServerBindingCursor(connection.connection)
         if connection.timezone != connection.connection.adapters.get_loader(TIMESTAMPTZ_OID, Format.TEXT).timezone:
             register_tzloader(connection.timezone, cursor)  # as Django's create_cursor
+        if connection.queries_logged:  # DEBUG, assertNumQueries, CaptureQueriesContext
+            connection.validate_thread_sharing()
+            return _LoggedStatement(cursor, connection)
         return connection._prepare_cursor(cursor)
 
 

@@ -53,12 +53,13 @@ def _prepared_statements() -> list[str]:
 @pytest.mark.postgres
 def test_on_postgresql_its_values_are_bound_by_the_server_which_keeps_it_prepared(team, settings):
     ServiceFactory(team=team, slug="gateway")
-    assert settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] == 5  # config/settings.py, no pooler
+    assert settings.DATABASES["default"]["OPTIONS"]["prepare_threshold"] is not None  # no pooler: preparing is on
     connection.ensure_connection()
     for _ in range(connection.connection.prepare_threshold + 1):
         with CaptureQueriesContext(connection) as captured:
             assert LOOKUP.first("gateway").slug == "gateway"
-        assert len(captured) == 1  # still one query, and still in Django's query log
+        assert len(captured) == 1  # still one query, and still in Django's query log, with its value
+        assert captured[0]["sql"].startswith("SELECT") and "'gateway'" in captured[0]["sql"]
     prepared = [s for s in _prepared_statements() if '"teams_service"' in s]
     assert len(prepared) == 1 and "$1" in prepared[0]  # one statement, its value a parameter
     assert LOOKUP.first("nothing") is None  # the prepared statement with another value
