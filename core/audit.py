@@ -101,28 +101,28 @@ def _leave_the_creation_entry_to_insert_audited(sender, instance, action, **kwar
     return None
 
 
-# model -> (its registry entry, its options, the fields whose changes it records); see _audited_fields.
+# model -> (the registry's options for it, the fields whose changes it records); see _audited_fields.
 _AUDITED_FIELDS: dict = {}
 
 
 def _audited_fields(instance: Model) -> tuple[dict, tuple]:
     """The registry's options for the instance's model and the fields it records, as model_instance_diff picks them.
 
-    Picked once per registration: registering a model again (new options) replaces its entry in
-    the registry, and the fields are picked again.
+    The options are read from the registry on every call (a copy, cheap); the fields, which cost
+    a walk of the model's fields, are picked again only when the options changed (a model
+    registered again with other fields).
     """
     model = type(instance)
-    entry = auditlog._registry[model]
+    options = auditlog.get_model_fields(model)
     cached = _AUDITED_FIELDS.get(model)
-    if cached is None or cached[0] is not entry:
-        options = auditlog.get_model_fields(model)
+    if cached is None or cached[0] != options:
         fields = set(get_fields_in_model(instance))
         if options["include_fields"]:
             fields = [field for field in fields if field.name in options["include_fields"]]
         if options["exclude_fields"]:
             fields = [field for field in fields if field.name not in options["exclude_fields"]]
-        cached = _AUDITED_FIELDS[model] = (entry, options, tuple(fields))
-    return cached[1], cached[2]
+        cached = _AUDITED_FIELDS[model] = (options, tuple(fields))
+    return options, cached[1]
 
 
 def created_changes(instance: Model) -> dict | None:

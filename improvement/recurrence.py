@@ -35,8 +35,9 @@ RATE_HORIZON = dt.timedelta(days=90)
 def may_hit_a_target(incident: Incident, *, factors: bool = True) -> bool:
     """False when no target can match the incident, whatever the actions: no service, problem or fingerprint.
 
-    What `matching_standardised_actions` would find empty without a query; a webhook or API
-    upsert asks it for every incident logged, before building any queryset.
+    `matching_standardised_actions` asks it first (one rule: each attribute named here adds a
+    target there); a webhook or API upsert asks it for every incident logged, before building
+    any queryset.
     """
     return bool(factors or incident.service_id or incident.problem_id or incident.fingerprint)
 
@@ -47,6 +48,8 @@ def matching_standardised_actions(incident: Incident, *, factors: bool = True):
     `factors=False` leaves out contributing-factor targets: an incident just logged has no
     postmortem yet, so they cannot match (they are checked when a factor is recorded).
     """
+    if not may_hit_a_target(incident, factors=factors):
+        return Action.objects.none()
     target = Q()
     if incident.service_id:
         target |= Q(target_kind=Action.TargetKind.SERVICE, target_service_id=incident.service_id)
@@ -57,8 +60,6 @@ def matching_standardised_actions(incident: Incident, *, factors: bool = True):
     if factors:
         categories = ContributingFactor.objects.filter(postmortem__incident=incident).values("category")
         target |= Q(target_kind=Action.TargetKind.FACTOR_CATEGORY, target_factor_category__in=categories)
-    if not target:
-        return Action.objects.none()
     return Action.objects.filter(
         target,
         team_id=incident.team_id,

@@ -117,6 +117,15 @@ def validated(serializer: serializers.BaseSerializer) -> dict:
 class TeamScopedViewSet(viewsets.GenericViewSet):
     """A viewset over rows that carry `team`: reads scoped to the caller's teams, writes checked by role."""
 
+    permission_classes = [IsTeamCaller]
+    lookup_value_regex = "[^/]+"  # any id reaches the view, which answers a JSON 404
+    write_role = Membership.Role.MEMBER
+    team_field = "team"
+
+    def initial(self, request, *args, **kwargs):
+        check_body_size(request)
+        super().initial(request, *args, **kwargs)
+
     def finalize_response(self, request, response, *args, **kwargs):
         # The answer's data is computed: its serializer (and a page's) can be freed with the request.
         response = super().finalize_response(request, response, *args, **kwargs)
@@ -126,15 +135,6 @@ class TeamScopedViewSet(viewsets.GenericViewSet):
             if isinstance(serializer, serializers.BaseSerializer):
                 release(serializer)
         return response
-
-    permission_classes = [IsTeamCaller]
-    lookup_value_regex = "[^/]+"  # any id reaches the view, which answers a JSON 404
-    write_role = Membership.Role.MEMBER
-    team_field = "team"
-
-    def initial(self, request, *args, **kwargs):
-        check_body_size(request)
-        super().initial(request, *args, **kwargs)
 
     def visible_teams(self):
         return teams_for_request(self.request)
